@@ -1,0 +1,60 @@
+"""Shared parameter documentation (a docdict, as in MNE)."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+from mne.utils.docs import docdict as _mne_docdict
+
+docdict = {
+    "verbose": _mne_docdict["verbose"].strip(),
+    "picks_score": """picks : str | list of str | list of int | None
+    Channel(s) given to the network, in the network's input order: one parietal
+    EEG channel for the single-channel models, or as many channels as the
+    model card lists. Channel names, indices or a channel type are accepted.
+    ``None`` picks a parietal EEG by name when exactly one channel matches
+    (names such as ``EEG_P``, ``EEG_PR``, ``P`` or ``parietal``), or, for
+    multi-channel models, the channels named in the model card.""",
+    "model": """model : str | path-like | MouseSleepModel | None
+    The scoring network: a registry name (see
+    :func:`mne_mousesleep.list_models`), the path of a local checkpoint
+    (no download), or a :class:`~mne_mousesleep.MouseSleepModel`. ``None`` uses
+    ``"grieger2021-5stage"``. Registry weights are downloaded once with pooch
+    and verified by sha256.""",
+    "batch_size": """batch_size : int
+    Number of 30-s windows per forward pass; lower it to save memory.""",
+    "merge_bouts": """merge_bouts : bool
+    If True, consecutive epochs of the same stage are merged into one
+    annotation per bout. Default False: one annotation per 10-s epoch.""",
+    "edges": """Epochs are consecutive 10-s segments from the first sample of the Raw.
+Epoch ``k`` is classified from the 30-s window made of epochs ``k - 1``, ``k``
+and ``k + 1``, so the first and the last epoch have no score (probabilities
+NaN, stage ``"unscored"``, annotation ``"Sleep stage ?"``); a trailing partial
+epoch (less than 10 s) is not scored and does not shift the others.""",
+}
+
+
+def fill_doc(func):
+    """Fill a function's docstring with entries of :data:`docdict`.
+
+    Parameters
+    ----------
+    func : callable
+        The function whose ``__doc__`` contains ``%(key)s`` placeholders.
+
+    Returns
+    -------
+    func : callable
+        The same function.
+    """
+    doc = func.__doc__
+    if doc:
+        lines = doc.splitlines()
+        indent = min(
+            (len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()), default=0
+        )
+        filled = {
+            key: value.replace("\n", "\n" + " " * indent)
+            for key, value in docdict.items()
+        }
+        func.__doc__ = doc % filled
+    return func

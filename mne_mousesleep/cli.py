@@ -1,0 +1,181 @@
+"""Command-line interface: ``mne-mousesleep score`` and ``mne-mousesleep models``."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+_ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
+
+
+def _read_raw(fname):
+    import mne
+
+    from .datasets import read_misleep_mat
+
+    if Path(fname).suffix.lower() == ".mat":
+        return read_misleep_mat(fname)
+    return mne.io.read_raw(fname, preload=False, verbose="error")
+
+
+def _stage_summary(annotations):
+    """Time per stage of scored annotations.
+
+    Parameters
+    ----------
+    annotations : mne.Annotations
+        As returned by :func:`mne_mousesleep.score`.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Indexed by stage description, with columns ``epochs``, ``minutes`` and
+        ``percent`` (of the scored time, unscored epochs excluded).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {"description": annotations.description, "duration": annotations.duration}
+    )
+    table = df.groupby("description", sort=False)["duration"].agg(["count", "sum"])
+    table.columns = ["epochs", "seconds"]
+    table["minutes"] = table["seconds"] / 60
+    scored = table.drop(index="Sleep stage ?", errors="ignore")["seconds"].sum()
+    table["percent"] = 100 * table["seconds"] / scored if scored else 0.0
+    table.loc[table.index == "Sleep stage ?", "percent"] = float("nan")
+    return table[["epochs", "minutes", "percent"]]
+
+
+def _cmd_models(args):
+    from .models import get_model_card, list_models
+
+    names = [args.name] if args.name else list_models()
+    for ii, name in enumerate(names):
+        if ii:
+            print()
+        print(get_model_card(name))
+    return 0
+
+
+def _cmd_score(args):
+    from . import predict_proba, to_annotations
+    from .datasets import fetch_misleep_example
+
+    if args.example == (args.fname is not None):
+        print("error: give a recording file or --example (not both)", file=sys.stderr)
+        return 2
+    outputs = [p for p in (args.out, args.proba) if p is not None]
+    if args.out is not None and args.out.suffix.lower() not in _ANNOT_SUFFIXES:
+        print(
+            f"error: --out must end with one of {_ANNOT_SUFFIXES}, got {args.out}",
+            file=sys.stderr,
+        )
+        return 2
+    for path in outputs:
+        if path.exists() and not args.overwrite:
+            print(
+                f"error: {path} exists; pass --overwrite to replace it",
+                file=sys.stderr,
+            )
+            return 1
+    t0 = time.perf_counter()
+    raw = fetch_misleep_example() if args.example else _read_raw(args.fname)
+    picks = args.picks
+    if picks is not None and "," in picks:
+        picks = picks.split(",")
+    proba = predict_proba(raw, picks, model=args.model, verbose=args.verbose)
+    annot = to_annotations(proba, merge_bouts=args.merge_bouts)
+    elapsed = time.perf_counter() - t0
+    if args.out is not None:
+        annot.save(args.out, overwrite=True, verbose=False)
+    if args.proba is not None:
+        proba.to_csv(args.proba)
+    source = "MiSleep example" if args.example else args.fname
+    print(
+        f"{source}: {len(proba)} epochs of {proba.attrs['epoch_length']:g} s "
+        f"scored with {proba.attrs['model']} from {proba.attrs['ch_names']} "
+        f"in {elapsed:.1f} s"
+    )
+    print(_stage_summary(to_annotations(proba)).round(1).to_string())
+    for path in outputs:
+        print(f"Wrote {path}")
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="mne-mousesleep",
+        description="Automated sleep scoring of mouse EEG (Grieger et al. 2021).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_score = sub.add_parser(
+        "score",
+        help="score a recording in 10-s epochs",
+        description="Score a recording (any file MNE reads, or a MiSleep .mat) "
+        "and print the time per stage.",
+    )
+    p_score.add_argument("fname", nargs="?", type=Path, help="recording file")
+    p_score.add_argument(
+        "--example", action="store_true", help="score the MiSleep example recording"
+    )
+    p_score.add_argument(
+        "--picks",
+        default=None,
+        help="channel name(s), comma-separated in the model's input order "
+        "(default: the one parietal EEG channel found by name)",
+    )
+    p_score.add_argument(
+        "--model", default=None, help="registry name or checkpoint path"
+    )
+    p_score.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the annotations (.csv, .txt or .fif)",
+    )
+    p_score.add_argument(
+        "--proba", type=Path, default=None, help="write the probabilities (.csv)"
+    )
+    p_score.add_argument(
+        "--merge-bouts", action="store_true", help="one annotation per bout"
+    )
+    p_score.add_argument(
+        "--overwrite", action="store_true", help="replace existing output files"
+    )
+    p_score.add_argument("--verbose", default="warning", help="MNE log level")
+    p_score.set_defaults(func=_cmd_score)
+
+    p_models = sub.add_parser("models", help="list the models and their model cards")
+    p_models.add_argument("name", nargs="?", help="show only this model")
+    p_models.set_defaults(func=_cmd_models)
+    return parser
+
+
+def main(argv=None):
+    """Run the command-line interface.
+
+    Parameters
+    ----------
+    argv : list of str | None
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    code : int
+        Exit status: 0 on success, 1 on a failed scoring or refused overwrite,
+        2 on a usage error.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Model cards: what a scorer expects and what is known about it."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Facts about a sleep scoring network.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (e.g. ``"grieger2021-5stage"``) or a file name.
+    classes : tuple of str
+        Stage names in the order of the network's output units.
+    channels : tuple of str
+        The input channels, in input order (descriptions such as
+        ``"parietal EEG"``).
+    default_ch_names : tuple of str
+        Channel names of the training data, used to pick channels by name.
+    sfreq : float
+        Sampling rate the network expects, in Hz.
+    epoch_length : float
+        Length of one scored epoch, in seconds.
+    n_context : int
+        Neighbouring epochs given to the network on each side of the scored one.
+    input_unit : str
+        Unit of the network input (``"mV"``).
+    architecture : str
+        Architecture name (``"3conv_pool"``).
+    source : str
+        Where the weights come from (URL pinned to a commit).
+    license : str
+        License of the weights.
+    citation : str
+        The publication to cite.
+    training : str
+        A summary of the training data and recipe.
+    metrics : dict
+        Published metrics (e.g. ``{"test mean F1": 0.779}``).
+    sha256 : str | None
+        Hash of the checkpoint file.
+    """
+
+    name: str
+    classes: tuple
+    channels: tuple
+    default_ch_names: tuple = ()
+    sfreq: float = 64.0
+    epoch_length: float = 10.0
+    n_context: int = 1
+    input_unit: str = "mV"
+    architecture: str = "3conv_pool"
+    source: str = ""
+    license: str = ""
+    citation: str = ""
+    training: str = ""
+    metrics: dict = field(default_factory=dict)
+    sha256: str | None = None
+
+    @property
+    def n_classes(self):
+        """Number of output classes."""
+        return len(self.classes)
+
+    @property
+    def n_channels(self):
+        """Number of input channels."""
+        return len(self.channels)
+
+    def to_dict(self):
+        """Return the card as a dict (JSON-serialisable)."""
+        out = asdict(self)
+        out["classes"] = list(self.classes)
+        out["channels"] = list(self.channels)
+        out["default_ch_names"] = list(self.default_ch_names)
+        return out
+
+    def __repr__(self):
+        return (
+            f"<ModelCard | {self.name}, {self.n_classes} classes, "
+            f"{self.n_channels} channel{'s' if self.n_channels > 1 else ''}, "
+            f"{self.sfreq:g} Hz>"
+        )
+
+    def __str__(self):
+        ctx = self.n_context
+        window = self.epoch_length * (2 * ctx + 1)
+        rows = [
+            ("Model", self.name),
+            ("Architecture", self.architecture),
+            ("Classes (output order)", ", ".join(self.classes)),
+            ("Input channels", ", ".join(self.channels)),
+            ("Sampling rate", f"{self.sfreq:g} Hz"),
+            (
+                "Epoch",
+                f"{self.epoch_length:g} s, context ±{ctx} epoch ({window:g}-s window)",
+            ),
+            ("Input unit", self.input_unit),
+            ("Training", self.training),
+            (
+                "Published metrics",
+                ", ".join(f"{k} {v}" for k, v in self.metrics.items()) or "none",
+            ),
+            ("Source", self.source),
+            ("License", self.license),
+            ("Citation", self.citation),
+            ("sha256", self.sha256 or "unknown"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)

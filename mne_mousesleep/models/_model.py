@@ -1,0 +1,249 @@
+"""Loading scoring networks: registry names, local checkpoints, model objects."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import hashlib
+import os
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from mne.utils import logger
+
+from .._fetch import fetch_file
+from ._card import ModelCard
+from ._grieger2021 import _ThreeConvPool
+from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
+
+# The published checkpoints hold a numpy float64 (the validation score); these
+# are the only non-torch globals that weights_only loading may build.
+_SAFE_GLOBALS = [
+    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+    np.dtype,
+    np.dtypes.Float64DType,
+]
+
+
+class MouseSleepModel:
+    """A sleep scoring network with its model card.
+
+    Do not instantiate directly; use :func:`load_model` (or pass a name or a
+    path as ``model=`` to :func:`score`).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network, mapping ``(n_windows, n_channels, n_times)`` in the card's
+        input unit to log-probabilities ``(n_windows, n_classes)``.
+    card : ModelCard
+        What the network expects and what is known about it.
+
+    Attributes
+    ----------
+    card : ModelCard
+        The model card.
+    """
+
+    def __init__(self, network, card):
+        self._network = network.eval()
+        self.card = card
+
+    @property
+    def name(self):
+        """Name of the model (str)."""
+        return self.card.name
+
+    @property
+    def classes(self):
+        """Stage names in output order (tuple of str)."""
+        return self.card.classes
+
+    @property
+    def n_channels(self):
+        """Number of input channels (int)."""
+        return self.card.n_channels
+
+    @property
+    def n_parameters(self):
+        """Number of trainable parameters (int)."""
+        return sum(p.numel() for p in self._network.parameters())
+
+    def __repr__(self):
+        return (
+            f"<MouseSleepModel | {self.name}, {self.card.n_classes} classes, "
+            f"{self.card.sfreq:g} Hz>"
+        )
+
+    def _predict_windows(self, windows):
+        """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array)."""
+        with torch.inference_mode():
+            log_p = self._network(torch.from_numpy(windows))
+        return log_p.exp().numpy()
+
+
+def list_models():
+    """List the names of the registered (published) models.
+
+    Returns
+    -------
+    names : list of str
+        Registry names, the default (``"grieger2021-5stage"``) first.
+
+    See Also
+    --------
+    get_model_card
+    """
+    return [DEFAULT_MODEL] + [name for name in MODELS if name != DEFAULT_MODEL]
+
+
+def get_model_card(name):
+    """Return the model card of a registered model, without downloading it.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models`.
+
+    Returns
+    -------
+    card : ModelCard
+        Classes in output order, input channels, sampling rate (Hz), epoch
+        length (s), context, input unit, source, license, citation and
+        published metrics. ``print(card)`` shows it as a table.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered model.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {list_models()}, got {name!r}.")
+    return MODELS[name][1]
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_checkpoint(path):
+    """Read a state dict from a published-style checkpoint, safely."""
+    try:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        raise ValueError(
+            f"Could not read a model checkpoint from {str(path)!r} (loaded with "
+            f"weights_only=True): {err}"
+        ) from None
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
+    required = ("feature_extractor.0.weight", "classifier.1.weight")
+    if not isinstance(state, dict) or not all(k in state for k in required):
+        raise ValueError(
+            f"{str(path)!r} is not a 3conv_pool checkpoint: expected a state_dict "
+            f"with keys {required}."
+        )
+    return state
+
+
+def _network_from_state(state, path):
+    n_channels = state["feature_extractor.0.weight"].shape[0]
+    n_classes = state["classifier.1.weight"].shape[0]
+    network = _ThreeConvPool(n_channels, n_classes)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(
+            f"The weights in {str(path)!r} do not fit the 3conv_pool architecture: "
+            f"{err}"
+        ) from None
+    return network
+
+
+def _card_for_local_file(path, network, digest):
+    for _, card in MODELS.values():
+        if card.sha256 == digest:
+            logger.info(f"{path} is the published model {card.name}.")
+            return card
+    n_channels = network.feature_extractor[0].num_features
+    n_classes = network.classifier[1].out_features
+    classes = {5: _CLASSES_5, 3: _CLASSES_3}.get(n_classes)
+    if classes is None:
+        raise ValueError(
+            f"{str(path)!r} has {n_classes} output classes; a checkpoint without "
+            "a model card must have 3 (Wake, REM, NREM) or 5 (Wake, REM, NREM, "
+            "pre-REM, artifact)."
+        )
+    channels = (
+        ("parietal EEG",)
+        if n_channels == 1
+        else tuple(f"input {ii + 1}" for ii in range(n_channels))
+    )
+    return ModelCard(
+        name=Path(path).name, classes=classes, channels=channels, sha256=digest
+    )
+
+
+def load_model(model=None):
+    """Load a scoring network.
+
+    Parameters
+    ----------
+    model : str | path-like | MouseSleepModel | None
+        A registry name (see :func:`list_models`), the path of a local
+        checkpoint, or a model (returned as it is). ``None`` loads
+        ``"grieger2021-5stage"``. Registry weights are downloaded with pooch
+        into the cache (``MNE_MOUSESLEEP_DATA``, or the mirror
+        ``MNE_MOUSESLEEP_MIRROR``) and verified by sha256; a local path never
+        touches the network.
+
+    Returns
+    -------
+    model : MouseSleepModel
+        The network in evaluation mode, with its model card.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, the file is not a compatible checkpoint, or a
+        download does not have the registered sha256.
+    TypeError
+        If ``model`` has another type.
+
+    Notes
+    -----
+    Checkpoints are read with ``torch.load(..., weights_only=True)`` and
+    ``map_location="cpu"``; only the numpy scalar and dtype globals found in
+    the published files are allowed.
+    """
+    if model is None:
+        model = DEFAULT_MODEL
+    if isinstance(model, MouseSleepModel):
+        return model
+    if not isinstance(model, str | os.PathLike):
+        raise TypeError(
+            "model must be a model name, a path or a MouseSleepModel, got "
+            f"{type(model).__name__}."
+        )
+    if isinstance(model, str) and model in MODELS:
+        key, card = MODELS[model]
+        path = fetch_file(key)
+        network = _network_from_state(_read_checkpoint(path), path)
+        return MouseSleepModel(network, card)
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"model must be one of {list_models()} or the path of a checkpoint "
+            f"file, got {str(model)!r} (no such file)."
+        )
+    network = _network_from_state(_read_checkpoint(path), path)
+    card = _card_for_local_file(path, network, _sha256(path))
+    if card.name in MODELS:  # a local copy of a published file
+        card = replace(card, source=str(path))
+    return MouseSleepModel(network, card)

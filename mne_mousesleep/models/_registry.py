@@ -1,0 +1,128 @@
+"""Registry of the published networks and their model cards."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+from .._fetch import REGISTRY as _FILES
+from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from ._card import ModelCard
+
+CITATION_GRIEGER2021 = (
+    "Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021). Automated "
+    "scoring of pre-REM sleep in mice with deep learning. Scientific Reports 11, "
+    "12245. doi:10.1038/s41598-021-91286-0"
+)
+_TRAINING = (
+    "18 male C57BL/6J mice (Tübingen), 14 train / 2 validation / 2 test animals, "
+    "expert-scored 10-s epochs; EEG sampled at 992.06 Hz, low-passed and resampled "
+    "to 64 Hz"
+)
+_CLASSES_5 = (WAKE, REM, NREM, PRE_REM, ARTIFACT)
+_CLASSES_3 = (WAKE, REM, NREM)
+_THREE_CLASS_NOTE = "; pre-REM relabelled as NREM and artifact epochs dropped"
+
+#: Name of the model used when ``model=None``.
+DEFAULT_MODEL = "grieger2021-5stage"
+
+
+def _grieger_card(name, key, classes, channels, ch_names, training, metrics):
+    entry = _FILES[key]
+    return ModelCard(
+        name=name,
+        classes=classes,
+        channels=channels,
+        default_ch_names=ch_names,
+        source=entry["url"],
+        license="Apache-2.0",
+        citation=CITATION_GRIEGER2021,
+        training=f"{_TRAINING}; {training}",
+        metrics=metrics,
+        sha256=entry["sha256"],
+    )
+
+
+_PARIETAL = ("parietal EEG",)
+_EEG_PR = ("EEG_PR",)
+
+# name -> (file registry key, model card)
+MODELS = {
+    "grieger2021-5stage": (
+        "grieger2021_exp005e",
+        _grieger_card(
+            "grieger2021-5stage",
+            "grieger2021_exp005e",
+            _CLASSES_5,
+            _PARIETAL,
+            _EEG_PR,
+            "exp005e, no class rebalancing",
+            {
+                "test mean F1": 0.779,
+                "test F1 Wake": 0.969,
+                "test F1 REM": 0.913,
+                "test F1 NREM": 0.952,
+                "test F1 pre-REM": 0.552,
+                "test F1 artifact": 0.508,
+                "validation mean F1": 0.807,
+            },
+        ),
+    ),
+    "grieger2021-5stage-balanced": (
+        "grieger2021_exp001b",
+        _grieger_card(
+            "grieger2021-5stage-balanced",
+            "grieger2021_exp001b",
+            _CLASSES_5,
+            _PARIETAL,
+            _EEG_PR,
+            "exp001b, classes rebalanced during training",
+            {
+                "test mean F1": 0.760,
+                "test F1 pre-REM": 0.463,
+                "test F1 artifact": 0.542,
+                "validation mean F1": 0.778,
+            },
+        ),
+    ),
+    "grieger2021-3stage": (
+        "grieger2021_exp005f",
+        _grieger_card(
+            "grieger2021-3stage",
+            "grieger2021_exp005f",
+            _CLASSES_3,
+            _PARIETAL,
+            _EEG_PR,
+            "exp005f, no class rebalancing" + _THREE_CLASS_NOTE,
+            {
+                "test mean F1": 0.948,
+                "test F1 Wake": 0.969,
+                "test F1 REM": 0.917,
+                "test F1 NREM": 0.957,
+                "validation mean F1": 0.949,
+            },
+        ),
+    ),
+    "grieger2021-3stage-balanced": (
+        "grieger2021_exp002b",
+        _grieger_card(
+            "grieger2021-3stage-balanced",
+            "grieger2021_exp002b",
+            _CLASSES_3,
+            _PARIETAL,
+            _EEG_PR,
+            "exp002b, classes rebalanced during training" + _THREE_CLASS_NOTE,
+            {"test mean F1": 0.938, "validation mean F1": 0.948},
+        ),
+    ),
+    "grieger2021-3stage-eeg3-emg": (
+        "grieger2021_exp004b",
+        _grieger_card(
+            "grieger2021-3stage-eeg3-emg",
+            "grieger2021_exp004b",
+            _CLASSES_3,
+            ("frontal EEG", "parietal-right EEG", "parietal-left EEG", "EMG"),
+            ("EEG_FR", "EEG_PR", "EEG_PL", "EMG"),
+            "exp004b, classes rebalanced during training" + _THREE_CLASS_NOTE,
+            {"validation mean F1 (no test figure published)": 0.914},
+        ),
+    ),
+}

@@ -1,0 +1,186 @@
+"""Scoring a Raw: per-epoch probabilities and annotations."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+import pandas as pd
+from mne.io import BaseRaw
+from mne.utils import _validate_type, logger, verbose
+
+from ._docs import fill_doc
+from .hypnogram import to_annotations
+from .models import load_model
+from .preprocessing import _get_card, _preprocess
+
+
+def _window_proba(model, data, batch_size):
+    """Probabilities of every epoch of a preprocessed signal.
+
+    ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
+    ``(n_epochs, n_classes)``, NaN for epochs without full context.
+    """
+    card = model.card
+    n_epoch = round(card.epoch_length * card.sfreq)
+    n_ctx = card.n_context
+    n_epochs = data.shape[1] // n_epoch
+    n_window = (2 * n_ctx + 1) * n_epoch
+    x = data[:, : n_epochs * n_epoch].astype(np.float32)
+    # (n_channels, n_epochs - 2 * n_ctx, n_window): window of epoch k starts
+    # at epoch k - n_ctx.
+    windows = np.lib.stride_tricks.sliding_window_view(x, n_window, axis=-1)[
+        :, ::n_epoch
+    ]
+    proba = np.full((n_epochs, card.n_classes), np.nan)
+    n_windows = windows.shape[1]
+    for start in range(0, n_windows, batch_size):
+        batch = np.ascontiguousarray(
+            windows[:, start : start + batch_size].transpose(1, 0, 2)
+        )
+        proba[n_ctx + start : n_ctx + start + len(batch)] = model._predict_windows(
+            batch
+        )
+    return proba
+
+
+@verbose
+@fill_doc
+def predict_proba(raw, picks=None, *, model=None, batch_size=256, verbose=None):
+    """Compute the probability of each stage for every 10-s epoch.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording, in volts (MNE's unit). It is not modified; with
+        ``preload=False`` only the picked channels are read.
+    %(picks_score)s
+    %(model)s
+    %(batch_size)s
+    %(verbose)s
+
+    Returns
+    -------
+    proba : pandas.DataFrame, shape (n_epochs, n_classes)
+        One row per full epoch, one column per class in the model's output
+        order (e.g. ``Wake, REM, NREM, pre-REM, artifact``). The index
+        (``"onset"``) is the epoch onset in seconds from the first sample
+        (the time axis of ``raw.times``). Rows of unscored epochs are NaN.
+        ``proba.attrs`` holds ``"model"``, ``"meas_date"``, ``"first_time"``
+        (s), ``"epoch_length"`` (s), ``"ch_names"`` and ``"sfreq"`` (Hz, of
+        ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`.
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a Raw.
+    ValueError
+        If channels cannot be picked or their number does not fit the model,
+        if the sampling rate is below 64 Hz, if the recording is shorter than
+        three epochs, or if the picked data contain NaN or infinite values.
+
+    Warns
+    -----
+    RuntimeWarning
+        If the amplitude is far from the training data (see
+        :func:`preprocess`).
+
+    Notes
+    -----
+    %(edges)s
+
+    The signal is preprocessed with :func:`preprocess` and each 30-s window
+    is classified by the network of Grieger et al. (2021) [1]_.
+
+    References
+    ----------
+    .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
+           Automated scoring of pre-REM sleep in mice with deep learning.
+           Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    """
+    _validate_type(raw, BaseRaw, "raw")
+    _validate_type(batch_size, "int", "batch_size")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    data, ch_names = _preprocess(raw, picks, _get_card(model))
+    model = load_model(model)
+    card = model.card
+    proba = _window_proba(model, data, batch_size)
+    onsets = np.arange(len(proba)) * card.epoch_length
+    df = pd.DataFrame(
+        proba, columns=list(card.classes), index=pd.Index(onsets, name="onset")
+    )
+    df.attrs = dict(
+        model=card.name,
+        meas_date=raw.info["meas_date"],
+        first_time=raw.first_samp / raw.info["sfreq"],
+        epoch_length=card.epoch_length,
+        ch_names=ch_names,
+        sfreq=raw.info["sfreq"],
+    )
+    logger.info(
+        f"Scored {len(df) - 2 * card.n_context} of {len(df)} epochs with {card.name}"
+    )
+    return df
+
+
+@verbose
+@fill_doc
+def score(
+    raw,
+    picks=None,
+    *,
+    model=None,
+    merge_bouts=False,
+    batch_size=256,
+    verbose=None,
+):
+    """Score the sleep stages of a recording in 10-s epochs.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording, in volts (MNE's unit). It is not modified.
+    %(picks_score)s
+    %(model)s
+    %(merge_bouts)s
+    %(batch_size)s
+    %(verbose)s
+
+    Returns
+    -------
+    annotations : mne.Annotations
+        One annotation per epoch (or bout) described ``"Sleep stage W"``,
+        ``"Sleep stage NREM"``, ``"Sleep stage pre-REM"``, ``"Sleep stage R"``,
+        ``"BAD_artifact"`` (rejected by MNE's epoching by default) or
+        ``"Sleep stage ?"`` (unscored). ``orig_time`` is the Raw's
+        ``meas_date``, so ``raw.set_annotations(raw.annotations + annotations)``
+        places them correctly.
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a Raw.
+    ValueError
+        See :func:`predict_proba`.
+
+    See Also
+    --------
+    predict_proba, to_hypnogram
+
+    Notes
+    -----
+    %(edges)s
+
+    Examples
+    --------
+    >>> annot = score(raw, picks="EEG_P")  # doctest: +SKIP
+    >>> raw.set_annotations(raw.annotations + annot)  # doctest: +SKIP
+
+    References
+    ----------
+    .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
+           Automated scoring of pre-REM sleep in mice with deep learning.
+           Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    """
+    proba = predict_proba(raw, picks, model=model, batch_size=batch_size)
+    return to_annotations(proba, merge_bouts=merge_bouts)

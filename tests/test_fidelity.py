@@ -1,0 +1,48 @@
+"""The published preprocessing and networks, against the published outputs."""
+
+import numpy as np
+import pytest
+
+import mne_mousesleep as mms
+
+PUBLISHED = [
+    ("grieger2021-5stage", "exp005e"),
+    ("grieger2021-5stage-balanced", "exp001b"),
+    ("grieger2021-3stage", "exp005f"),
+    ("grieger2021-3stage-balanced", "exp002b"),
+]
+
+
+def test_preprocess_matches_reference(misleep_raw, reference):
+    """The 64-Hz signal equals the published preprocessing (rtol 1e-6)."""
+    data = mms.preprocess(misleep_raw, picks="EEG_P")
+    assert data.shape == (1, 38400)
+    np.testing.assert_allclose(data[0], reference["x64_mV"], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name, exp", PUBLISHED)
+def test_proba_matches_reference(misleep_raw, reference, name, exp):
+    """Probabilities of all single-channel models match (atol 1e-4)."""
+    proba = mms.predict_proba(misleep_raw, picks="EEG_P", model=name)
+    expected = reference[exp]
+    assert list(proba.columns) == list(mms.get_model_card(name).classes)
+    assert proba.shape == (60, expected.shape[1])
+    # Row k of the reference is epoch k + 1; epochs 0 and 59 have no context.
+    np.testing.assert_allclose(proba.to_numpy()[1:-1], expected, rtol=0, atol=1e-4)
+    assert np.isnan(proba.to_numpy()[[0, -1]]).all()
+    np.testing.assert_array_equal(proba.index, np.arange(60) * 10.0)
+
+
+def test_default_picks_find_parietal(misleep_raw, reference):
+    """picks=None finds EEG_P by name (and not the EMG)."""
+    proba = mms.predict_proba(misleep_raw, model="grieger2021-3stage")
+    assert proba.attrs["ch_names"] == ["EEG_P"]
+    np.testing.assert_allclose(
+        proba.to_numpy()[1:-1], reference["exp005f"], rtol=0, atol=1e-4
+    )
+
+
+def test_batch_size_does_not_change_result(misleep_raw):
+    a = mms.predict_proba(misleep_raw, model="grieger2021-3stage", batch_size=7)
+    b = mms.predict_proba(misleep_raw, model="grieger2021-3stage", batch_size=512)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6)
