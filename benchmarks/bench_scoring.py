@@ -42,7 +42,9 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     mms.load_model()  # download outside the timing
     raw = mms.datasets.fetch_misleep_example(verbose=False)
-    timed("MiSleep example (600 s, 305 Hz), score", lambda: mms.score(raw, verbose=False))
+    timed(
+        "MiSleep example (600 s, 305 Hz), score", lambda: mms.score(raw, verbose=False)
+    )
     raw = synthetic_raw(args.hours, args.sfreq)
     annot = timed(
         f"synthetic {args.hours:g} h at {args.sfreq:g} Hz, score",

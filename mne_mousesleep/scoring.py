@@ -11,6 +11,7 @@ from mne.utils import _validate_type, logger, verbose
 from ._docs import fill_doc
 from .hypnogram import to_annotations
 from .models import load_model
+from .models._registry import MODELS
 from .preprocessing import _get_card, _preprocess
 
 
@@ -101,6 +102,9 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=16, verbose=None):
     _validate_type(batch_size, "int", "batch_size")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if not (model is None or (isinstance(model, str) and model in MODELS)):
+        model = load_model(model)  # local file or model object: no download
+    # Registry weights are downloaded only once the input has been checked.
     data, ch_names = _preprocess(raw, picks, _get_card(model))
     model = load_model(model)
     card = model.card
