@@ -25,6 +25,11 @@ docdict = {
     "merge_bouts": """merge_bouts : bool
     If True, consecutive epochs of the same stage are merged into one
     annotation per bout. Default False: one annotation per 10-s epoch.""",
+    "ref_grieger2021": (
+        ".. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).\n"
+        "       Automated scoring of pre-REM sleep in mice with deep learning.\n"
+        "       Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0"
+    ),
     "edges": """Epochs are consecutive 10-s segments from the first sample of the Raw.
 Epoch ``k`` is classified from the 30-s window made of epochs ``k - 1``, ``k``
 and ``k + 1``, so the first and the last epoch have no score (probabilities

@@ -151,9 +151,7 @@ def preprocess(raw, picks=None, *, model=None, verbose=None):
 
     References
     ----------
-    .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
-           Automated scoring of pre-REM sleep in mice with deep learning.
-           Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    %(ref_grieger2021)s
     """
     data, _ = _preprocess(raw, picks, _get_card(model))
     return data

@@ -94,9 +94,7 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=16, verbose=None):
 
     References
     ----------
-    .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
-           Automated scoring of pre-REM sleep in mice with deep learning.
-           Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    %(ref_grieger2021)s
     """
     _validate_type(raw, BaseRaw, "raw")
     _validate_type(batch_size, "int", "batch_size")
@@ -182,9 +180,7 @@ def score(
 
     References
     ----------
-    .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
-           Automated scoring of pre-REM sleep in mice with deep learning.
-           Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    %(ref_grieger2021)s
     """
     proba = predict_proba(raw, picks, model=model, batch_size=batch_size)
     return to_annotations(proba, merge_bouts=merge_bouts)
