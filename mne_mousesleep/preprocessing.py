@@ -176,7 +176,8 @@ def _preprocess(raw, picks, card):
             f"({min_duration:g} s)."
         )
     logger.info(f"Scoring from channel(s) {ch_names} at {sfreq:g} Hz")
-    data = raw.get_data(picks=idx, reject_by_annotation=None) * 1e3  # V -> mV
+    data = raw.get_data(picks=idx, reject_by_annotation=None)
+    data *= 1e3  # V -> mV (get_data returns a copy)
     finite = np.isfinite(data)
     if not finite.all():
         bad = {ch_names[ii]: int((~finite[ii]).sum()) for ii in range(len(idx))}
