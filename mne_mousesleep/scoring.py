@@ -167,20 +167,21 @@ def score(
 
     See Also
     --------
-    predict_proba, to_hypnogram
+    predict_proba : The probabilities behind the scores.
+    to_hypnogram : The scores as a :class:`yasa.Hypnogram`.
 
     Notes
     -----
     %(edges)s
 
+    References
+    ----------
+    %(ref_grieger2021)s
+
     Examples
     --------
     >>> annot = score(raw, picks="EEG_P")  # doctest: +SKIP
     >>> raw.set_annotations(raw.annotations + annot)  # doctest: +SKIP
-
-    References
-    ----------
-    %(ref_grieger2021)s
     """
     proba = predict_proba(raw, picks, model=model, batch_size=batch_size)
     return to_annotations(proba, merge_bouts=merge_bouts)

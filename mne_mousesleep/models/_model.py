@@ -94,7 +94,7 @@ def list_models():
 
     See Also
     --------
-    get_model_card
+    get_model_card : The model card of a registered model.
     """
     return [DEFAULT_MODEL] + [name for name in MODELS if name != DEFAULT_MODEL]
 
