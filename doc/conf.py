@@ -91,7 +91,7 @@ numpydoc_validation_checks = {
 numpydoc_validation_exclude = {
     r"\.__\w+__$",
     r"\.to_dict$",
-    r"\.(STAGES|ANNOTATION_DESCRIPTIONS|YASA_STAGES)$",  # data: "#:" comments
+    r"\.(STAGES|ANNOTATION_DESCRIPTIONS|YASA_STAGES|STAGE_CODES)$",  # data
 }
 
 # -- Cross-links: intersphinx, with an offline fallback ----------------------

@@ -1,4 +1,12 @@
-"""Stage vocabulary and conversions of scores to annotations and hypnograms."""
+"""Stage vocabulary and conversions between scores, annotations and hypnograms.
+
+The package's central representation of a scoring is a *stage sequence*: a
+:class:`pandas.Series` of the categorical stage names :data:`STAGES`, one row
+per epoch, indexed by the epoch onset in seconds from the first sample of the
+recording. Its ``attrs`` carry ``"epoch_length"`` (s), ``"meas_date"`` (the
+recording's measurement date or None) and ``"first_time"`` (s from
+``meas_date`` to the first sample), so that clock times can be recovered.
+"""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
@@ -19,7 +27,10 @@ WAKE, NREM, PRE_REM, REM, ARTIFACT, UNSCORED = (
     "artifact",
     "unscored",
 )
+#: The mouse stage vocabulary, in the order used for tables and plots.
 STAGES = (WAKE, NREM, PRE_REM, REM, ARTIFACT, UNSCORED)
+#: The stages that are sleep or wake (not artifact, not unscored).
+SCORED_STAGES = (WAKE, NREM, PRE_REM, REM)
 
 #: Description of each stage in :class:`mne.Annotations` (MNE's sleep naming;
 #: artifacts start with ``BAD_`` so that epoching rejects them by default).
@@ -43,6 +54,110 @@ YASA_STAGES = {
     UNSCORED: "UNS",
 }
 
+#: Integer code of each stage (negative codes for artifact and unscored, as in
+#: YASA).
+STAGE_CODES = {WAKE: 0, NREM: 1, PRE_REM: 2, REM: 3, ARTIFACT: -1, UNSCORED: -2}
+
+# Labels understood without a user mapping (matched case-insensitively).
+_ALIASES = {
+    **{desc.lower(): stage for stage, desc in ANNOTATION_DESCRIPTIONS.items()},
+    **{s.lower(): s for s in STAGES},
+    "w": WAKE,
+    "wake": WAKE,
+    "aw": WAKE,
+    "qw": WAKE,
+    "sleep stage wake": WAKE,
+    "nr": NREM,
+    "nrem": NREM,
+    "sws": NREM,
+    "n": NREM,
+    "sleep stage n": NREM,
+    "pre-rem": PRE_REM,
+    "prerem": PRE_REM,
+    "pre_rem": PRE_REM,
+    "ps": PRE_REM,
+    "is": PRE_REM,
+    "r": REM,
+    "rem": REM,
+    "sleep stage rem": REM,
+    "a": ARTIFACT,
+    "art": ARTIFACT,
+    "artifact": ARTIFACT,
+    "artefact": ARTIFACT,
+    "bad_artifact": ARTIFACT,
+    "x": ARTIFACT,
+    "uns": UNSCORED,
+    "?": UNSCORED,
+    "u": UNSCORED,
+}
+_FROM_YASA = {"WAKE": WAKE, "NREM": NREM, "REM": REM, "ART": ARTIFACT, "UNS": UNSCORED}
+
+
+def _make_stages(values, onsets, attrs):
+    stages = pd.Series(
+        pd.Categorical(values, categories=STAGES),
+        index=pd.Index(np.asarray(onsets, float), name="onset"),
+        name="stage",
+    )
+    stages.attrs = {
+        "epoch_length": 10.0,
+        "meas_date": None,
+        "first_time": 0.0,
+        **dict(attrs),
+    }
+    return stages
+
+
+def _map_labels(labels, mapping, what):
+    """Map labels to stage names with a user mapping or the known aliases."""
+    labels = np.asarray(labels, dtype=object)
+    out = np.empty(len(labels), dtype=object)
+    unknown = set()
+    for ii, label in enumerate(labels):
+        if mapping is not None:
+            stage = mapping.get(label, mapping.get(str(label), _MISSING))
+        else:
+            stage = _ALIASES.get(str(label).strip().lower(), _MISSING)
+        if stage is _MISSING or (stage is not None and stage not in STAGES):
+            unknown.add(label)
+        out[ii] = stage
+    if unknown:
+        hint = (
+            f"pass mapping={{label: stage}} with stages among {STAGES} (None to "
+            "ignore a label)"
+            if mapping is None
+            else f"add them to mapping (values among {STAGES}, or None to ignore)"
+        )
+        raise ValueError(f"Unknown {what} {sorted(map(str, unknown))}: {hint}.")
+    return out
+
+
+_MISSING = object()
+
+
+def proba_to_stages(proba):
+    """Return the most probable stage of each epoch.
+
+    Parameters
+    ----------
+    proba : pandas.DataFrame, shape (n_epochs, n_classes)
+        Probabilities as returned by :func:`mne_mousesleep.predict_proba`. Rows
+        of NaN are unscored epochs.
+
+    Returns
+    -------
+    stages : pandas.Series, shape (n_epochs,)
+        The stage sequence (categorical, :data:`STAGES`), ``"unscored"`` for
+        rows of NaN, with the index and time attributes of ``proba``.
+    """
+    values, scored = _check_proba(proba)
+    stages = np.full(len(proba), UNSCORED, dtype=object)
+    if scored.any():
+        stages[scored] = np.asarray(proba.columns, dtype=object)[
+            values[scored].argmax(axis=1)
+        ]
+    return _make_stages(stages, proba.index, proba.attrs)
+
 
 def _check_proba(proba):
     _validate_type(proba, pd.DataFrame, "proba")
@@ -58,42 +173,169 @@ def _check_proba(proba):
     return values, scored
 
 
-def proba_to_stages(proba):
-    """Return the most probable stage of each epoch.
+def _annotations_to_stages(annotations, mapping, epoch_length):
+    stages = _map_labels(annotations.description, mapping, "annotation descriptions")
+    keep = np.array([s is not None for s in stages], bool)
+    onsets = annotations.onset[keep]
+    durations = annotations.duration[keep]
+    stages = stages[keep]
+    if not len(stages):
+        raise ValueError("The annotations hold no sleep stage.")
+    order = np.argsort(onsets, kind="stable")
+    onsets, durations, stages = onsets[order], durations[order], stages[order]
+    n_per = durations / epoch_length
+    bad = ~np.isclose(n_per, np.round(n_per), atol=1e-6) | (np.round(n_per) < 1)
+    if bad.any():
+        ii = np.flatnonzero(bad)[0]
+        raise ValueError(
+            f"Annotation at {onsets[ii]:g} s lasts {durations[ii]:g} s, not a "
+            f"multiple of the epoch length {epoch_length:g} s; pass epoch_length."
+        )
+    ends = onsets + durations
+    gaps = onsets[1:] - ends[:-1]
+    if (gaps < -1e-6).any():
+        ii = np.flatnonzero(gaps < -1e-6)[0]
+        raise ValueError(
+            f"Overlapping stage annotations: {stages[ii]!r} at {onsets[ii]:g} s "
+            f"(until {ends[ii]:g} s) and {stages[ii + 1]!r} at {onsets[ii + 1]:g} s."
+        )
+    if (gaps > 1e-6).any():
+        ii = np.flatnonzero(gaps > 1e-6)[0]
+        raise ValueError(
+            f"Gap of {gaps[ii]:g} s in the stage annotations between {ends[ii]:g} s "
+            f"and {onsets[ii + 1]:g} s; annotate it (e.g. 'Sleep stage ?')."
+        )
+    counts = np.round(n_per).astype(int)
+    values = np.repeat(stages, counts)
+    epoch_onsets = onsets[0] + np.arange(len(values)) * epoch_length
+    attrs = {"epoch_length": float(epoch_length), "meas_date": annotations.orig_time}
+    return _make_stages(values, epoch_onsets, attrs)
+
+
+def to_stages(scoring, *, mapping=None, epoch_length=None):
+    """Convert a scoring to the package's stage sequence.
 
     Parameters
     ----------
-    proba : pandas.DataFrame, shape (n_epochs, n_classes)
-        Probabilities as returned by :func:`mne_mousesleep.predict_proba`. Rows
-        of NaN are unscored epochs.
+    scoring : DataFrame | Series | Annotations | Hypnogram | array-like
+        Probabilities from :func:`mne_mousesleep.predict_proba`; a stage
+        sequence (returned as a copy); annotations, as written by
+        :func:`mne_mousesleep.score` or by an expert (then give ``mapping``);
+        a :class:`yasa.Hypnogram` (3-stage: WAKE, NREM, REM, ART, UNS); or one
+        label per epoch (stage names, known aliases such as ``"W"``, ``"NR"``,
+        ``"R"``, or integer codes of :data:`STAGE_CODES`).
+    mapping : dict | None
+        For annotations and labels: maps each description or label to a stage
+        name of :data:`STAGES`, or to None to ignore annotations with that
+        description. ``None`` uses the descriptions of
+        :data:`ANNOTATION_DESCRIPTIONS` and common aliases.
+    epoch_length : float | None
+        Epoch length in seconds (default: from the input, else 10 s).
 
     Returns
     -------
-    stages : pandas.Series of str, shape (n_epochs,)
-        Stage names (see :data:`STAGES`), ``"unscored"`` for rows of NaN, with
-        the index of ``proba`` (onsets in seconds).
+    stages : pandas.Series, shape (n_epochs,)
+        Categorical stage names indexed by onset (s).
+
+    Raises
+    ------
+    ValueError
+        For unknown labels, annotation durations that are not a multiple of
+        the epoch length, gaps or overlaps between stage annotations.
+    TypeError
+        For other input types.
     """
-    values, scored = _check_proba(proba)
-    stages = np.full(len(proba), UNSCORED, dtype=object)
-    if scored.any():
-        stages[scored] = np.asarray(proba.columns, dtype=object)[
-            values[scored].argmax(axis=1)
-        ]
-    return pd.Series(stages, index=proba.index, name="stage")
+    if isinstance(scoring, pd.DataFrame):
+        return proba_to_stages(scoring)
+    if isinstance(scoring, Annotations):
+        return _annotations_to_stages(scoring, mapping, epoch_length or 10.0)
+    try:
+        import yasa
+    except ImportError:  # pragma: no cover
+        yasa = None
+    if yasa is not None and isinstance(scoring, yasa.Hypnogram):
+        length = pd.Timedelta(scoring.freq).total_seconds()
+        values = [_FROM_YASA.get(s, _MISSING) for s in scoring.hypno.astype(str)]
+        if any(v is _MISSING for v in values):
+            raise ValueError(
+                f"Only 3-stage YASA hypnograms convert, got labels {scoring.labels}."
+            )
+        start = scoring.start
+        return _make_stages(
+            values,
+            np.arange(len(values)) * length,
+            {
+                "epoch_length": length,
+                "meas_date": None if start is None else pd.Timestamp(start),
+            },
+        )
+    if isinstance(scoring, pd.Series) and isinstance(
+        scoring.dtype, pd.CategoricalDtype
+    ):
+        if set(scoring.cat.categories) <= set(STAGES):
+            out = _make_stages(scoring.astype(object).to_numpy(), scoring.index, {})
+            out.attrs.update(scoring.attrs)
+            if epoch_length is not None:
+                out.attrs["epoch_length"] = float(epoch_length)
+            return out
+    if not isinstance(scoring, list | tuple | np.ndarray | pd.Series):
+        raise TypeError(
+            "scoring must be probabilities, a stage sequence, Annotations, a "
+            f"yasa.Hypnogram or a sequence of labels, got {type(scoring).__name__}."
+        )
+    labels = np.asarray(scoring, dtype=object)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"scoring must hold one label per epoch (1-D), got shape {labels.shape}."
+        )
+    if mapping is None and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in labels
+    ):
+        mapping = {code: stage for stage, code in STAGE_CODES.items()}
+    values = _map_labels(labels, mapping, "labels")
+    if any(v is None for v in values):
+        raise ValueError("Labels mapped to None cannot be dropped from a sequence.")
+    length = float(epoch_length or 10.0)
+    if isinstance(scoring, pd.Series):
+        onsets = scoring.index.to_numpy(dtype=float)
+        attrs = {**scoring.attrs, "epoch_length": length}
+    else:
+        onsets, attrs = np.arange(len(values)) * length, {"epoch_length": length}
+    return _make_stages(values, onsets, attrs)
 
 
-@fill_doc
-def to_annotations(proba, *, merge_bouts=False):
-    """Turn per-epoch probabilities into :class:`mne.Annotations`.
+def to_codes(stages):
+    """Return the integer code of each epoch (:data:`STAGE_CODES`).
 
     Parameters
     ----------
-    proba : pandas.DataFrame, shape (n_epochs, n_classes)
-        Probabilities as returned by :func:`mne_mousesleep.predict_proba`; its
-        index is the epoch onset in seconds from the first sample, and its
-        ``attrs`` carry the time base (``"meas_date"``, ``"first_time"``) and
-        ``"epoch_length"``. Without these attributes, the onsets are taken as
-        they are, ``orig_time=None`` and epochs of 10 s.
+    stages : pandas.Series | pandas.DataFrame | mne.Annotations | yasa.Hypnogram
+        Anything :func:`to_stages` accepts.
+
+    Returns
+    -------
+    codes : pandas.Series of int, shape (n_epochs,)
+        Wake 0, NREM 1, pre-REM 2, REM 3, artifact -1, unscored -2.
+    """
+    stages = to_stages(stages)
+    codes = stages.astype(object).map(STAGE_CODES).astype(int)
+    codes.name = "code"
+    return codes
+
+
+@fill_doc
+def to_annotations(scoring, *, merge_bouts=False):
+    """Turn per-epoch scores into :class:`mne.Annotations`.
+
+    Parameters
+    ----------
+    scoring : pandas.DataFrame | pandas.Series
+        Probabilities as returned by :func:`mne_mousesleep.predict_proba`, or a
+        stage sequence (:func:`to_stages`). The index is the epoch onset in
+        seconds from the first sample; ``attrs`` carry the time base
+        (``"meas_date"``, ``"first_time"``) and ``"epoch_length"``. Without these
+        attributes, the onsets are taken as they are, ``orig_time=None`` and
+        epochs of 10 s.
     %(merge_bouts)s
 
     Returns
@@ -103,56 +345,73 @@ def to_annotations(proba, *, merge_bouts=False):
         :data:`ANNOTATION_DESCRIPTIONS`.
     """
     _validate_type(merge_bouts, bool, "merge_bouts")
-    stages = proba_to_stages(proba).to_numpy()
-    epoch_length = float(proba.attrs.get("epoch_length", 10.0))
-    meas_date = proba.attrs.get("meas_date", None)
-    first_time = float(proba.attrs.get("first_time", 0.0))
-    onsets = proba.index.to_numpy(dtype=float)
-    durations = np.full(len(stages), epoch_length)
-    if merge_bouts and len(stages):
-        # A new bout starts where the stage changes or epochs are not contiguous.
-        new = np.r_[
-            True,
-            (stages[1:] != stages[:-1]) | ~np.isclose(np.diff(onsets), epoch_length),
-        ]
-        starts = np.flatnonzero(new)
-        ends = np.r_[starts[1:], len(stages)]
+    stages = to_stages(scoring)
+    values = stages.to_numpy(dtype=object)
+    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
+    meas_date = stages.attrs.get("meas_date", None)
+    first_time = float(stages.attrs.get("first_time", 0.0))
+    onsets = stages.index.to_numpy(dtype=float)
+    durations = np.full(len(values), epoch_length)
+    if merge_bouts and len(values):
+        starts, ends = _bout_bounds(values, onsets, epoch_length)
         durations = onsets[ends - 1] + epoch_length - onsets[starts]
-        onsets, stages = onsets[starts], stages[starts]
+        onsets, values = onsets[starts], values[starts]
     # With a measurement date, MNE counts onsets from it, and the first sample
     # lies first_time seconds after it; without, onsets count from the first
     # sample.
     if meas_date is not None:
         onsets = onsets + first_time
-    descriptions = [ANNOTATION_DESCRIPTIONS[s] for s in stages]
+    descriptions = [ANNOTATION_DESCRIPTIONS[s] for s in values]
     return Annotations(onsets, durations, descriptions, orig_time=meas_date)
 
 
-def to_hypnogram(proba, *, start=None, scorer=None):
-    """Turn per-epoch probabilities into a 3-stage :class:`yasa.Hypnogram`.
+def _bout_bounds(values, onsets, epoch_length):
+    """Start and end (exclusive) indices of runs of equal, contiguous epochs."""
+    new = np.r_[
+        True,
+        (values[1:] != values[:-1]) | ~np.isclose(np.diff(onsets), epoch_length),
+    ]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(values)]
+    return starts, ends
+
+
+def _start_time(stages):
+    """Clock time of the first epoch, or None."""
+    meas_date = stages.attrs.get("meas_date")
+    if meas_date is None or not len(stages):
+        return None
+    offset = float(stages.attrs.get("first_time", 0.0)) + float(stages.index[0])
+    return pd.Timestamp(meas_date) + pd.Timedelta(seconds=offset)
+
+
+def to_hypnogram(scoring, *, start=None, scorer=None):
+    """Turn per-epoch scores into a 3-stage :class:`yasa.Hypnogram`.
 
     Parameters
     ----------
-    proba : pandas.DataFrame, shape (n_epochs, n_classes)
-        Probabilities as returned by :func:`mne_mousesleep.predict_proba`.
+    scoring : pandas.DataFrame | pandas.Series | mne.Annotations
+        Probabilities as returned by :func:`mne_mousesleep.predict_proba`, or
+        anything :func:`to_stages` accepts (then the hypnogram has no
+        probabilities).
     start : str | datetime.datetime | pandas.Timestamp | None
-        Clock time of the first epoch. ``None`` takes it from
-        ``proba.attrs`` (the Raw's ``meas_date`` plus the time of its first
+        Clock time of the first epoch. ``None`` takes it from the time
+        attributes (the Raw's ``meas_date`` plus the time of its first
         sample); if the recording has no ``meas_date``, the hypnogram has no
         clock time.
     scorer : str | None
-        Name of the scorer. ``None`` uses the model name in ``proba.attrs``.
+        Name of the scorer. ``None`` uses the model name in ``scoring.attrs``.
 
     Returns
     -------
     hypnogram : yasa.Hypnogram
         With ``n_stages=3`` and ``freq`` the epoch length (``"10s"``). Stages are
-        the most probable 5-class stage folded with :data:`YASA_STAGES`:
-        pre-REM becomes NREM, artifact becomes ``"ART"``, and epochs without a
-        score (first and last) are ``"UNS"``. ``hypnogram.proba`` holds the
-        folded probabilities (columns WAKE, NREM, REM, ART, UNS; NREM is the sum
-        of NREM and pre-REM; UNS is 1 on unscored epochs). The 5-class labels
-        stay available in the annotations and in ``proba``.
+        folded with :data:`YASA_STAGES`: pre-REM becomes NREM, artifact becomes
+        ``"ART"``, and epochs without a score (first and last) are ``"UNS"``.
+        From probabilities, ``hypnogram.proba`` holds the folded probabilities
+        (columns WAKE, NREM, REM, ART, UNS; NREM is the sum of NREM and pre-REM;
+        UNS is 1 on unscored epochs). The 5-class labels stay available in the
+        annotations and in the probabilities.
 
     Notes
     -----
@@ -162,24 +421,25 @@ def to_hypnogram(proba, *, start=None, scorer=None):
     """
     import yasa
 
-    values, scored = _check_proba(proba)
-    stages = proba_to_stages(proba).map(YASA_STAGES).to_numpy()
-    folded = pd.DataFrame(
-        0.0, index=range(len(proba)), columns=["WAKE", "NREM", "REM", "ART", "UNS"]
-    )
-    for col, name in zip(values.T, proba.columns):
-        folded[YASA_STAGES[name]] += np.nan_to_num(col)
-    folded.loc[~scored, "UNS"] = 1.0
-    if start is None and proba.attrs.get("meas_date") is not None:
-        start = pd.Timestamp(proba.attrs["meas_date"]) + pd.Timedelta(
-            seconds=float(proba.attrs.get("first_time", 0.0))
-            + float(proba.index[0] if len(proba) else 0.0)
+    folded = None
+    if isinstance(scoring, pd.DataFrame):
+        values, scored = _check_proba(scoring)
+        folded = pd.DataFrame(
+            0.0,
+            index=range(len(scoring)),
+            columns=["WAKE", "NREM", "REM", "ART", "UNS"],
         )
+        for col, name in zip(values.T, scoring.columns):
+            folded[YASA_STAGES[name]] += np.nan_to_num(col)
+        folded.loc[~scored, "UNS"] = 1.0
+    stages = to_stages(scoring)
+    if start is None:
+        start = _start_time(stages)
     if scorer is None:
-        scorer = proba.attrs.get("model", None)
-    epoch_length = float(proba.attrs.get("epoch_length", 10.0))
+        scorer = stages.attrs.get("model", None)
+    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
     return yasa.Hypnogram(
-        list(stages),
+        list(stages.astype(object).map(YASA_STAGES)),
         n_stages=3,
         freq=f"{epoch_length:g}s",
         start=start,

@@ -126,7 +126,11 @@ def test_three_class_proba():
 
 def test_bad_proba():
     with pytest.raises(TypeError, match="proba must be an instance of DataFrame"):
+        mms.proba_to_stages(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="one label per epoch"):
         mms.to_hypnogram(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=r"Unknown labels \['N2'\]"):
+        mms.to_stages(["W", "N2"])
     with pytest.raises(ValueError, match="proba must have columns among"):
         mms.to_annotations(pd.DataFrame({"N2": [1.0]}))
     with pytest.raises(ValueError, match="sum to 1"):

@@ -1,8 +1,15 @@
-"""Example recordings, downloaded with pooch."""
+"""Example recordings (downloaded with pooch) and simulated recordings."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
 from ._misleep import fetch_misleep_edf_example, fetch_misleep_example, read_misleep_mat
+from ._simulate import simulate_hypnogram, simulate_recording
 
-__all__ = ["fetch_misleep_edf_example", "fetch_misleep_example", "read_misleep_mat"]
+__all__ = [
+    "fetch_misleep_edf_example",
+    "fetch_misleep_example",
+    "read_misleep_mat",
+    "simulate_hypnogram",
+    "simulate_recording",
+]

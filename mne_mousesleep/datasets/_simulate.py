@@ -1,0 +1,308 @@
+"""Simulated mouse recordings with known stages: a test bed, not physiology."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+import pandas as pd
+from mne import create_info
+from mne.io import RawArray
+from mne.utils import _validate_type
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import butter, sosfiltfilt
+
+from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, STAGES, WAKE, to_annotations
+
+_ORDER = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+
+# Per-epoch (10 s) transition probabilities, rows "from", columns "to", in the
+# order Wake, NREM, pre-REM, REM, artifact. Mean bout lengths (epochs) are
+# 1 / (1 - stay): light phase Wake ~1.5 min, NREM ~3 min, pre-REM ~20 s,
+# REM ~1.5 min; in the dark phase Wake bouts are much longer. REM is entered
+# mostly through pre-REM, sometimes directly from NREM.
+_LIGHT = np.array(
+    [
+        [0.890, 0.104, 0.000, 0.000, 0.006],
+        [0.030, 0.946, 0.022, 0.002, 0.000],
+        [0.040, 0.140, 0.500, 0.320, 0.000],
+        [0.100, 0.010, 0.000, 0.890, 0.000],
+        [0.500, 0.000, 0.000, 0.000, 0.500],
+    ]
+)
+_DARK = np.array(
+    [
+        [0.975, 0.020, 0.000, 0.000, 0.005],
+        [0.050, 0.935, 0.013, 0.002, 0.000],
+        [0.050, 0.150, 0.500, 0.300, 0.000],
+        [0.120, 0.010, 0.000, 0.870, 0.000],
+        [0.500, 0.000, 0.000, 0.000, 0.500],
+    ]
+)
+
+
+def _zt_hours(start, lights_on):
+    """ZT (h) of a clock time, with lights on at ``lights_on`` ("HH:MM")."""
+    start = pd.Timestamp(start)
+    on = (
+        pd.Timedelta(f"{lights_on}:00")
+        if lights_on.count(":") == 1
+        else pd.Timedelta(lights_on)
+    )
+    since_midnight = start - start.normalize()
+    return ((since_midnight - on).total_seconds() / 3600) % 24
+
+
+def simulate_hypnogram(
+    duration=24 * 3600.0,
+    *,
+    epoch_length=10.0,
+    start_zt=0.0,
+    seed=None,
+):
+    """Simulate a 5-stage mouse hypnogram with light/dark modulation.
+
+    A Markov chain over 10-s epochs (Wake, NREM, pre-REM, REM, artifact) whose
+    transition probabilities differ between the light phase (ZT0–ZT12, mostly
+    sleep) and the dark phase (mostly long Wake bouts). REM is entered mostly
+    through pre-REM (NREM → pre-REM → REM). It is a test bed, not physiology.
+
+    Parameters
+    ----------
+    duration : float
+        Length in seconds.
+    epoch_length : float
+        Epoch length in seconds.
+    start_zt : float
+        Zeitgeber time (hours after lights on) of the first epoch.
+    seed : None | int | instance of numpy.random.Generator
+        Random seed.
+
+    Returns
+    -------
+    stages : pandas.Series
+        Categorical stages (:data:`mne_mousesleep.STAGES`), indexed by onset in
+        seconds.
+    """
+    rng = np.random.default_rng(seed)
+    n_epochs = int(duration // epoch_length)
+    zt = (start_zt + np.arange(n_epochs) * epoch_length / 3600) % 24
+    light = zt < 12
+    cum = {True: np.cumsum(_LIGHT, axis=1), False: np.cumsum(_DARK, axis=1)}
+    state = 1 if light[0] else 0
+    codes = np.empty(n_epochs, int)
+    draws = rng.random(n_epochs)
+    for ii in range(n_epochs):
+        codes[ii] = state
+        state = min(int(np.searchsorted(cum[bool(light[ii])][state], draws[ii])), 4)
+    values = np.asarray(_ORDER, dtype=object)[codes]
+    index = pd.Index(np.arange(n_epochs) * float(epoch_length), name="onset")
+    stages = pd.Series(
+        pd.Categorical(values, categories=STAGES), index=index, name="stage"
+    )
+    stages.attrs = dict(epoch_length=float(epoch_length))
+    return stages
+
+
+def _band_noise(rng, n, sfreq, low, high, order=2):
+    sos = butter(order, [low, high], btype="bandpass", fs=sfreq, output="sos")
+    x = sosfiltfilt(sos, rng.standard_normal(n))
+    return x / x.std()
+
+
+def _pink_noise(rng, n, sfreq, exponent):
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / sfreq)
+    spectrum *= np.maximum(freqs, 0.5) ** (-exponent / 2)
+    x = np.fft.irfft(spectrum, n)
+    return x / x.std()
+
+
+def simulate_recording(
+    duration=3600.0,
+    sfreq=256.0,
+    *,
+    stages=None,
+    ch_names=("EEG_PR", "EMG"),
+    start="2024-01-01 07:00:00",
+    lights_on="07:00",
+    gain=1.0,
+    noise=1.0,
+    tilt=0.0,
+    sign=1,
+    variability=0.0,
+    seed=None,
+):
+    """Simulate a mouse EEG/EMG recording with ground-truth stage annotations.
+
+    Stage signatures (amplitudes in µV before ``gain``): NREM has
+    high-amplitude delta (0.5–4 Hz); pre-REM has spindle-like 10–15 Hz bursts
+    with emerging theta and fading delta; REM has regular theta (6–9 Hz) and
+    the lowest EMG; Wake has low-amplitude mixed frequencies, theta and high EMG
+    during activity. Artifact epochs carry movement transients or electrode
+    pops of about 1–2 mV. Stage changes are blended over 1 s.
+
+    This is a test bed for the software, **not physiology**: the signals are
+    shaped noise with plausible spectra, not a model of the mouse brain.
+
+    Parameters
+    ----------
+    duration : float
+        Length in seconds.
+    sfreq : float
+        Sampling rate in Hz (at least 128).
+    stages : pandas.Series | None
+        The hypnogram to render, as from :func:`simulate_hypnogram` (10-s
+        epochs); ``None`` simulates one from ``seed``, starting at the ZT of
+        ``start``.
+    ch_names : sequence of str
+        Channel names. Names containing ``EMG`` are EMG channels; names with
+        ``F`` after ``EEG_`` are frontal (more delta, less theta); others are
+        parietal EEG (left and right share most sources).
+    start : str | datetime.datetime
+        Clock time of the first sample (UTC), the ``meas_date``.
+    lights_on : str
+        Clock time of lights on (ZT0), ``"HH:MM"``.
+    gain : float
+        Amplitude factor of the EEG (a lab's amplifier or electrodes).
+    noise : float
+        Factor on the broadband background noise.
+    tilt : float
+        Change of the 1/f exponent of the background (positive: steeper).
+    sign : 1 | -1
+        Electrode polarity of the EEG.
+    variability : float
+        Spread of per-mouse random draws around ``gain``, ``noise`` and
+        ``tilt`` (log-normal with this standard deviation for the factors,
+        normal for the tilt); 0 disables them.
+    seed : None | int
+        Random seed; the same seed gives the same recording.
+
+    Returns
+    -------
+    raw : instance of RawArray
+        The recording in volts, with one annotation per epoch giving the true
+        stage (``"Sleep stage W"``, ..., ``"BAD_artifact"``), and
+        ``raw.info["description"]`` stating the simulation parameters.
+
+    Raises
+    ------
+    ValueError
+        If ``sfreq`` is below 128 Hz or ``duration`` is shorter than one epoch.
+    """
+    _validate_type(sfreq, "numeric", "sfreq")
+    if sfreq < 128:
+        raise ValueError(f"sfreq must be at least 128 Hz, got {sfreq}.")
+    rng = np.random.default_rng(seed)
+    if stages is None:
+        stages = simulate_hypnogram(
+            duration, start_zt=_zt_hours(start, lights_on), seed=rng
+        )
+    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
+    n_epochs = min(len(stages), int(duration // epoch_length))
+    if n_epochs < 1:
+        raise ValueError(f"duration must be at least one epoch, got {duration} s.")
+    if variability:
+        gain = gain * np.exp(variability * rng.standard_normal())
+        noise = noise * np.exp(variability * rng.standard_normal())
+        tilt = tilt + variability * rng.standard_normal()
+    labels = np.asarray(stages.iloc[:n_epochs], dtype=object)
+    n_epoch = int(round(epoch_length * sfreq))
+    n = n_epochs * n_epoch
+
+    def per_sample(values):
+        """Epoch values to samples, blended over 1 s."""
+        x = np.repeat(np.asarray(values, float), n_epoch)
+        return uniform_filter1d(x, int(sfreq))
+
+    def amp(table):
+        return per_sample([table[s] for s in labels])
+
+    active = (labels == WAKE) & (rng.random(n_epochs) < 0.4)  # theta-rich activity
+    is_art = labels == ARTIFACT
+    delta_amp = amp({WAKE: 10, NREM: 120, PRE_REM: 60, REM: 15, ARTIFACT: 10})
+    theta_amp = per_sample(
+        np.where(
+            active,
+            40,
+            [
+                {WAKE: 12, NREM: 10, PRE_REM: 35, REM: 70, ARTIFACT: 30}[s]
+                for s in labels
+            ],
+        )
+    )
+    emg_amp = per_sample(
+        np.where(
+            active | is_art,
+            80,
+            [{WAKE: 35, NREM: 12, PRE_REM: 8, REM: 4, ARTIFACT: 80}[s] for s in labels],
+        )
+    )
+    # Shared sources of the EEG channels.
+    delta = _band_noise(rng, n, sfreq, 0.5, 4.0) * delta_amp
+    theta = _band_noise(rng, n, sfreq, 6.0, 9.0, order=3) * theta_amp
+    spindles = np.zeros(n)
+    t_sp = np.arange(int(1.5 * sfreq)) / sfreq
+    for ep in np.flatnonzero((labels == PRE_REM) | (labels == NREM)):
+        n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.15)
+        for onset in rng.uniform(0, epoch_length - 1.5, n_sp):
+            i0 = ep * n_epoch + int(onset * sfreq)
+            env = np.exp(-0.5 * ((t_sp - 0.75) / 0.25) ** 2)
+            freq = rng.uniform(10.0, 15.0)
+            burst = 70 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
+            spindles[i0 : i0 + len(burst)] += burst[: n - i0]
+    transients = np.zeros(n)
+    for ep in np.flatnonzero(is_art):
+        i0 = ep * n_epoch + int(rng.uniform(0, epoch_length - 3) * sfreq)
+        t_tr = np.arange(int(3 * sfreq)) / sfreq
+        if rng.random() < 0.5:  # electrode pop: step with exponential decay
+            shape = 1500 * np.exp(-t_tr / 0.4) * rng.choice([-1, 1])
+        else:  # movement: a large slow deflection
+            shape = (
+                1000
+                * np.sin(np.pi * t_tr / 3)
+                * _band_noise(rng, len(t_tr), sfreq, 0.5, 3.0)
+            )
+        transients[i0 : i0 + len(shape)] += shape
+    exponent = 1.0 + tilt
+    data = []
+    for name in ch_names:
+        upper = name.upper()
+        if "EMG" in upper:
+            high = min(100.0, 0.45 * sfreq)
+            emg = _band_noise(rng, n, sfreq, 30.0, high) * emg_amp
+            emg += 0.3 * transients * is_art.repeat(n_epoch)
+            data.append(emg)
+            continue
+        frontal = upper.replace("EEG", "").strip("_- ").startswith("F")
+        w_delta, w_theta = (1.3, 0.5) if frontal else (1.0, 1.0)
+        background = 30 * noise * _pink_noise(rng, n, sfreq, exponent)
+        eeg = (
+            w_delta * delta
+            + w_theta * theta
+            + spindles
+            + 0.3 * (delta_amp + 40) * _band_noise(rng, n, sfreq, 0.5, 20.0)
+            + background
+        )
+        eeg = sign * gain * eeg + transients
+        data.append(eeg)
+    info = create_info(
+        list(ch_names),
+        sfreq,
+        ["emg" if "EMG" in c.upper() else "eeg" for c in ch_names],
+    )
+    info["description"] = (
+        f"mne-mousesleep simulation (test bed, not physiology): seed={seed}, "
+        f"gain={gain:.3g}, noise={noise:.3g}, tilt={tilt:.3g}, sign={sign}"
+    )
+    raw = RawArray(np.array(data) * 1e-6, info, verbose=False)
+    start = pd.Timestamp(start)
+    start = start.tz_localize("UTC") if start.tz is None else start.tz_convert("UTC")
+    raw.set_meas_date(start.to_pydatetime())
+    truth = stages.iloc[:n_epochs].copy()
+    truth.attrs = {
+        **stages.attrs,
+        "meas_date": raw.info["meas_date"],
+        "first_time": 0.0,
+    }
+    raw.set_annotations(to_annotations(truth))
+    return raw

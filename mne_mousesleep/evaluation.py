@@ -1,0 +1,164 @@
+"""Agreement between an automatic scoring and an expert's."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from mne.utils import _check_option
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
+
+from .hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE, to_stages
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Epoch-by-epoch agreement of a predicted scoring with a reference.
+
+    Attributes
+    ----------
+    classes : tuple of str
+        The classes, in the order of rows and columns.
+    confusion : pandas.DataFrame, shape (n_classes, n_classes)
+        Counts; rows are the reference, columns the prediction.
+    per_class : pandas.DataFrame, shape (n_classes, 4)
+        ``precision``, ``recall``, ``f1`` and ``support`` (reference epochs).
+    mean_f1 : float
+        Unweighted mean of the per-class F1 scores, over the classes present
+        in the reference or the prediction.
+    accuracy : float
+        Fraction of epochs scored alike.
+    kappa : float
+        Cohen's kappa.
+    n_epochs : int
+        Number of epochs compared.
+    """
+
+    classes: tuple
+    confusion: pd.DataFrame
+    per_class: pd.DataFrame
+    mean_f1: float
+    accuracy: float
+    kappa: float
+    n_epochs: int
+
+    @property
+    def confusion_recall(self):
+        """Confusion matrix normalised by row (each row sums to 1: recall)."""
+        return self.confusion.div(self.confusion.sum(axis=1), axis=0)
+
+    @property
+    def confusion_precision(self):
+        """Confusion matrix normalised by column (each column sums to 1)."""
+        return self.confusion.div(self.confusion.sum(axis=0), axis=1)
+
+    def summary(self):
+        """Return the overall scores as a Series (mean F1, accuracy, kappa, F1s)."""
+        out = {"mean F1": self.mean_f1, "accuracy": self.accuracy, "kappa": self.kappa}
+        out.update({f"F1 {c}": f for c, f in self.per_class["f1"].items()})
+        out["epochs"] = self.n_epochs
+        return pd.Series(out)
+
+    def __repr__(self):
+        return (
+            f"<Evaluation | {len(self.classes)} classes, {self.n_epochs} epochs, "
+            f"mean F1 {self.mean_f1:.3f}, kappa {self.kappa:.3f}>"
+        )
+
+
+def _align(reference, predicted):
+    """Return the common epochs of two stage sequences, by absolute time."""
+    ref, pred = to_stages(reference), to_stages(predicted)
+    if ref.attrs.get("epoch_length") != pred.attrs.get("epoch_length"):
+        raise ValueError(
+            f"The epoch lengths differ: reference {ref.attrs.get('epoch_length')} s, "
+            f"predicted {pred.attrs.get('epoch_length')} s."
+        )
+
+    def absolute(s):
+        return np.round(s.index.to_numpy(float) + s.attrs.get("first_time", 0.0), 6)
+
+    ref_t, pred_t = absolute(ref), absolute(pred)
+    common, i_ref, i_pred = np.intersect1d(ref_t, pred_t, return_indices=True)
+    if not len(common):
+        raise ValueError(
+            "The reference and the prediction share no epoch onset "
+            f"(reference {ref_t[0]:g}–{ref_t[-1]:g} s, predicted "
+            f"{pred_t[0]:g}–{pred_t[-1]:g} s)."
+        )
+    return ref.to_numpy(object)[i_ref], pred.to_numpy(object)[i_pred]
+
+
+def evaluate(reference, predicted, *, n_stages=5):
+    """Compare a predicted scoring with a reference (expert) scoring.
+
+    Parameters
+    ----------
+    reference : pandas.Series | pandas.DataFrame | mne.Annotations | yasa.Hypnogram
+        The reference scoring; anything :func:`mne_mousesleep.to_stages`
+        accepts.
+    predicted : pandas.Series | pandas.DataFrame | mne.Annotations | yasa.Hypnogram
+        The scoring to evaluate. Epochs are matched by onset (absolute time
+        from the first sample); only common epochs are compared.
+    n_stages : 5 | 3
+        5: Wake, NREM, pre-REM, REM, artifact. 3: Wake, NREM, REM with the
+        reduction of Grieger et al. (2021): pre-REM counts as NREM and epochs
+        that are artifact in the reference or the prediction are dropped.
+        Unscored epochs are always dropped.
+
+    Returns
+    -------
+    evaluation : Evaluation
+        Confusion matrix (counts, and normalised by recall or precision),
+        per-class precision, recall and F1, mean F1, accuracy and Cohen's kappa.
+
+    Raises
+    ------
+    ValueError
+        If the epoch lengths differ or no epoch is in common.
+    """
+    _check_option("n_stages", n_stages, (3, 5))
+    ref, pred = _align(reference, predicted)
+    keep = (ref != UNSCORED) & (pred != UNSCORED)
+    if n_stages == 3:
+        keep &= (ref != ARTIFACT) & (pred != ARTIFACT)
+        ref = np.where(ref == PRE_REM, NREM, ref)
+        pred = np.where(pred == PRE_REM, NREM, pred)
+        classes = (WAKE, NREM, REM)
+    else:
+        classes = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+    ref, pred = ref[keep].astype(str), pred[keep].astype(str)
+    if not len(ref):
+        raise ValueError("No scored epoch in common to compare.")
+    labels = list(classes)
+    counts = confusion_matrix(ref, pred, labels=labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        ref, pred, labels=labels, zero_division=0.0
+    )
+    # Classes absent from both scorings do not count in the mean F1.
+    present = (support > 0) | (counts.sum(axis=0) > 0)
+    per_class = pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support},
+        index=pd.Index(labels, name="stage"),
+    )
+    confusion = pd.DataFrame(
+        counts,
+        index=pd.Index(labels, name="reference"),
+        columns=pd.Index(labels, name="predicted"),
+    )
+    return Evaluation(
+        classes=classes,
+        confusion=confusion,
+        per_class=per_class,
+        mean_f1=float(np.mean(f1[present])),
+        accuracy=float(accuracy_score(ref, pred)),
+        kappa=float(cohen_kappa_score(ref, pred, labels=labels)),
+        n_epochs=int(len(ref)),
+    )

@@ -1,0 +1,262 @@
+"""Figures: hypnogram with hypnodensity, confusion and transition matrices."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+import pandas as pd
+from mne.utils import _check_option
+
+from .hypnogram import (
+    ARTIFACT,
+    NREM,
+    PRE_REM,
+    REM,
+    SCORED_STAGES,
+    UNSCORED,
+    WAKE,
+    _check_proba,
+    to_stages,
+)
+
+#: Colours of the stages in all figures.
+STAGE_COLORS = {
+    WAKE: "#f4a261",
+    NREM: "#264653",
+    PRE_REM: "#8ab17d",
+    REM: "#e76f51",
+    ARTIFACT: "#9e9e9e",
+    UNSCORED: "#ffffff",
+}
+_LEVELS = {WAKE: 4, REM: 3, PRE_REM: 2, NREM: 1, ARTIFACT: 0}
+
+
+def _hours(stages):
+    return (stages.index.to_numpy(float) - float(stages.index[0])) / 3600
+
+
+def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
+    """Plot a 5-stage hypnogram, with the hypnodensity below when available.
+
+    Parameters
+    ----------
+    scoring : pandas.DataFrame | pandas.Series | mne.Annotations | yasa.Hypnogram
+        Probabilities from :func:`mne_mousesleep.predict_proba` (then the
+        hypnodensity is drawn too) or anything
+        :func:`mne_mousesleep.to_stages` accepts.
+    proba : pandas.DataFrame | None
+        Probabilities to draw as hypnodensity, when ``scoring`` is a stage
+        sequence (e.g. an expert's).
+    review : pandas.DataFrame | None
+        Bouts to highlight, as returned by :func:`mne_mousesleep.review_list`.
+    axes : array of matplotlib.axes.Axes | None
+        One or two axes to draw into.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (not shown). The x axis is in hours from the first epoch.
+
+    Notes
+    -----
+    YASA's :meth:`yasa.Hypnogram.plot_hypnogram` and
+    :meth:`yasa.Hypnogram.plot_hypnodensity` draw the 3-stage hypnogram of
+    :func:`mne_mousesleep.to_hypnogram`; this function keeps pre-REM and
+    artifact apart.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(scoring, pd.DataFrame) and proba is None:
+        proba = scoring
+    stages = to_stages(scoring)
+    n_axes = 2 if proba is not None else 1
+    if axes is None:
+        fig, axes = plt.subplots(
+            n_axes, 1, figsize=(10, 2.2 * n_axes + 0.6), sharex=True, squeeze=False
+        )
+        axes = axes[:, 0]
+    else:
+        axes = np.atleast_1d(axes)
+        if len(axes) != n_axes:
+            raise ValueError(f"axes must hold {n_axes} axes, got {len(axes)}.")
+        fig = axes[0].figure
+    length = float(stages.attrs.get("epoch_length", 10.0))
+    t = _hours(stages)
+    ax = axes[0]
+    levels = np.array([_LEVELS.get(s, np.nan) for s in stages.to_numpy(object)])
+    ax.step(
+        np.r_[t, t[-1] + length / 3600],
+        np.r_[levels, levels[-1]],
+        where="post",
+        color="k",
+        lw=0.8,
+    )
+    for stage in (REM, PRE_REM, ARTIFACT):
+        mask = stages.to_numpy(object) == stage
+        ax.scatter(
+            t[mask] + length / 7200,
+            levels[mask],
+            s=4,
+            color=STAGE_COLORS[stage],
+            zorder=3,
+        )
+    ax.set(
+        yticks=list(_LEVELS.values()),
+        yticklabels=list(_LEVELS),
+        ylim=(-0.5, 4.5),
+        ylabel="Stage",
+    )
+    if stages.attrs.get("model"):
+        ax.set_title(f"Scored by {stages.attrs['model']}", loc="left", fontsize=9)
+    if proba is not None:
+        values, _ = _check_proba(proba)
+        ax_p = axes[1]
+        tp = (proba.index.to_numpy(float) - float(proba.index[0])) / 3600
+        ax_p.stackplot(
+            tp,
+            np.nan_to_num(values).T,
+            labels=list(proba.columns),
+            colors=[STAGE_COLORS[c] for c in proba.columns],
+            step="post",
+        )
+        ax_p.set(ylim=(0, 1), ylabel="Probability")
+        ax_p.legend(
+            loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
+        )
+    if review is not None:
+        for _, bout in review.iterrows():
+            x0 = (bout["onset"] - float(stages.index[0])) / 3600
+            for a in axes:
+                a.axvspan(
+                    x0, x0 + bout["duration"] / 3600, color="gold", alpha=0.4, lw=0
+                )
+    axes[-1].set_xlabel("Time (h)")
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap(ax, table, title, fmt, vmax=None):
+    values = table.to_numpy(float)
+    im = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
+    ax.set_xticks(range(table.shape[1]), list(table.columns), rotation=45, ha="right")
+    ax.set_yticks(range(table.shape[0]), list(table.index))
+    ax.set(xlabel=table.columns.name, ylabel=table.index.name, title=title)
+    top = np.nanmax(values) if vmax is None else vmax
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            color = "white" if v > 0.6 * top else "black"
+            ax.text(
+                j, i, format(v, fmt), ha="center", va="center", color=color, fontsize=8
+            )
+    return im
+
+
+def plot_confusion_matrix(evaluation, *, normalize="recall", ax=None):
+    """Plot the confusion matrix of an evaluation.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        As returned by :func:`mne_mousesleep.evaluate`.
+    normalize : "recall" | "precision" | None
+        Normalise by row (recall), by column (precision), or show counts.
+    ax : matplotlib.axes.Axes | None
+        The axes to draw into.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    import matplotlib.pyplot as plt
+
+    _check_option("normalize", normalize, ("recall", "precision", None))
+    table = {
+        "recall": evaluation.confusion_recall,
+        "precision": evaluation.confusion_precision,
+        None: evaluation.confusion,
+    }[normalize]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = ax.figure
+    title = f"mean F1 {evaluation.mean_f1:.3f}, kappa {evaluation.kappa:.3f}"
+    fmt, vmax = (".0f", None) if normalize is None else (".2f", 1.0)
+    im = _heatmap(ax, table, title, fmt, vmax)
+    fig.colorbar(
+        im, ax=ax, fraction=0.046, label="count" if normalize is None else normalize
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_transition_matrix(probs, *, ax=None):
+    """Plot a transition probability matrix as a heatmap.
+
+    Parameters
+    ----------
+    probs : pandas.DataFrame
+        Row-normalised probabilities, as the second output of
+        :func:`mne_mousesleep.transition_matrix`.
+    ax : matplotlib.axes.Axes | None
+        The axes to draw into.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(probs, pd.DataFrame):
+        raise TypeError(f"probs must be a DataFrame, got {type(probs).__name__}.")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = ax.figure
+    im = _heatmap(ax, probs, "Transition probabilities", ".3f", 1.0)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="probability")
+    fig.tight_layout()
+    return fig
+
+
+def plot_hourly(hourly, *, ax=None):
+    """Plot the hourly time course of the stages (percent of each hour).
+
+    Parameters
+    ----------
+    hourly : pandas.DataFrame
+        As returned by :func:`mne_mousesleep.hourly_statistics`; the dark phase
+        is shaded when it has a ``phase`` column.
+    ax : matplotlib.axes.Axes | None
+        The axes to draw into.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 3))
+    fig = ax.figure
+    x = hourly["ZT"].to_numpy() if "ZT" in hourly else hourly.index.to_numpy()
+    pos = np.arange(len(hourly))
+    bottom = np.zeros(len(hourly))
+    for stage in (*SCORED_STAGES, ARTIFACT):
+        minutes = hourly[f"{stage} min"].to_numpy(float)
+        share = 100 * minutes / hourly["total min"].to_numpy(float)
+        ax.bar(
+            pos, share, bottom=bottom, color=STAGE_COLORS[stage], label=stage, width=0.9
+        )
+        bottom += share
+    if "phase" in hourly:
+        for ii, phase in enumerate(hourly["phase"]):
+            if phase == "dark":
+                ax.axvspan(ii - 0.5, ii + 0.5, color="k", alpha=0.08, lw=0)
+    ax.set_xticks(pos, [f"{v:g}" for v in x])
+    ax.set(
+        ylim=(0, 100), ylabel="% of hour", xlabel="ZT (h)" if "ZT" in hourly else "Hour"
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
