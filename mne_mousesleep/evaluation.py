@@ -3,11 +3,13 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from mne.utils import _check_option
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
     cohen_kappa_score,
@@ -36,7 +38,7 @@ class Evaluation:
     accuracy : float
         Fraction of epochs scored alike.
     kappa : float
-        Cohen's kappa.
+        Cohen's kappa (NaN when undefined, e.g. one class only in both).
     n_epochs : int
         Number of epochs compared.
     """
@@ -94,6 +96,13 @@ def _align(reference, predicted):
             f"{pred_t[0]:g}–{pred_t[-1]:g} s)."
         )
     return ref.to_numpy(object)[i_ref], pred.to_numpy(object)[i_pred]
+
+
+def _kappa(ref, pred, labels):
+    """Cohen's kappa, NaN when undefined (a single class in both scorings)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return float(cohen_kappa_score(ref, pred, labels=labels))
 
 
 def evaluate(reference, predicted, *, n_stages=5):
@@ -159,6 +168,6 @@ def evaluate(reference, predicted, *, n_stages=5):
         per_class=per_class,
         mean_f1=float(np.mean(f1[present])),
         accuracy=float(accuracy_score(ref, pred)),
-        kappa=float(cohen_kappa_score(ref, pred, labels=labels)),
+        kappa=_kappa(ref, pred, labels),
         n_epochs=int(len(ref)),
     )

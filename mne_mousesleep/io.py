@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mne import read_annotations
+from mne.io import read_raw
 
 from .hypnogram import _make_stages, _map_labels, to_stages
 
@@ -15,6 +16,7 @@ _TIME_COLS = ("onset", "time", "start", "start_time", "seconds", "time_s", "t")
 _EPOCH_COLS = ("epoch", "epoch_no", "epoch_number", "epochs", "epoch #")
 _LABEL_COLS = ("stage", "label", "score", "state", "sleep_stage", "hypnogram")
 _TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+_RAW_SUFFIXES = (".edf", ".bdf", ".gdf")
 
 
 def _find_column(columns, candidates, given, what):
@@ -77,11 +79,16 @@ def read_scoring(
         repeated epochs, or missing columns.
     """
     fname = Path(fname)
-    if fname.suffix.lower() not in _TABLE_SUFFIXES or _is_mne_annotations(fname):
+    suffix = fname.suffix.lower()
+    if suffix in _RAW_SUFFIXES:  # the header gives the annotations' clock time
+        raw = read_raw(fname, preload=False, verbose="error")
+        return to_stages(raw.annotations, mapping=mapping, epoch_length=epoch_length)
+    if suffix not in _TABLE_SUFFIXES or _is_mne_annotations(fname):
         return to_stages(
             read_annotations(fname), mapping=mapping, epoch_length=epoch_length
         )
-    table = pd.read_csv(fname, sep=None, engine="python")
+    sep = {".csv": ",", ".tsv": "\t"}.get(suffix, r"[,\t;]")
+    table = pd.read_csv(fname, sep=sep, engine="python")
     label = _find_column(table.columns, _LABEL_COLS, label_col, "label_col")
     time = _find_column(table.columns, _TIME_COLS, time_col, "time_col")
     epoch = _find_column(table.columns, _EPOCH_COLS, epoch_col, "epoch_col")

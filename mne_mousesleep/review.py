@@ -32,17 +32,12 @@ def confidence(proba):
         plogp = np.where(values > 0, values * np.log(values), 0.0)
     entropy = -plogp.sum(axis=1) / np.log(values.shape[1])
     entropy[~scored] = np.nan
-    out = pd.DataFrame(
-        {
-            "stage": proba_to_stages(proba),
-            "confidence": np.nanmax(np.where(scored[:, None], values, np.nan), axis=1)
-            if scored.any()
-            else np.full(len(values), np.nan),
-            "entropy": entropy,
-        },
+    top = np.full(len(values), np.nan)
+    top[scored] = values[scored].max(axis=1)
+    return pd.DataFrame(
+        {"stage": proba_to_stages(proba), "confidence": top, "entropy": entropy},
         index=proba.index,
     )
-    return out
 
 
 def review_list(proba, *, fraction=0.05):

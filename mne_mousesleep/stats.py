@@ -89,7 +89,7 @@ def transition_matrix(scoring, *, n_stages=5, artifacts="exclude"):
     else:
         states = _STAGES_5 if artifacts == "state" else SCORED_STAGES
     index = {s: ii for ii, s in enumerate(states)}
-    codes = np.array([index.get(v, -1) for v in values])
+    codes = np.array([index.get(v, -1) for v in values], dtype=int)
     contiguous = np.isclose(
         np.diff(stages.index.to_numpy(float)), _epoch_length(stages)
     )

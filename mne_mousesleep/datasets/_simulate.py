@@ -243,12 +243,12 @@ def simulate_recording(
     spindles = np.zeros(n)
     t_sp = np.arange(int(1.5 * sfreq)) / sfreq
     for ep in np.flatnonzero((labels == PRE_REM) | (labels == NREM)):
-        n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.15)
+        n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.3)
         for onset in rng.uniform(0, epoch_length - 1.5, n_sp):
             i0 = ep * n_epoch + int(onset * sfreq)
-            env = np.exp(-0.5 * ((t_sp - 0.75) / 0.25) ** 2)
+            env = np.exp(-0.5 * ((t_sp - 0.75) / 0.3) ** 2)
             freq = rng.uniform(10.0, 15.0)
-            burst = 70 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
+            burst = 150 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
             spindles[i0 : i0 + len(burst)] += burst[: n - i0]
     transients = np.zeros(n)
     for ep in np.flatnonzero(is_art):
