@@ -62,6 +62,7 @@ numpydoc_xref_ignore = {
     "n_classes",
     "n_channels",
     "n_times",
+    "n_states",
     "instance",
     "array",
     "int",
@@ -104,6 +105,8 @@ _INTERSPHINX = {
     "yasa": ("https://yasa-sleep.org", None),
     "torch": ("https://docs.pytorch.org/docs/stable", None),
     "pooch": ("https://www.fatiando.org/pooch/latest", None),
+    "matplotlib": ("https://matplotlib.org/stable", None),
+    "sklearn": ("https://scikit-learn.org/stable", None),
 }
 
 
@@ -128,11 +131,14 @@ else:
     intersphinx_mapping = {}
     extensions.remove("sphinx.ext.intersphinx")
     nitpick_ignore_regex = [
-        (r"py:.*", r"(python:)?(mne|numpy|pandas|scipy|yasa|torch|pooch|datetime)\..*"),
+        (
+            r"py:.*",
+            r"(python:)?(mne|numpy|pandas|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn)\..*",
+        ),
         (r"py:.*", r"python:.*"),
         (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|callable|os.PathLike)"),
         (r"ref", r"(python:.*|tut-logging)"),
-        (r"term", r"python:.*"),
+        (r"term", r"(python|numpy):.*"),
     ]
 
 # -- Gallery ------------------------------------------------------------------

@@ -24,7 +24,9 @@ from .hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE, to_stages
 class Evaluation:
     """Epoch-by-epoch agreement of a predicted scoring with a reference.
 
-    Attributes
+    Returned by :func:`evaluate`; its fields are read-only.
+
+    Parameters
     ----------
     classes : tuple of str
         The classes, in the order of rows and columns.
@@ -62,7 +64,14 @@ class Evaluation:
         return self.confusion.div(self.confusion.sum(axis=0), axis=1)
 
     def summary(self):
-        """Return the overall scores as a Series (mean F1, accuracy, kappa, F1s)."""
+        """Return the overall scores as a Series.
+
+        Returns
+        -------
+        summary : pandas.Series
+            Mean F1, accuracy, kappa, the F1 of each class and the number of
+            epochs.
+        """
         out = {"mean F1": self.mean_f1, "accuracy": self.accuracy, "kappa": self.kappa}
         out.update({f"F1 {c}": f for c, f in self.per_class["f1"].items()})
         out["epochs"] = self.n_epochs

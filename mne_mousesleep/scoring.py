@@ -15,26 +15,46 @@ from .models._registry import MODELS
 from .preprocessing import _get_card, _preprocess
 
 
+def _epochs_and_signal(model, data):
+    card = model.card
+    n_epoch = round(card.epoch_length * card.sfreq)
+    n_epochs = data.shape[1] // n_epoch
+    return n_epoch, n_epochs, data[:, : n_epochs * n_epoch].astype(np.float32)
+
+
 def _window_proba(model, data, batch_size):
     """Probabilities of every epoch of a preprocessed signal.
 
     ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
-    ``(n_epochs, n_classes)``, NaN for epochs without full context.
+    ``(n_epochs, n_classes)``, NaN for epochs without full context. The
+    convolutions run once over the recording, in chunks of ``batch_size``
+    epochs (see :func:`~mne_mousesleep.models._grieger2021.recording_log_proba`).
     """
-    card = model.card
-    n_epoch = round(card.epoch_length * card.sfreq)
-    n_ctx = card.n_context
-    n_epochs = data.shape[1] // n_epoch
+    if not model._convolves_once:
+        return _per_window_proba(model, data, batch_size)
+    _, n_epochs, x = _epochs_and_signal(model, data)
+    n_ctx = model.card.n_context
+    proba = np.full((n_epochs, model.card.n_classes), np.nan)
+    proba[n_ctx : n_epochs - n_ctx] = model._predict_recording(x, batch_size)
+    return proba
+
+
+def _per_window_proba(model, data, batch_size):
+    """Like :func:`_window_proba`, classifying each 30-s window separately.
+
+    This is how the published code computes it (each window convolved on its
+    own); kept as the reference for tests and benchmarks.
+    """
+    n_epoch, n_epochs, x = _epochs_and_signal(model, data)
+    n_ctx = model.card.n_context
     n_window = (2 * n_ctx + 1) * n_epoch
-    x = data[:, : n_epochs * n_epoch].astype(np.float32)
     # (n_channels, n_epochs - 2 * n_ctx, n_window): window of epoch k starts
     # at epoch k - n_ctx.
     windows = np.lib.stride_tricks.sliding_window_view(x, n_window, axis=-1)[
         :, ::n_epoch
     ]
-    proba = np.full((n_epochs, card.n_classes), np.nan)
-    n_windows = windows.shape[1]
-    for start in range(0, n_windows, batch_size):
+    proba = np.full((n_epochs, model.card.n_classes), np.nan)
+    for start in range(0, windows.shape[1], batch_size):
         batch = np.ascontiguousarray(
             windows[:, start : start + batch_size].transpose(1, 0, 2)
         )

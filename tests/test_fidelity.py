@@ -46,3 +46,22 @@ def test_batch_size_does_not_change_result(misleep_raw):
     a = mms.predict_proba(misleep_raw, model="grieger2021-3stage", batch_size=7)
     b = mms.predict_proba(misleep_raw, model="grieger2021-3stage", batch_size=512)
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", mms.list_models())
+def test_convolving_once_equals_per_window(online, name):
+    """The whole-recording computation gives the per-window probabilities."""
+    from mne_mousesleep.datasets import simulate_recording
+    from mne_mousesleep.scoring import _per_window_proba, _window_proba
+
+    chans = ("EEG_FR", "EEG_PR", "EEG_PL", "EMG")
+    raw = simulate_recording(1800.0, 128.0, ch_names=chans, seed=9)
+    model = mms.load_model(name)
+    picks = list(chans) if model.n_channels == 4 else "EEG_PR"
+    data = mms.preprocess(raw, picks=picks, model=model)
+    fast = _window_proba(model, data, batch_size=5)
+    slow = _per_window_proba(model, data, batch_size=16)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(
+        np.nanargmax(fast[1:-1], axis=1), np.nanargmax(slow[1:-1], axis=1)
+    )

@@ -137,9 +137,10 @@ def simulate_recording(
     Stage signatures (amplitudes in µV before ``gain``): NREM has
     high-amplitude delta (0.5–4 Hz); pre-REM has spindle-like 10–15 Hz bursts
     with emerging theta and fading delta; REM has regular theta (6–9 Hz) and
-    the lowest EMG; Wake has low-amplitude mixed frequencies, theta and high EMG
-    during activity. Artifact epochs carry movement transients or electrode
-    pops of about 1–2 mV. Stage changes are blended over 1 s.
+    the lowest EMG; Wake has low-amplitude mixed and fast (15–40 Hz) activity,
+    theta and high EMG during activity (40 % of Wake epochs). Artifact epochs
+    carry movement transients or electrode pops of about 1–2 mV. Stage changes
+    are blended over 1 s.
 
     This is a test bed for the software, **not physiology**: the signals are
     shaped noise with plausible spectra, not a model of the mouse brain.
@@ -233,11 +234,16 @@ def simulate_recording(
     emg_amp = per_sample(
         np.where(
             active | is_art,
-            80,
-            [{WAKE: 35, NREM: 12, PRE_REM: 8, REM: 4, ARTIFACT: 80}[s] for s in labels],
+            200,
+            [
+                {WAKE: 100, NREM: 35, PRE_REM: 25, REM: 12, ARTIFACT: 200}[s]
+                for s in labels
+            ],
         )
     )
+    fast_amp = amp({WAKE: 25, NREM: 5, PRE_REM: 5, REM: 10, ARTIFACT: 25})
     # Shared sources of the EEG channels.
+    fast = _band_noise(rng, n, sfreq, 15.0, min(40.0, 0.45 * sfreq)) * fast_amp
     delta = _band_noise(rng, n, sfreq, 0.5, 4.0) * delta_amp
     theta = _band_noise(rng, n, sfreq, 6.0, 9.0, order=3) * theta_amp
     spindles = np.zeros(n)
@@ -269,7 +275,7 @@ def simulate_recording(
         upper = name.upper()
         if "EMG" in upper:
             high = min(100.0, 0.45 * sfreq)
-            emg = _band_noise(rng, n, sfreq, 30.0, high) * emg_amp
+            emg = _band_noise(rng, n, sfreq, 10.0, high) * emg_amp
             emg += 0.3 * transients * is_art.repeat(n_epoch)
             data.append(emg)
             continue
@@ -279,6 +285,7 @@ def simulate_recording(
         eeg = (
             w_delta * delta
             + w_theta * theta
+            + fast
             + spindles
             + 0.3 * (delta_amp + 40) * _band_noise(rng, n, sfreq, 0.5, 20.0)
             + background

@@ -3,6 +3,7 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import torch
 from torch import nn
 
 
@@ -61,3 +62,74 @@ class _ThreeConvPool(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.feature_extractor(x))
+
+
+# Receptive field of the convolutions around a sample: 3 + 2 + 1 samples to the
+# left and 4 + 2 + 1 to the right (the zero padding of the three layers).
+_LEFT, _RIGHT = 6, 7
+
+
+def _features(net, x):
+    """Per-sample features before pooling: (n, 128, n_times)."""
+    return net.feature_extractor[:13](x)
+
+
+def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=64):
+    """Log-probabilities of every epoch with full context, convolving once.
+
+    The published network classifies each 30-s window separately, zero-padding
+    its ends. Here the convolutions run once over the whole recording (in
+    chunks), one average is taken per epoch, and the few samples next to each
+    window end, where the window's zero padding changes the features, are
+    corrected exactly with short windows. The result equals the per-window
+    computation up to float rounding.
+
+    Parameters
+    ----------
+    net : _ThreeConvPool
+        The network, in evaluation mode.
+    x : torch.Tensor, shape (n_channels, n_times)
+        The signal, ``n_times`` a multiple of ``epoch_samples``.
+    epoch_samples : int
+        Samples per epoch.
+    chunk_epochs : int
+        Epochs per chunk of the convolution (memory: about
+        ``chunk_epochs * epoch_samples * 256 * 4`` bytes).
+
+    Returns
+    -------
+    log_proba : torch.Tensor, shape (n_epochs - 2, n_classes)
+        For epochs 1 to ``n_epochs - 2``.
+    """
+    n_ch, n_times = x.shape
+    n_epochs = n_times // epoch_samples
+    margin = 16  # > receptive field: chunk edges do not reach kept samples
+    mean, first, last = [], [], []
+    for e0 in range(0, n_epochs, chunk_epochs):
+        e1 = min(e0 + chunk_epochs, n_epochs)
+        a, b = e0 * epoch_samples, e1 * epoch_samples
+        lo, hi = max(a - margin, 0), min(b + margin, n_times)
+        h = _features(net, x[None, :, lo:hi])[0, :, a - lo : b - lo]
+        h = h.reshape(h.shape[0], e1 - e0, epoch_samples)
+        mean.append(h.mean(-1))
+        first.append(h[:, :, :_LEFT].sum(-1))
+        last.append(h[:, :, -_RIGHT:].sum(-1))
+    mean, first, last = (torch.cat(v, 1).T for v in (mean, first, last))
+    # Features of the first and last samples of each window, with the window's
+    # own zero padding: short segments at each window start and end.
+    seg = 2 * (_LEFT + _RIGHT) + 6
+    idx = torch.arange(seg)
+    out = []
+    for w0 in range(0, n_epochs - 2, 1024):
+        w1 = min(w0 + 1024, n_epochs - 2)
+        starts = torch.arange(w0, w1) * epoch_samples
+        ends = starts + 3 * epoch_samples
+        w_first = _features(net, x[:, starts[:, None] + idx].transpose(0, 1))
+        w_last = _features(net, x[:, ends[:, None] - seg + idx].transpose(0, 1))
+        w_first = w_first[:, :, :_LEFT].sum(-1)
+        w_last = w_last[:, :, -_RIGHT:].sum(-1)
+        left = mean[w0:w1] + (w_first - first[w0:w1]) / epoch_samples
+        right = mean[w0 + 2 : w1 + 2] + (w_last - last[w0 + 2 : w1 + 2]) / epoch_samples
+        pooled = torch.stack([left, mean[w0 + 1 : w1 + 1], right], dim=-1)
+        out.append(net.classifier(pooled.flatten(1)))
+    return torch.cat(out)

@@ -15,7 +15,7 @@ from mne.utils import logger
 
 from .._fetch import fetch_file
 from ._card import ModelCard
-from ._grieger2021 import _ThreeConvPool
+from ._grieger2021 import _ThreeConvPool, recording_log_proba
 from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
 
 # The published checkpoints hold a numpy float64 (the validation score); these
@@ -81,6 +81,23 @@ class MouseSleepModel:
         """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array)."""
         with torch.inference_mode():
             log_p = self._network(torch.from_numpy(windows))
+        return log_p.exp().numpy()
+
+    @property
+    def _convolves_once(self):
+        """Whether the whole-recording computation applies (3conv_pool, ±1)."""
+        return isinstance(self._network, _ThreeConvPool) and self.card.n_context == 1
+
+    def _predict_recording(self, data, chunk_epochs):
+        """Probabilities of the epochs 1..n-2 of ``(n_channels, n_epochs * 640)``."""
+        n_epoch = round(self.card.epoch_length * self.card.sfreq)
+        with torch.inference_mode():
+            log_p = recording_log_proba(
+                self._network,
+                torch.from_numpy(data),
+                epoch_samples=n_epoch,
+                chunk_epochs=chunk_epochs,
+            )
         return log_p.exp().numpy()
 
 
