@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import mne_mousesleep as mms
+from mne_mousesleep.scoring import _per_window_proba, _window_proba
 
 
 def synthetic_raw(hours, sfreq, seed=0):
@@ -51,6 +52,12 @@ def main():
         lambda: mms.score(raw, picks="EEG_PR", verbose=False),
     )
     print(f"  {len(annot)} epochs")
+    # The network part alone: convolving once vs classifying each window.
+    model = mms.load_model()
+    data = mms.preprocess(raw, picks="EEG_PR", verbose=False)
+    fast = timed("  network, convolving once", lambda: _window_proba(model, data, 16))
+    slow = timed("  network, per window", lambda: _per_window_proba(model, data, 16))
+    print(f"  max |dp| {np.nanmax(np.abs(fast - slow)):.2e}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
 

@@ -135,7 +135,13 @@ def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
     return fig
 
 
-def _heatmap(ax, table, title, fmt, vmax=None):
+def _heatmap(table, ax, title, fmt, vmax, label):
+    """Draw a table as an annotated heatmap with a colour bar; return the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
+    fig = ax.figure
     values = table.to_numpy(float)
     im = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
     ax.set_xticks(range(table.shape[1]), list(table.columns), rotation=45, ha="right")
@@ -145,10 +151,11 @@ def _heatmap(ax, table, title, fmt, vmax=None):
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
             color = "white" if v > 0.6 * top else "black"
-            ax.text(
-                j, i, format(v, fmt), ha="center", va="center", color=color, fontsize=8
-            )
-    return im
+            ax.text(j, i, format(v, fmt), ha="center", va="center", color=color,
+                    fontsize=8)  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.046, label=label)
+    fig.tight_layout()
+    return fig
 
 
 def plot_confusion_matrix(evaluation, *, normalize="recall", ax=None):
@@ -168,25 +175,16 @@ def plot_confusion_matrix(evaluation, *, normalize="recall", ax=None):
     fig : matplotlib.figure.Figure
         The figure (not shown).
     """
-    import matplotlib.pyplot as plt
-
     _check_option("normalize", normalize, ("recall", "precision", None))
     table = {
         "recall": evaluation.confusion_recall,
         "precision": evaluation.confusion_precision,
         None: evaluation.confusion,
     }[normalize]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-    fig = ax.figure
     title = f"mean F1 {evaluation.mean_f1:.3f}, kappa {evaluation.kappa:.3f}"
-    fmt, vmax = (".0f", None) if normalize is None else (".2f", 1.0)
-    im = _heatmap(ax, table, title, fmt, vmax)
-    fig.colorbar(
-        im, ax=ax, fraction=0.046, label="count" if normalize is None else normalize
-    )
-    fig.tight_layout()
-    return fig
+    if normalize is None:
+        return _heatmap(table, ax, title, ".0f", None, "count")
+    return _heatmap(table, ax, title, ".2f", 1.0, normalize)
 
 
 def plot_transition_matrix(probs, *, ax=None):
@@ -205,17 +203,9 @@ def plot_transition_matrix(probs, *, ax=None):
     fig : matplotlib.figure.Figure
         The figure (not shown).
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(probs, pd.DataFrame):
         raise TypeError(f"probs must be a DataFrame, got {type(probs).__name__}.")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-    fig = ax.figure
-    im = _heatmap(ax, probs, "Transition probabilities", ".3f", 1.0)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="probability")
-    fig.tight_layout()
-    return fig
+    return _heatmap(probs, ax, "Transition probabilities", ".3f", 1.0, "probability")
 
 
 def plot_hourly(hourly, *, ax=None):
