@@ -29,6 +29,7 @@ from .stats import (
     smooth_min_bout,
     transition_matrix,
 )
+from .training import train
 from .viz import (
     plot_confusion_matrix,
     plot_hourly,
@@ -72,5 +73,6 @@ __all__ = [
     "to_codes",
     "to_hypnogram",
     "to_stages",
+    "train",
     "transition_matrix",
 ]

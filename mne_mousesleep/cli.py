@@ -1,4 +1,4 @@
-"""Command-line interface: ``mne-mousesleep score`` and ``mne-mousesleep models``."""
+"""Command-line interface: ``mne-mousesleep score``, ``train`` and ``models``."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
@@ -105,6 +105,50 @@ def _cmd_score(args):
     return 0
 
 
+_RECORDING_SUFFIXES = (".fif", ".edf", ".bdf", ".gdf", ".set", ".vhdr")
+
+
+def _cmd_train(args):
+    from .training import train
+
+    folder = Path(args.folder)
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in _RECORDING_SUFFIXES or p.name.endswith(".fif.gz")
+    )
+    if not files:
+        print(f"error: no recording found in {folder}", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.overwrite:
+        print(
+            f"error: {args.out} exists; pass --overwrite to replace it", file=sys.stderr
+        )
+        return 1
+    picks = args.picks.split(",") if "," in args.picks else args.picks
+    # One mouse per file unless the file name says otherwise ("M01_day1.edf").
+    mice = [p.name.split("_")[0].split(".")[0] for p in files]
+    model = train(
+        [str(p) for p in files],
+        picks=picks,
+        n_classes=args.classes,
+        architecture=args.architecture,
+        mice=mice,
+        init=args.init,
+        freeze_features=args.freeze_features,
+        max_epochs=args.epochs,
+        min_epochs=min(args.epochs, 12),
+        windows_per_epoch=args.windows_per_epoch,
+        seed=args.seed,
+        name=args.out.stem,
+        verbose=args.verbose,
+    )
+    model.save(args.out, overwrite=True)
+    print(model.card)
+    print(f"Wrote {args.out}")
+    return 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="mne-mousesleep",
@@ -149,6 +193,37 @@ def _parser():
     p_score.add_argument("--verbose", default="warning", help="MNE log level")
     p_score.set_defaults(func=_cmd_score)
 
+    p_train = sub.add_parser(
+        "train",
+        help="train or fine-tune a scorer on a folder of scored recordings",
+        description="Train on every recording of a folder (files MNE reads, with "
+        "stage annotations); the mouse of a file is the part of its name before "
+        "the first underscore. The split is by mouse.",
+    )
+    p_train.add_argument("folder", type=Path, help="folder of scored recordings")
+    p_train.add_argument("--out", type=Path, required=True, help="model file (.pt)")
+    p_train.add_argument(
+        "--picks", default="EEG_PR", help="input channel(s), comma-separated"
+    )
+    p_train.add_argument("--classes", type=int, choices=(3, 5), default=5)
+    p_train.add_argument(
+        "--architecture", default="3conv_pool", choices=("3conv_pool", "8conv_2fc")
+    )
+    p_train.add_argument(
+        "--init", default=None, help="fine-tune this model (name or file)"
+    )
+    p_train.add_argument(
+        "--freeze-features", action="store_true", help="train only the classifier"
+    )
+    p_train.add_argument(
+        "--epochs", type=int, default=50, help="maximum training epochs"
+    )
+    p_train.add_argument("--windows-per-epoch", type=int, default=None)
+    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--overwrite", action="store_true", help="replace --out")
+    p_train.add_argument("--verbose", default="info", help="MNE log level")
+    p_train.set_defaults(func=_cmd_train)
+
     p_models = sub.add_parser("models", help="list the models and their model cards")
     p_models.add_argument("name", nargs="?", help="show only this model")
     p_models.set_defaults(func=_cmd_models)
@@ -172,7 +247,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -43,6 +43,9 @@ class ModelCard:
         Published metrics (e.g. ``{"test mean F1": 0.779}``).
     sha256 : str | None
         Hash of the checkpoint file.
+    details : dict
+        Further facts, e.g. for trained models the package version, the seed,
+        the split by animal and the training settings.
     """
 
     name: str
@@ -60,6 +63,7 @@ class ModelCard:
     training: str = ""
     metrics: dict = field(default_factory=dict)
     sha256: str | None = None
+    details: dict = field(default_factory=dict)
 
     @property
     def n_classes(self):
@@ -109,6 +113,7 @@ class ModelCard:
             ("License", self.license),
             ("Citation", self.citation),
             ("sha256", self.sha256 or "unknown"),
+            *((k.replace("_", " ").capitalize(), v) for k, v in self.details.items()),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)

@@ -133,3 +133,54 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=64):
         pooled = torch.stack([left, mean[w0 + 1 : w1 + 1], right], dim=-1)
         out.append(net.classifier(pooled.flatten(1)))
     return torch.cat(out)
+
+
+class _EightConvTwoFC(nn.Module):
+    """The main network of Grieger et al. (2021), "8conv_2fc".
+
+    Eight convolutions of 96 kernels of 5 samples without padding, stride 2 on
+    layers 2, 4, 6 and 8, each followed by ReLU and batch normalisation, with
+    dropout after every other one; input batch normalisation; then dropout,
+    a fully connected layer of 80 units with ReLU, dropout and the output
+    layer with log-softmax.
+
+    Parameters
+    ----------
+    n_channels : int
+        Number of input channels.
+    n_classes : int
+        Number of output classes.
+    n_times : int
+        Samples per input window (1920 = 30 s at 64 Hz gives 113 samples of 96
+        features, 10848 in all, before the fully connected layers).
+    dropout : float
+        Dropout probability.
+    """
+
+    def __init__(self, n_channels, n_classes, n_times=1920, dropout=0.2):
+        super().__init__()
+        layers = [nn.BatchNorm1d(n_channels)]
+        n_in, length = n_channels, n_times
+        for ii in range(8):
+            stride = 2 if ii % 2 else 1
+            layers += [nn.Conv1d(n_in, 96, 5, stride=stride), nn.ReLU()]
+            layers += [nn.BatchNorm1d(96)]
+            if ii % 2:
+                layers.append(nn.Dropout(dropout))
+            n_in, length = 96, (length - 5) // stride + 1
+        self.feature_extractor = nn.Sequential(*layers, nn.Flatten())
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(96 * length, 80),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(80, n_classes),
+            nn.LogSoftmax(dim=-1),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.feature_extractor(x))
+
+
+#: Architectures by name: class and the keyword arguments it takes.
+ARCHITECTURES = {"3conv_pool": _ThreeConvPool, "8conv_2fc": _EightConvTwoFC}

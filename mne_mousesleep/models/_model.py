@@ -15,7 +15,7 @@ from mne.utils import logger
 
 from .._fetch import fetch_file
 from ._card import ModelCard
-from ._grieger2021 import _ThreeConvPool, recording_log_proba
+from ._grieger2021 import ARCHITECTURES, _ThreeConvPool, recording_log_proba
 from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
 
 # The published checkpoints hold a numpy float64 (the validation score); these
@@ -75,6 +75,44 @@ class MouseSleepModel:
         return (
             f"<MouseSleepModel | {self.name}, {self.card.n_classes} classes, "
             f"{self.card.sfreq:g} Hz>"
+        )
+
+    def save(self, fname, *, overwrite=False):
+        """Save the network and its model card to one file.
+
+        Parameters
+        ----------
+        fname : path-like
+            The file to write (``.pt`` by convention).
+        overwrite : bool
+            Replace an existing file.
+
+        Raises
+        ------
+        FileExistsError
+            If ``fname`` exists and ``overwrite`` is False.
+
+        Notes
+        -----
+        The file holds only tensors, numbers and strings: :func:`load_model`
+        reads it with ``torch.load(..., weights_only=True)`` and the loaded
+        model gives exactly the same predictions.
+        """
+        fname = Path(fname)
+        if fname.exists() and not overwrite:
+            raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
+        card = self.card.to_dict()
+        card["sha256"] = None
+        torch.save(
+            {
+                "format": _FORMAT,
+                "architecture": self.card.architecture,
+                "n_channels": self.card.n_channels,
+                "n_classes": self.card.n_classes,
+                "state_dict": self._network.state_dict(),
+                "card": card,
+            },
+            fname,
         )
 
     def _predict_windows(self, windows):
@@ -149,8 +187,11 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+_FORMAT = "mne-mousesleep/1"
+
+
 def _read_checkpoint(path):
-    """Read a state dict from a published-style checkpoint, safely."""
+    """Read a checkpoint safely: (state dict, saved model or None)."""
     try:
         with torch.serialization.safe_globals(_SAFE_GLOBALS):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -159,6 +200,8 @@ def _read_checkpoint(path):
             f"Could not read a model checkpoint from {str(path)!r} (loaded with "
             f"weights_only=True): {err}"
         ) from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT:
+        return ckpt["state_dict"], ckpt
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
     required = ("feature_extractor.0.weight", "classifier.1.weight")
     if not isinstance(state, dict) or not all(k in state for k in required):
@@ -166,7 +209,7 @@ def _read_checkpoint(path):
             f"{str(path)!r} is not a 3conv_pool checkpoint: expected a state_dict "
             f"with keys {required}."
         )
-    return state
+    return state, None
 
 
 def _network_from_state(state, path):
@@ -181,6 +224,19 @@ def _network_from_state(state, path):
             f"{err}"
         ) from None
     return network
+
+
+def _from_saved(saved, path):
+    arch = saved["architecture"]
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"{str(path)!r} has an unknown architecture {arch!r}.")
+    network = ARCHITECTURES[arch](saved["n_channels"], saved["n_classes"])
+    network.load_state_dict(saved["state_dict"])
+    fields = dict(saved["card"])
+    for key in ("classes", "channels", "default_ch_names"):
+        fields[key] = tuple(fields[key])
+    fields["sha256"] = _sha256(path)
+    return MouseSleepModel(network, ModelCard(**fields))
 
 
 def _card_for_local_file(path, network, digest):
@@ -251,7 +307,7 @@ def load_model(model=None):
     if isinstance(model, str) and model in MODELS:
         key, card = MODELS[model]
         path = fetch_file(key)
-        network = _network_from_state(_read_checkpoint(path), path)
+        network = _network_from_state(_read_checkpoint(path)[0], path)
         return MouseSleepModel(network, card)
     path = Path(model).expanduser()
     if not path.is_file():
@@ -259,7 +315,10 @@ def load_model(model=None):
             f"model must be one of {list_models()} or the path of a checkpoint "
             f"file, got {str(model)!r} (no such file)."
         )
-    network = _network_from_state(_read_checkpoint(path), path)
+    state, saved = _read_checkpoint(path)
+    if saved is not None:  # saved by MouseSleepModel.save
+        return _from_saved(saved, path)
+    network = _network_from_state(state, path)
     card = _card_for_local_file(path, network, _sha256(path))
     if card.name in MODELS:  # a local copy of a published file
         card = replace(card, source=str(path))

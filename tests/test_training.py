@@ -1,0 +1,226 @@
+"""Training and fine-tuning (the recipe of Grieger et al. 2021)."""
+
+import numpy as np
+import pytest
+import torch
+
+import mne_mousesleep as mms
+from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.models._grieger2021 import _EightConvTwoFC
+from mne_mousesleep.training import (
+    PAPER_AUGMENTATION,
+    _augmented_window,
+    learning_rate,
+    train,
+)
+
+FAST = dict(  # small and fast settings for CI
+    n_classes=3,
+    picks=["EEG_PR", "EMG"],
+    batch_size=32,
+    lr=2e-3,
+    warmup_epochs=1,
+    min_epochs=1,
+    verbose="error",
+)
+
+
+@pytest.fixture(scope="module")
+def mice():
+    """Eight simulated mice of 30 min, each with its own gain, noise and tilt."""
+    return [
+        simulate_recording(1800.0, 128.0, seed=100 + m, variability=0.2)
+        for m in range(8)
+    ]
+
+
+MOUSE_IDS = [f"M{m}" for m in range(8)]
+
+
+@pytest.mark.parametrize(
+    "n_channels, n_classes, n_params", [(1, 5, 1_193_671), (1, 3, 1_193_509)]
+)
+def test_eight_conv_two_fc(n_channels, n_classes, n_params):
+    net = _EightConvTwoFC(n_channels, n_classes).eval()
+    assert sum(p.numel() for p in net.parameters()) == n_params
+    convs = [m for m in net.feature_extractor if isinstance(m, torch.nn.Conv1d)]
+    assert [c.stride[0] for c in convs] == [1, 2] * 4
+    assert all(c.out_channels == 96 and c.kernel_size == (5,) for c in convs)
+    with torch.no_grad():
+        assert net.feature_extractor(torch.randn(2, n_channels, 1920)).shape == (
+            2,
+            10848,
+        )
+        out = net(torch.randn(2, n_channels, 1920))
+    np.testing.assert_allclose(out.exp().sum(-1).numpy(), 1, rtol=1e-5)
+
+
+def test_learning_rate_schedule():
+    peak = 256e-6
+    assert learning_rate(0, peak=peak) == pytest.approx(256e-7)
+    assert learning_rate(6, peak=peak) == pytest.approx(256e-7 + (peak - 256e-7) / 2)
+    assert learning_rate(12, peak=peak) == pytest.approx(peak)
+    assert learning_rate(22, peak=peak) == pytest.approx(peak * np.exp(-0.6))
+
+
+def test_augmentation():
+    x = np.arange(2 * 6400, dtype=np.float32).reshape(2, 6400)
+    rng = np.random.default_rng(0)
+    none = dict.fromkeys(PAPER_AUGMENTATION, 0.0)
+    plain = _augmented_window(x, 3, none, rng)
+    np.testing.assert_array_equal(plain, x[:, 1280:3200])
+    flipped = _augmented_window(x, 3, {**none, "sign_flip": 1.0}, rng)
+    np.testing.assert_array_equal(flipped, -x[:, 1280:3200])
+    scaled = _augmented_window(x, 3, {**none, "amplitude": 0.5}, rng)
+    ratio = scaled[:, 1:] / x[:, 1281:3200]
+    assert ratio.min() == pytest.approx(ratio.max())
+    assert 0.5 <= ratio.min() <= 1.5
+    shifted = _augmented_window(x, 3, {**none, "shift": 0.06}, rng)
+    offset = shifted[0, 0] - x[0, 1280]
+    assert abs(offset) <= np.floor(1920 * 0.06) and offset == int(offset)
+    np.testing.assert_array_equal(np.diff(shifted[0]), 1)  # a shift, no warp
+    warped = _augmented_window(x, 3, {**none, "warp": 0.05}, rng)
+    slope = np.diff(warped[0]).mean()
+    assert 0.94 < slope < 1.06 and warped.shape == (2, 1920)
+    # At the start of the recording, missing neighbours are zeros.
+    edge = _augmented_window(x, 1, {**none, "shift": 0.06, "warp": 0.05}, rng)
+    assert edge.shape == (2, 1920)
+
+
+def test_train_three_classes_by_mouse(mice, tmp_path):
+    """3conv_pool from scratch, split by mouse: test mean F1 >= 0.90."""
+    split = {"train": MOUSE_IDS[:6], "validation": ["M6"], "test": ["M7"]}
+    model = train(
+        mice, mice=MOUSE_IDS, split=split, max_epochs=5, windows_per_epoch=384, **FAST
+    )
+    card = model.card
+    assert card.metrics["test mean F1"] >= 0.90
+    assert card.classes == ("Wake", "REM", "NREM")
+    assert card.details["split"] == {
+        "train": MOUSE_IDS[:6],
+        "validation": ["M6"],
+        "test": ["M7"],
+    }
+    assert card.details["seed"] == 0 and card.details["package_version"]
+    assert "6 mice" in card.training
+    assert list(model.history["epoch"]) == [1, 2, 3, 4, 5]
+    # Scores through score(), saves, and loads to the same predictions.
+    proba = mms.predict_proba(mice[7], picks=["EEG_PR", "EMG"], model=model)
+    ev = mms.evaluate(mice[7].annotations, proba, n_stages=3)
+    assert ev.mean_f1 >= 0.90
+    fname = tmp_path / "my_model.pt"
+    model.save(fname)
+    with pytest.raises(FileExistsError):
+        model.save(fname)
+    loaded = mms.load_model(fname)
+    assert loaded.card.metrics == card.metrics
+    assert loaded.card.details["split"] == card.details["split"]
+    again = mms.predict_proba(mice[7], picks=["EEG_PR", "EMG"], model=str(fname))
+    np.testing.assert_array_equal(again.to_numpy(), proba.to_numpy())
+
+
+def test_deterministic_and_interruptible(mice, monkeypatch):
+    kwargs = dict(mice=MOUSE_IDS[:4], max_epochs=1, windows_per_epoch=64, **FAST)
+    a = train(mice[:4], seed=3, **kwargs)
+    b = train(mice[:4], seed=3, **kwargs)
+    for (name, pa), pb in zip(
+        a._network.state_dict().items(), b._network.state_dict().values()
+    ):
+        assert torch.equal(pa, pb), name
+    # The default split by animal never shares a mouse.
+    split = a.card.details["split"]
+    assert sum(len(v) for v in split.values()) == 4
+    assert len(set(sum(split.values(), []))) == 4
+    # Ctrl-C in the second training epoch keeps the first one's model.
+    from mne_mousesleep import training
+
+    calls = {"n": 0}
+    real = training._scores
+
+    def interrupt(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "_scores", interrupt)
+    kwargs["max_epochs"] = 3
+    model = train(mice[:4], seed=3, **kwargs)
+    assert len(model.history) == 1
+    assert model.card.details["best_training_epoch"] == 1
+
+
+def test_fine_tune_published_model(online, mice):
+    base = mms.load_model("grieger2021-3stage")
+    tuned = train(
+        mice[:4],
+        mice=MOUSE_IDS[:4],
+        init="grieger2021-3stage",
+        freeze_features=True,
+        n_classes=3,
+        picks="EEG_PR",
+        lr=1e-4,
+        max_epochs=1,
+        min_epochs=1,
+        windows_per_epoch=64,
+        batch_size=32,
+        verbose="error",
+    )
+    assert tuned.card.training.startswith("fine-tuned from grieger2021-3stage")
+    before, after = base._network.state_dict(), tuned._network.state_dict()
+    for name in before:
+        if name.startswith("feature_extractor"):
+            assert torch.equal(before[name], after[name]), name
+    assert not torch.equal(before["classifier.1.weight"], after["classifier.1.weight"])
+    with pytest.raises(ValueError, match="init has classes"):
+        train(mice[:4], init="grieger2021-3stage", n_classes=5, picks="EEG_PR")
+    with pytest.raises(ValueError, match="init takes 1 channel"):
+        train(mice[:4], init="grieger2021-3stage", n_classes=3, picks=["EEG_PR", "EMG"])
+
+
+def test_training_input_errors(mice):
+    with pytest.raises(ValueError, match="at least 3 mice"):
+        train(mice[:2], **FAST)
+    with pytest.raises(ValueError, match="in both 'train' and 'validation'"):
+        train(
+            mice[:4],
+            mice=MOUSE_IDS[:4],
+            split={"train": ["M0", "M1"], "validation": ["M1"]},
+            **FAST,
+        )
+    with pytest.raises(ValueError, match="mice must name the mouse"):
+        train(mice[:4], mice=["M0"], **FAST)
+    unscored = mice[0].copy().set_annotations(None)
+    with pytest.raises(ValueError, match="no stage annotations"):
+        train([unscored] * 3, **FAST)
+    with pytest.raises(ValueError, match="architecture"):
+        train(mice[:4], architecture="resnet", **FAST)
+
+
+def test_train_cli(mice, tmp_path, capsys):
+    from mne_mousesleep.cli import main
+
+    folder = tmp_path / "scored"
+    folder.mkdir()
+    for m, raw in enumerate(mice[:4]):
+        raw.save(folder / f"M{m}_day1_raw.fif", verbose=False)
+    out = tmp_path / "lab_model.pt"
+    args = [
+        "train", str(folder), "--out", str(out), "--picks", "EEG_PR,EMG",
+        "--classes", "3", "--epochs", "1", "--windows-per-epoch", "32",
+        "--verbose", "error",
+    ]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Model                  : lab_model" in printed
+    model = mms.load_model(out)
+    assert model.card.channels == ("EEG_PR", "EMG")
+    assert sorted(sum(model.card.details["split"].values(), [])) == [
+        "M0",
+        "M1",
+        "M2",
+        "M3",
+    ]
+    assert main(args) == 1  # no overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "empty_dir_missing"), "--out", "x.pt"]) != 0
