@@ -193,8 +193,10 @@ def _scores(net, recordings, idx, classes):
     pred = _predict(net, _plain_windows(recordings, idx))
     f1 = f1_score(idx[:, 2], pred, labels=range(len(classes)), average=None,
                   zero_division=0.0)  # fmt: skip
+    # Classes absent from both the labels and the predictions have no F1.
     present = np.isin(np.arange(len(classes)), np.r_[idx[:, 2], pred])
-    return dict(zip(classes, map(float, f1))), float(np.mean(f1[present]))
+    f1 = np.where(present, f1, np.nan)
+    return dict(zip(classes, map(float, f1))), float(np.nanmean(f1))
 
 
 def _optimizer(net, lr, weight_decay, freeze_features):
@@ -502,7 +504,8 @@ def train(
         metrics["test mean F1"] = round(test_mean, 4)
         metrics.update({f"test F1 {c}": round(v, 4) for c, v in test_per_class.items()})
     per_set = {
-        key: f"{len(split[key])} mice, {len(idx[key])} windows"
+        key: f"{len(split[key])} {'mouse' if len(split[key]) == 1 else 'mice'}, "
+        f"{len(idx[key])} windows"
         for key in ("train", "validation", "test")
     }
     card = replace(

@@ -40,7 +40,8 @@ class ModelCard:
     training : str
         A summary of the training data and recipe.
     metrics : dict
-        Published metrics (e.g. ``{"test mean F1": 0.779}``).
+        Published (or, for trained models, measured) metrics, e.g.
+        ``{"test mean F1": 0.779}``.
     sha256 : str | None
         Hash of the checkpoint file.
     details : dict
@@ -106,7 +107,7 @@ class ModelCard:
             ("Input unit", self.input_unit),
             ("Training", self.training),
             (
-                "Published metrics",
+                "Metrics",
                 ", ".join(f"{k} {v}" for k, v in self.metrics.items()) or "none",
             ),
             ("Source", self.source),
