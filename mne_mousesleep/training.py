@@ -497,12 +497,15 @@ def train(
         net, sets["validation"], idx["validation"], classes
     )
     metrics = {"validation mean F1": round(val_mean, 4)}
+    # Classes absent from a set (no F1) are left out of the card.
     metrics.update(
-        {f"validation F1 {c}": round(v, 4) for c, v in val_per_class.items()}
+        {f"validation F1 {c}": round(v, 4) for c, v in val_per_class.items() if v == v}
     )
     if len(idx["test"]):
         metrics["test mean F1"] = round(test_mean, 4)
-        metrics.update({f"test F1 {c}": round(v, 4) for c, v in test_per_class.items()})
+        metrics.update(
+            {f"test F1 {c}": round(v, 4) for c, v in test_per_class.items() if v == v}
+        )
     per_set = {
         key: f"{len(split[key])} {'mouse' if len(split[key]) == 1 else 'mice'}, "
         f"{len(idx[key])} windows"
