@@ -376,6 +376,17 @@ def _bout_bounds(values, onsets, epoch_length):
     return starts, ends
 
 
+def _seconds_from_first_sample(stages, raw):
+    """Epoch onsets of ``stages`` in seconds from the first sample of ``raw``.
+
+    Probabilities count from the first sample (``first_time`` in their attrs);
+    annotations of a Raw count from its ``meas_date`` (or ``first_samp``), so
+    the Raw's own ``first_time`` is subtracted.
+    """
+    absolute = stages.index.to_numpy(float) + float(stages.attrs.get("first_time", 0.0))
+    return absolute - raw.first_time
+
+
 def _start_time(stages):
     """Clock time of the first epoch, or None."""
     meas_date = stages.attrs.get("meas_date")

@@ -7,7 +7,14 @@ import numpy as np
 from mne.io import BaseRaw
 from mne.utils import _validate_type, verbose
 
-from .hypnogram import NREM, STAGE_CODES, STAGES, UNSCORED, to_stages
+from .hypnogram import (
+    NREM,
+    STAGE_CODES,
+    STAGES,
+    UNSCORED,
+    _seconds_from_first_sample,
+    to_stages,
+)
 
 #: Spindle band for mouse cortical EEG, in Hz (sigma band, Uygun et al. 2019).
 MOUSE_SPINDLE_FREQ = (10.0, 15.0)
@@ -23,8 +30,8 @@ def stages_per_sample(raw, scoring):
     raw : instance of Raw
         The recording that was scored.
     scoring : pandas.Series | pandas.DataFrame | mne.Annotations
-        Anything :func:`mne_mousesleep.to_stages` accepts, with onsets in
-        seconds from the first sample of ``raw``.
+        Anything :func:`mne_mousesleep.to_stages` accepts: the probabilities
+        or scores of ``raw``, or its annotations.
 
     Returns
     -------
@@ -36,8 +43,9 @@ def stages_per_sample(raw, scoring):
     sfreq = raw.info["sfreq"]
     length = float(stages.attrs.get("epoch_length", 10.0))
     codes = np.full(raw.n_times, STAGE_CODES[UNSCORED], dtype=int)
-    starts = np.round(stages.index.to_numpy(float) * sfreq).astype(int)
-    stops = np.round((stages.index.to_numpy(float) + length) * sfreq).astype(int)
+    onsets = _seconds_from_first_sample(stages, raw)
+    starts = np.round(onsets * sfreq).astype(int)
+    stops = np.round((onsets + length) * sfreq).astype(int)
     for start, stop, stage in zip(starts, stops, stages.to_numpy(object)):
         codes[max(start, 0) : max(min(stop, raw.n_times), 0)] = STAGE_CODES[stage]
     return codes

@@ -186,7 +186,13 @@ def _zeitgeber(stages, lights_on, start):
             "The scoring has no clock time (the recording has no meas_date); "
             "pass start (clock time of the first epoch)."
         )
-    start = pd.Timestamp(start)
+    rel = stages.index.to_numpy(float) - float(stages.index[0])
+    return (_zt_hours(start, lights_on) + rel / 3600) % 24
+
+
+def _zt_hours(clock_time, lights_on):
+    """Zeitgeber time (h, 0-24) of a clock time, lights on at ``"HH:MM"``."""
+    clock_time = pd.Timestamp(clock_time)
     _validate_type(lights_on, str, "lights_on")
     try:
         on = pd.Timedelta(lights_on + (":00" if lights_on.count(":") == 1 else ""))
@@ -194,9 +200,8 @@ def _zeitgeber(stages, lights_on, start):
         raise ValueError(
             f"lights_on must be a clock time 'HH:MM', got {lights_on!r}."
         ) from None
-    offset = (start - start.normalize() - on).total_seconds()
-    rel = stages.index.to_numpy(float) - float(stages.index[0])
-    return ((offset + rel) / 3600) % 24
+    since_midnight = clock_time - clock_time.normalize()
+    return ((since_midnight - on).total_seconds() / 3600) % 24
 
 
 def phase_statistics(scoring, *, lights_on="07:00", start=None):

@@ -20,6 +20,7 @@ from .hypnogram import (
     PRE_REM,
     REM,
     WAKE,
+    _seconds_from_first_sample,
     to_stages,
 )
 from .models import ModelCard, MouseSleepModel, load_model
@@ -59,7 +60,7 @@ def _mouse_of(raw, index):
 def _labels(raw, classes, mapping, n_epochs):
     """Class index of each epoch of ``raw`` (-1: not used for training)."""
     stages = to_stages(raw.annotations, mapping=mapping)
-    rel = np.round((stages.index.to_numpy(float) - raw.first_time) / 10.0).astype(int)
+    rel = np.round(_seconds_from_first_sample(stages, raw) / 10.0).astype(int)
     values = stages.to_numpy(object)
     if len(classes) == 3:  # the paper's reduction: pre-REM is NREM, no artifact
         values = np.where(values == PRE_REM, NREM, values)

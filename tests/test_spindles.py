@@ -19,6 +19,18 @@ def test_stages_per_sample(sim):
     np.testing.assert_array_equal(codes[::1280], truth)
 
 
+def test_stages_per_sample_with_first_samp(sim):
+    """Annotations of a Raw with first_samp > 0 line up with its samples."""
+    import mne
+
+    shifted = mne.io.RawArray(sim.get_data(), sim.info, first_samp=6400, verbose=False)
+    truth = mms.to_stages(sim.annotations)
+    truth.attrs["first_time"] = shifted.first_time
+    shifted.set_annotations(mms.to_annotations(truth))
+    codes = mms.stages_per_sample(shifted, shifted.annotations)
+    np.testing.assert_array_equal(codes[::1280], mms.to_codes(truth).to_numpy())
+
+
 def test_detect_spindles_in_sleep(sim):
     stages = mms.to_stages(sim.annotations)
     spindles = mms.detect_spindles(sim, stages, "EEG_PR", stages=("NREM", "pre-REM"))

@@ -12,6 +12,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, STAGES, WAKE, to_annotations
+from ..stats import _zt_hours
 
 _ORDER = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
 
@@ -38,18 +39,6 @@ _DARK = np.array(
         [0.500, 0.000, 0.000, 0.000, 0.500],
     ]
 )
-
-
-def _zt_hours(start, lights_on):
-    """ZT (h) of a clock time, with lights on at ``lights_on`` ("HH:MM")."""
-    start = pd.Timestamp(start)
-    on = (
-        pd.Timedelta(f"{lights_on}:00")
-        if lights_on.count(":") == 1
-        else pd.Timedelta(lights_on)
-    )
-    since_midnight = start - start.normalize()
-    return ((since_midnight - on).total_seconds() / 3600) % 24
 
 
 def simulate_hypnogram(
