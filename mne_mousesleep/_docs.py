@@ -21,7 +21,8 @@ docdict = {
     ``"grieger2021-5stage"``. Registry weights are downloaded once with pooch
     and verified by sha256.""",
     "batch_size": """batch_size : int
-    Number of epochs per chunk of computation; lower it to save memory.""",
+    Number of epochs per chunk of computation (default 32); lower it to save
+    memory.""",
     "merge_bouts": """merge_bouts : bool
     If True, consecutive epochs of the same stage are merged into one
     annotation per bout. Default False: one annotation per 10-s epoch.""",

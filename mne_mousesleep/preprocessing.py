@@ -4,12 +4,13 @@
 # License: BSD-3-Clause
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from mne._fiff.pick import _picks_to_idx
 from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose, warn
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, sos2zpk, sosfiltfilt
 from scipy.stats import median_abs_deviation
 
 from ._docs import fill_doc
@@ -95,7 +96,8 @@ def _lowpass_resample(data, sfreq, sfreq_new):
     """Low-pass forward-backward and resample by linear interpolation.
 
     ``data`` is ``(n_channels, n_times)``; the result has
-    ``round(n_times / sfreq * sfreq_new)`` samples.
+    ``round(n_times / sfreq * sfreq_new)`` samples. This is the published
+    computation on a whole array, the reference for :func:`_read_lowpass_resample`.
     """
     sos = butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
     filtered = sosfiltfilt(sos, data, axis=-1, padtype="constant")
@@ -104,6 +106,85 @@ def _lowpass_resample(data, sfreq, sfreq_new):
     t_old = np.linspace(0, n_times / sfreq, n_times)
     t_new = np.linspace(0, n_new / sfreq_new, n_new)
     return np.stack([np.interp(t_new, t_old, x) for x in filtered])
+
+
+def _linspace_part(stop, num, i0, i1):
+    """``np.linspace(0, stop, num)[i0:i1]``, computed for that part only."""
+    out = np.arange(i0, i1) * (stop / (num - 1))
+    if i1 == num:
+        out[-1] = stop
+    return out
+
+
+def _n_settle(sos):
+    """Return the samples after which the filter's transient decays by 1e-12."""
+    radius = np.abs(sos2zpk(sos)[1]).max()
+    return int(np.ceil(np.log(1e-12) / np.log(radius)))
+
+
+def _read_lowpass_resample(raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2):
+    """:func:`_lowpass_resample` of picked channels, read in chunks.
+
+    Only ``idx`` is read, ``chunk_duration`` seconds at a time (plus overlaps
+    of a few hundred samples on each side, long enough for the filter's
+    transient to decay by 1e-12), so memory stays flat whatever the length of
+    the recording. Each chunk is converted to mV, filtered forward and
+    backward and interpolated at the 64-Hz time points it holds; at the
+    recording ends the filter sees the same constant padding as the
+    whole-array computation. Chunks are filtered in ``n_jobs`` threads.
+
+    Returns the 64-Hz data in mV and the count of non-finite samples per
+    channel.
+    """
+    sfreq, n_times = raw.info["sfreq"], raw.n_times
+    n_new = round(n_times / sfreq * sfreq_new)
+    stop_old, stop_new = n_times / sfreq, n_new / sfreq_new
+    sos = butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
+    overlap = _n_settle(sos) + 64
+    step = max(int(chunk_duration * sfreq), overlap)
+    out = np.empty((len(idx), n_new))
+    n_bad = np.zeros(len(idx), int)
+
+    def t_new_at_or_after(t):
+        """First 64-Hz sample whose time is >= t."""
+        j = min(int(np.ceil(t / (stop_new / (n_new - 1)))), n_new)
+        while j > 0 and _linspace_part(stop_new, n_new, j - 1, j)[0] >= t:
+            j -= 1
+        while j < n_new and _linspace_part(stop_new, n_new, j, j + 1)[0] < t:
+            j += 1
+        return j
+
+    def process(s0, s1, lo, data):
+        finite = np.isfinite(data)
+        bad = (~finite).sum(axis=1)
+        if bad.any():
+            return bad
+        data *= 1e3  # V -> mV (get_data returns a copy)
+        data = sosfiltfilt(sos, data, axis=-1, padtype="constant")
+        t_old = _linspace_part(stop_old, n_times, lo, lo + data.shape[1])
+        j0 = t_new_at_or_after(t_old[s0 - lo])
+        j1 = n_new if s1 == n_times else t_new_at_or_after(t_old[s1 - lo])
+        t_new = _linspace_part(stop_new, n_new, j0, j1)
+        for ii, x in enumerate(data):
+            out[ii, j0:j1] = np.interp(t_new, t_old, x)
+        return bad
+
+    with ThreadPoolExecutor(max(n_jobs, 1)) as pool:
+        pending = []
+        for s0 in range(0, n_times, step):
+            s1 = min(s0 + step, n_times)
+            if n_times - s1 < overlap:  # no short last chunk
+                s1 = n_times
+            lo, hi = max(s0 - overlap, 0), min(s1 + overlap, n_times)
+            data = raw.get_data(picks=idx, start=lo, stop=hi, reject_by_annotation=None)
+            pending.append(pool.submit(process, s0, s1, lo, data))
+            if len(pending) > max(n_jobs, 1):
+                n_bad += pending.pop(0).result()
+            if s1 == n_times:
+                break
+        for future in pending:
+            n_bad += future.result()
+    return out, n_bad
 
 
 @verbose
@@ -176,16 +257,13 @@ def _preprocess(raw, picks, card):
             f"({min_duration:g} s)."
         )
     logger.info(f"Scoring from channel(s) {ch_names} at {sfreq:g} Hz")
-    data = raw.get_data(picks=idx, reject_by_annotation=None)
-    data *= 1e3  # V -> mV (get_data returns a copy)
-    finite = np.isfinite(data)
-    if not finite.all():
-        bad = {ch_names[ii]: int((~finite[ii]).sum()) for ii in range(len(idx))}
+    data, n_bad = _read_lowpass_resample(raw, idx, card.sfreq)
+    if n_bad.any():
+        bad = {name: int(count) for name, count in zip(ch_names, n_bad)}
         raise ValueError(
             "The picked data contain NaN or infinite values (samples per "
             f"channel: {bad}); interpolate or crop them before scoring."
         )
-    data = _lowpass_resample(data, sfreq, card.sfreq)
     n_epoch_samples = round(card.epoch_length * card.sfreq)
     if data.shape[1] // n_epoch_samples < 2 * card.n_context + 1:
         raise ValueError(

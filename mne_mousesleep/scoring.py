@@ -66,7 +66,7 @@ def _per_window_proba(model, data, batch_size):
 
 @verbose
 @fill_doc
-def predict_proba(raw, picks=None, *, model=None, batch_size=16, verbose=None):
+def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
     """Compute the probability of each stage for every 10-s epoch.
 
     Parameters
@@ -153,7 +153,7 @@ def score(
     *,
     model=None,
     merge_bouts=False,
-    batch_size=16,
+    batch_size=32,
     verbose=None,
 ):
     """Score the sleep stages of a recording in 10-s epochs.

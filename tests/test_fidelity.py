@@ -29,6 +29,9 @@ def test_proba_matches_reference(misleep_raw, reference, name, exp):
     assert proba.shape == (60, expected.shape[1])
     # Row k of the reference is epoch k + 1; epochs 0 and 59 have no context.
     np.testing.assert_allclose(proba.to_numpy()[1:-1], expected, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(
+        proba.to_numpy()[1:-1].argmax(axis=1), expected.argmax(axis=1)
+    )
     assert np.isnan(proba.to_numpy()[[0, -1]]).all()
     np.testing.assert_array_equal(proba.index, np.arange(60) * 10.0)
 
@@ -61,7 +64,9 @@ def test_convolving_once_equals_per_window(online, name):
     data = mms.preprocess(raw, picks=picks, model=model)
     fast = _window_proba(model, data, batch_size=5)
     slow = _per_window_proba(model, data, batch_size=16)
-    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-5)
+    # Winograd transforms in float32 (models/_fast.py): about 1e-5; the
+    # tolerance of the method is 1e-3 with identical argmax.
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(
         np.nanargmax(fast[1:-1], axis=1), np.nanargmax(slow[1:-1], axis=1)
     )

@@ -74,15 +74,16 @@ def _features(net, x):
     return net.feature_extractor[:13](x)
 
 
-def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=64):
+def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
     """Log-probabilities of every epoch with full context, convolving once.
 
     The published network classifies each 30-s window separately, zero-padding
     its ends. Here the convolutions run once over the whole recording (in
-    chunks), one average is taken per epoch, and the few samples next to each
-    window end, where the window's zero padding changes the features, are
-    corrected exactly with short windows. The result equals the per-window
-    computation up to float rounding.
+    chunks, see :class:`~mne_mousesleep.models._fast.FastThreeConv`), one
+    average is taken per epoch, and the few samples next to each window end,
+    where the window's zero padding changes the features, are corrected exactly
+    with short windows through the network itself. The result equals the
+    per-window computation up to float rounding (about 1e-6 in probability).
 
     Parameters
     ----------
@@ -94,40 +95,34 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=64):
         Samples per epoch.
     chunk_epochs : int
         Epochs per chunk of the convolution (memory: about
-        ``chunk_epochs * epoch_samples * 256 * 4`` bytes).
+        ``chunk_epochs * epoch_samples * 256 * 4 * 4`` bytes).
 
     Returns
     -------
     log_proba : torch.Tensor, shape (n_epochs - 2, n_classes)
         For epochs 1 to ``n_epochs - 2``.
     """
-    n_ch, n_times = x.shape
-    n_epochs = n_times // epoch_samples
-    margin = 16  # > receptive field: chunk edges do not reach kept samples
-    mean, first, last = [], [], []
-    for e0 in range(0, n_epochs, chunk_epochs):
-        e1 = min(e0 + chunk_epochs, n_epochs)
-        a, b = e0 * epoch_samples, e1 * epoch_samples
-        lo, hi = max(a - margin, 0), min(b + margin, n_times)
-        h = _features(net, x[None, :, lo:hi])[0, :, a - lo : b - lo]
-        h = h.reshape(h.shape[0], e1 - e0, epoch_samples)
-        mean.append(h.mean(-1))
-        first.append(h[:, :, :_LEFT].sum(-1))
-        last.append(h[:, :, -_RIGHT:].sum(-1))
-    mean, first, last = (torch.cat(v, 1).T for v in (mean, first, last))
+    from ._fast import FastThreeConv
+
+    n_epochs = x.shape[1] // epoch_samples
+    mean, first, last = FastThreeConv(net).epoch_sums(x, epoch_samples, chunk_epochs)
     # Features of the first and last samples of each window, with the window's
-    # own zero padding: short segments at each window start and end.
-    seg = 2 * (_LEFT + _RIGHT) + 6
+    # own zero padding: short segments at each window start and end. The first
+    # _LEFT outputs of a segment see the window's padding on the left and
+    # samples up to _RIGHT further on the right, hence its length.
+    seg = _LEFT + _RIGHT
     idx = torch.arange(seg)
     out = []
-    for w0 in range(0, n_epochs - 2, 1024):
-        w1 = min(w0 + 1024, n_epochs - 2)
+    for w0 in range(0, n_epochs - 2, 4096):
+        w1 = min(w0 + 4096, n_epochs - 2)
         starts = torch.arange(w0, w1) * epoch_samples
         ends = starts + 3 * epoch_samples
-        w_first = _features(net, x[:, starts[:, None] + idx].transpose(0, 1))
-        w_last = _features(net, x[:, ends[:, None] - seg + idx].transpose(0, 1))
-        w_first = w_first[:, :, :_LEFT].sum(-1)
-        w_last = w_last[:, :, -_RIGHT:].sum(-1)
+        segments = torch.cat(
+            [x[:, starts[:, None] + idx], x[:, ends[:, None] - seg + idx]], dim=1
+        )
+        feats = _features(net, segments.transpose(0, 1))
+        w_first = feats[: w1 - w0, :, :_LEFT].sum(-1)
+        w_last = feats[w1 - w0 :, :, -_RIGHT:].sum(-1)
         left = mean[w0:w1] + (w_first - first[w0:w1]) / epoch_samples
         right = mean[w0 + 2 : w1 + 2] + (w_last - last[w0 + 2 : w1 + 2]) / epoch_samples
         pooled = torch.stack([left, mean[w0 + 1 : w1 + 1], right], dim=-1)
