@@ -54,6 +54,7 @@ numpydoc_xref_aliases = {
     "MouseSleepModel": "mne_mousesleep.MouseSleepModel",
     "ModelCard": "mne_mousesleep.ModelCard",
     "path-like": ":term:`path-like <python:path-like object>`",
+    "Client": "distributed.Client",
 }
 numpydoc_xref_ignore = {
     "of",
@@ -107,6 +108,8 @@ _INTERSPHINX = {
     "pooch": ("https://www.fatiando.org/pooch/latest", None),
     "matplotlib": ("https://matplotlib.org/stable", None),
     "sklearn": ("https://scikit-learn.org/stable", None),
+    "distributed": ("https://distributed.dask.org/en/stable", None),
+    "mne_bids": ("https://mne.tools/mne-bids/stable", None),
 }
 
 
@@ -133,7 +136,7 @@ else:
     nitpick_ignore_regex = [
         (
             r"py:.*",
-            r"(python:)?(mne|numpy|pandas|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn)\..*",
+            r"(python:)?(mne|numpy|pandas|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn|dask|distributed|mne_bids)\..*",
         ),
         (r"py:.*", r"python:.*"),
         (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|callable|os.PathLike)"),

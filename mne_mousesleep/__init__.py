@@ -4,6 +4,7 @@
 # License: BSD-3-Clause
 
 from . import datasets
+from .batch import score_files, stage_summary
 from .evaluation import Evaluation, evaluate
 from .hypnogram import (
     ANNOTATION_DESCRIPTIONS,
@@ -66,8 +67,10 @@ __all__ = [
     "read_scoring",
     "review_list",
     "score",
+    "score_files",
     "sleep_statistics",
     "smooth_min_bout",
+    "stage_summary",
     "stages_per_sample",
     "to_annotations",
     "to_codes",

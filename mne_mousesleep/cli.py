@@ -21,34 +21,6 @@ def _read_raw(fname):
     return mne.io.read_raw(fname, preload=False, verbose="error")
 
 
-def _stage_summary(annotations):
-    """Time per stage of scored annotations.
-
-    Parameters
-    ----------
-    annotations : mne.Annotations
-        As returned by :func:`mne_mousesleep.score`.
-
-    Returns
-    -------
-    summary : pandas.DataFrame
-        Indexed by stage description, with columns ``epochs``, ``minutes`` and
-        ``percent`` (of the scored time, unscored epochs excluded).
-    """
-    import pandas as pd
-
-    df = pd.DataFrame(
-        {"description": annotations.description, "duration": annotations.duration}
-    )
-    table = df.groupby("description", sort=False)["duration"].agg(["count", "sum"])
-    table.columns = ["epochs", "seconds"]
-    table["minutes"] = table["seconds"] / 60
-    scored = table.drop(index="Sleep stage ?", errors="ignore")["seconds"].sum()
-    table["percent"] = 100 * table["seconds"] / scored if scored else 0.0
-    table.loc[table.index == "Sleep stage ?", "percent"] = float("nan")
-    return table[["epochs", "minutes", "percent"]]
-
-
 def _cmd_models(args):
     from .models import get_model_card, list_models
 
@@ -61,12 +33,58 @@ def _cmd_models(args):
 
 
 def _cmd_score(args):
+    if args.example or args.out is not None or args.proba is not None:
+        return _cmd_score_one(args)
+    if not args.inputs:
+        print("error: give recording files, folders or --example", file=sys.stderr)
+        return 2
+    return _cmd_score_batch(args)
+
+
+def _picks(arg):
+    return arg.split(",") if arg is not None and "," in arg else arg
+
+
+def _cmd_score_batch(args):
+    from .batch import _atomic, _print_summary, score_files
+
+    summary = score_files(
+        args.inputs,
+        args.out_dir,
+        picks=_picks(args.picks),
+        model=args.model,
+        merge_bouts=args.merge_bouts,
+        formats=args.format,
+        overwrite=args.overwrite,
+        n_jobs=args.jobs,
+        client=args.scheduler,
+        verbose=args.verbose,
+    )
+    _print_summary(summary)
+    failed = summary[summary["status"] == "failed"]
+    for _, row in failed.iterrows():
+        print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+    if args.out_dir is not None:
+        path = args.out_dir / "scoring_summary.tsv"
+        _atomic(path, lambda tmp: summary.to_csv(tmp, sep="\t", index=False))
+        print(f"Wrote {path}")
+    counts = summary["status"].value_counts()
+    print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("scored", "skipped", "failed")))
+    return min(len(failed), 255)
+
+
+def _cmd_score_one(args):
     from . import predict_proba, to_annotations
+    from .batch import stage_summary
     from .datasets import fetch_misleep_example
 
-    if args.example == (args.fname is not None):
-        print("error: give a recording file or --example (not both)", file=sys.stderr)
+    if args.example == bool(args.inputs) or len(args.inputs) > 1:
+        print(
+            "error: --out and --proba take one recording file or --example",
+            file=sys.stderr,
+        )
         return 2
+    args.fname = args.inputs[0] if args.inputs else None
     outputs = [p for p in (args.out, args.proba) if p is not None]
     if args.out is not None and args.out.suffix.lower() not in _ANNOT_SUFFIXES:
         print(
@@ -83,10 +101,9 @@ def _cmd_score(args):
             return 1
     t0 = time.perf_counter()
     raw = fetch_misleep_example() if args.example else _read_raw(args.fname)
-    picks = args.picks
-    if picks is not None and "," in picks:
-        picks = picks.split(",")
-    proba = predict_proba(raw, picks, model=args.model, verbose=args.verbose)
+    proba = predict_proba(
+        raw, _picks(args.picks), model=args.model, verbose=args.verbose
+    )
     annot = to_annotations(proba, merge_bouts=args.merge_bouts)
     elapsed = time.perf_counter() - t0
     if args.out is not None:
@@ -99,7 +116,7 @@ def _cmd_score(args):
         f"scored with {proba.attrs['model']} from {proba.attrs['ch_names']} "
         f"in {elapsed:.1f} s"
     )
-    print(_stage_summary(to_annotations(proba)).round(1).to_string())
+    print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in outputs:
         print(f"Wrote {path}")
     return 0
@@ -158,11 +175,17 @@ def _parser():
 
     p_score = sub.add_parser(
         "score",
-        help="score a recording in 10-s epochs",
-        description="Score a recording (any file MNE reads, or a MiSleep .mat) "
-        "and print the time per stage.",
+        help="score recordings in 10-s epochs",
+        description="Score recordings (any file MNE reads, or a MiSleep .mat), "
+        "folders of them or BIDS datasets. Each recording gets its annotations, "
+        "a stage summary (_stages.tsv), BIDS events for BIDS input, and a "
+        "_scoring.json sidecar; up-to-date outputs are skipped. The exit status "
+        "is the number of recordings that failed. With --out or --proba, score "
+        "one recording into those files.",
     )
-    p_score.add_argument("fname", nargs="?", type=Path, help="recording file")
+    p_score.add_argument(
+        "inputs", nargs="*", type=Path, help="recording files, folders, BIDS roots"
+    )
     p_score.add_argument(
         "--example", action="store_true", help="score the MiSleep example recording"
     )
@@ -185,12 +208,34 @@ def _parser():
         "--proba", type=Path, default=None, help="write the probabilities (.csv)"
     )
     p_score.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="write the outputs here (default: next to each recording; for BIDS "
+        "<root>/derivatives/mne-mousesleep), and scoring_summary.tsv",
+    )
+    p_score.add_argument(
+        "--format",
+        nargs="+",
+        default=["csv"],
+        choices=("csv", "fif", "tsv"),
+        help="annotation formats (default csv)",
+    )
+    p_score.add_argument(
+        "--jobs", type=int, default=1, help="local worker processes (default 1)"
+    )
+    p_score.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address (tcp://host:8786) to run the batch on",
+    )
+    p_score.add_argument(
         "--merge-bouts", action="store_true", help="one annotation per bout"
     )
     p_score.add_argument(
         "--overwrite", action="store_true", help="replace existing output files"
     )
-    p_score.add_argument("--verbose", default="warning", help="MNE log level")
+    p_score.add_argument("--verbose", default="info", help="MNE log level")
     p_score.set_defaults(func=_cmd_score)
 
     p_train = sub.add_parser(
@@ -241,8 +286,9 @@ def main(argv=None):
     Returns
     -------
     code : int
-        Exit status: 0 on success, 1 on a failed scoring or refused overwrite,
-        2 on a usage error.
+        Exit status: 0 on success; for ``score`` of several recordings, the
+        number of recordings that failed (at most 255); otherwise 1 on a failed
+        scoring or refused overwrite; 2 on a usage error.
     """
     args = _parser().parse_args(argv)
     try:

@@ -122,7 +122,9 @@ def _n_settle(sos):
     return int(np.ceil(np.log(1e-12) / np.log(radius)))
 
 
-def _read_lowpass_resample(raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2):
+def _read_lowpass_resample(
+    raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2, dtype=np.float64
+):
     """:func:`_lowpass_resample` of picked channels, read in chunks.
 
     Only ``idx`` is read, ``chunk_duration`` seconds at a time (plus overlaps
@@ -131,7 +133,8 @@ def _read_lowpass_resample(raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2):
     the recording. Each chunk is converted to mV, filtered forward and
     backward and interpolated at the 64-Hz time points it holds; at the
     recording ends the filter sees the same constant padding as the
-    whole-array computation. Chunks are filtered in ``n_jobs`` threads.
+    whole-array computation. Chunks are filtered in ``n_jobs`` threads (in
+    float64); the result is stored as ``dtype``.
 
     Returns the 64-Hz data in mV and the count of non-finite samples per
     channel.
@@ -142,7 +145,7 @@ def _read_lowpass_resample(raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2):
     sos = butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
     overlap = _n_settle(sos) + 64
     step = max(int(chunk_duration * sfreq), overlap)
-    out = np.empty((len(idx), n_new))
+    out = np.empty((len(idx), n_new), dtype)
     n_bad = np.zeros(len(idx), int)
 
     def t_new_at_or_after(t):
@@ -238,7 +241,7 @@ def preprocess(raw, picks=None, *, model=None, verbose=None):
     return data
 
 
-def _preprocess(raw, picks, card):
+def _preprocess(raw, picks, card, dtype=np.float64):
     """Return the 64-Hz signal in mV and the picked channel names."""
     _validate_type(raw, BaseRaw, "raw")
     sfreq = raw.info["sfreq"]
@@ -257,7 +260,7 @@ def _preprocess(raw, picks, card):
             f"({min_duration:g} s)."
         )
     logger.info(f"Scoring from channel(s) {ch_names} at {sfreq:g} Hz")
-    data, n_bad = _read_lowpass_resample(raw, idx, card.sfreq)
+    data, n_bad = _read_lowpass_resample(raw, idx, card.sfreq, dtype=dtype)
     if n_bad.any():
         bad = {name: int(count) for name, count in zip(ch_names, n_bad)}
         raise ValueError(
@@ -270,7 +273,10 @@ def _preprocess(raw, picks, card):
             f"The recording holds fewer than {2 * card.n_context + 1} full epochs "
             f"of {card.epoch_length:g} s after resampling to {card.sfreq:g} Hz."
         )
-    scale = median_abs_deviation(data, axis=-1, scale="normal")
+    # At most about a million evenly spaced samples (a week at 64 Hz holds 39
+    # million): the same robust scale, without copies of the whole signal.
+    stride = max(1, data.shape[1] // 2**20)
+    scale = median_abs_deviation(data[:, ::stride], axis=-1, scale="normal")
     lo, hi = AMPLITUDE_RANGE_MV
     for name, value in zip(ch_names, scale):
         if not lo <= value <= hi:

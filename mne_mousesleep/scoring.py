@@ -19,7 +19,8 @@ def _epochs_and_signal(model, data):
     card = model.card
     n_epoch = round(card.epoch_length * card.sfreq)
     n_epochs = data.shape[1] // n_epoch
-    return n_epoch, n_epochs, data[:, : n_epochs * n_epoch].astype(np.float32)
+    x = data[:, : n_epochs * n_epoch].astype(np.float32, copy=False)
+    return n_epoch, n_epochs, np.ascontiguousarray(x)
 
 
 def _window_proba(model, data, batch_size):
@@ -123,7 +124,7 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
     if not (model is None or (isinstance(model, str) and model in MODELS)):
         model = load_model(model)  # local file or model object: no download
     # Registry weights are downloaded only once the input has been checked.
-    data, ch_names = _preprocess(raw, picks, _get_card(model))
+    data, ch_names = _preprocess(raw, picks, _get_card(model), dtype=np.float32)
     model = load_model(model)
     card = model.card
     proba = _window_proba(model, data, batch_size)

@@ -1,5 +1,6 @@
 """The command-line interface."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -89,15 +90,22 @@ def test_score_example_and_mat(online, capsys, shared_dir, tmp_path):
     mat = tmp_path / "rec.mat"
     shutil.copyfile(shared_dir / "data" / "misleep_10min_example.mat", mat)
     assert main(["score", str(mat), "--model", "grieger2021-3stage"]) == 0
-    assert "scored with grieger2021-3stage" in capsys.readouterr().out
+    assert "1 scored, 0 skipped, 0 failed" in capsys.readouterr().out
+    sidecar = json.loads((tmp_path / "rec_scoring.json").read_text())
+    assert sidecar["model"] == "grieger2021-3stage"
+    assert sidecar["ch_names"] == ["EEG_P"]
+    assert len(mne.read_annotations(tmp_path / "rec_scoring.csv")) == 60
 
 
-def test_score_real_edf(online, capsys):
+def test_score_real_edf(online, capsys, tmp_path):
     from mne_mousesleep.datasets import fetch_misleep_edf_example
 
     fname = fetch_misleep_edf_example().filenames[0]
+    out = tmp_path / "scores.csv"
     with pytest.warns(RuntimeWarning, match="robust standard deviation"):
-        assert main(["score", str(fname), "--picks", "Channel2"]) == 0
+        assert (
+            main(["score", str(fname), "--picks", "Channel2", "--out", str(out)]) == 0
+        )
     assert "from ['Channel2']" in capsys.readouterr().out
 
 

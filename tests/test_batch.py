@@ -1,0 +1,213 @@
+"""Batch scoring of files, folders and BIDS datasets (CLI and Python)."""
+
+import json
+import shutil
+
+import mne
+import pandas as pd
+import pytest
+
+from mne_mousesleep import score_files
+from mne_mousesleep.batch import _atomic
+from mne_mousesleep.cli import main
+from mne_mousesleep.datasets import simulate_recording
+
+
+def _write_study(folder, shared_dir, n_sim=2):
+    """Simulated FIF and EDF recordings, the real MiSleep .mat, a broken EDF."""
+    folder.mkdir()
+    (folder / "day2").mkdir()
+    for ii in range(n_sim):
+        raw = simulate_recording(600.0, 128.0, seed=ii)
+        if ii % 2:
+            mne.export.export_raw(folder / "day2" / f"M{ii}.edf", raw, verbose=False)
+        else:
+            raw.save(folder / f"M{ii}_raw.fif", verbose=False)
+    shutil.copyfile(
+        shared_dir / "data" / "misleep_10min_example.mat", folder / "real.mat"
+    )
+    (folder / "broken.edf").write_bytes(b"0       not an EDF file" * 10)
+    (folder / "notes.txt").write_text("not a recording")
+
+
+def test_cli_folder_out_dir_resume(online, shared_dir, tmp_path, capsys):
+    """A folder with a broken file: the rest is scored; the run resumes."""
+    study, out = tmp_path / "study", tmp_path / "scores"
+    _write_study(study, shared_dir)
+    args = ["score", str(study), "--out-dir", str(out), "--format", "csv", "fif"]
+    assert main(args) == 1  # exit status: one recording failed
+    captured = capsys.readouterr()
+    assert "broken.edf" in captured.err and "error:" in captured.err
+    assert "3 scored, 0 skipped, 1 failed" in captured.out
+    for stem, n_epochs in (("M0", 60), ("day2/M1", 60), ("real", 60)):
+        annot = mne.read_annotations(out / f"{stem}_scoring.csv")
+        assert len(annot) == n_epochs
+        assert len(mne.read_annotations(out / f"{stem}_scoring-annot.fif")) == n_epochs
+        stages = pd.read_csv(out / f"{stem}_stages.tsv", sep="\t", index_col="stage")
+        assert stages["epochs"].sum() == n_epochs
+        assert stages["percent"].sum() == pytest.approx(100.0)
+        assert (out / f"{stem}_scoring.json").is_file()
+    assert not (out / "broken_scoring.csv").exists()
+    assert not list(study.glob("*_scoring*"))  # nothing next to the inputs
+    assert not list(out.rglob(".tmp*"))
+    summary = pd.read_csv(out / "scoring_summary.tsv", sep="\t", index_col="file")
+    summary.index = [p.split("study/")[1] for p in summary.index]
+    assert summary["status"].to_dict() == {
+        "M0_raw.fif": "scored",
+        "broken.edf": "failed",
+        "day2/M1.edf": "scored",
+        "real.mat": "scored",
+    }
+    assert "invalid" in summary.loc["broken.edf", "error"]
+    assert (summary.drop(index="broken.edf")["epochs"] == 60).all()
+    # Second run: up-to-date outputs are skipped and left untouched.
+    mtime = (out / "M0_scoring.csv").stat().st_mtime_ns
+    assert main(args) == 1
+    assert "0 scored, 3 skipped, 1 failed" in capsys.readouterr().out
+    assert (out / "M0_scoring.csv").stat().st_mtime_ns == mtime
+    # A changed input, or different settings, are scored again.
+    raw = simulate_recording(600.0, 128.0, seed=5)
+    raw.save(study / "M0_raw.fif", overwrite=True, verbose=False)
+    assert main(args) == 1
+    assert "1 scored, 2 skipped, 1 failed" in capsys.readouterr().out
+    assert main(args + ["--model", "grieger2021-3stage"]) == 1
+    assert "3 scored, 0 skipped, 1 failed" in capsys.readouterr().out
+    # Once the broken file is gone, the exit status is 0.
+    (study / "broken.edf").unlink()
+    assert main(args + ["--model", "grieger2021-3stage"]) == 0
+
+
+def test_outputs_next_to_files_and_jobs(online, shared_dir, tmp_path):
+    """Outputs next to the recordings, two local processes, one summary row each."""
+    study = tmp_path / "study"
+    _write_study(study, shared_dir, n_sim=3)
+    files = [study / "M0_raw.fif", study / "day2" / "M1.edf", study / "M2_raw.fif"]
+    files.append(study / "broken.edf")
+    summary = score_files(files, n_jobs=2, formats="tsv")
+    assert list(summary["file"]) == [str(f) for f in files]
+    assert list(summary["status"]) == ["scored"] * 3 + ["failed"]
+    assert (study / "day2" / "M1_scoring.tsv").is_file()
+    table = pd.read_csv(study / "M2_scoring.tsv", sep="\t")
+    assert list(table.columns) == ["onset", "duration", "description"]
+    assert list(table["onset"][:3]) == [0.0, 10.0, 20.0]
+    serial = score_files(files[:3], tmp_path / "serial", formats="tsv")
+    for f in ("M0", "M1", "M2"):
+        parallel = next(study.rglob(f"{f}_scoring.tsv")).read_text()
+        assert (tmp_path / "serial" / f"{f}_scoring.tsv").read_text() == parallel
+    assert list(serial["status"]) == ["scored"] * 3
+
+
+def test_bids_dataset(online, tmp_path):
+    """A BIDS root: recordings found with mne-bids, events.tsv in derivatives."""
+    mne_bids = pytest.importorskip("mne_bids")
+    root = tmp_path / "bids"
+    for sub in ("01", "02"):
+        raw = simulate_recording(600.0, 128.0, seed=int(sub))
+        raw.set_annotations(None)
+        edf = tmp_path / f"sub{sub}.edf"
+        mne.export.export_raw(edf, raw, verbose=False)
+        raw = mne.io.read_raw_edf(edf, verbose=False)
+        path = mne_bids.BIDSPath(
+            subject=sub, session="01", task="sleep", datatype="eeg", root=root
+        )
+        with pytest.warns(RuntimeWarning, match="No events found"):
+            mne_bids.write_raw_bids(raw, path, verbose=False)
+    summary = score_files(root)
+    assert list(summary["status"]) == ["scored", "scored"]
+    deriv = root / "derivatives" / "mne-mousesleep" / "sub-01" / "ses-01" / "eeg"
+    events = pd.read_csv(deriv / "sub-01_ses-01_task-sleep_events.tsv", sep="\t")
+    assert list(events.columns) == ["onset", "duration", "trial_type"]
+    assert len(events) == 60 and events["onset"].iloc[1] == 10.0
+    assert set(events["trial_type"]) <= {
+        "Sleep stage W",
+        "Sleep stage NREM",
+        "Sleep stage pre-REM",
+        "Sleep stage R",
+        "BAD_artifact",
+        "Sleep stage ?",
+    }
+    # The BIDS dataset itself is left as it was: no scoring output in it.
+    assert not [p for p in (root / "sub-01").rglob("*") if "scoring" in p.name]
+
+
+def test_dask_local_cluster(online, shared_dir, tmp_path):
+    """The same batch on a Dask LocalCluster (2 workers on loopback)."""
+    distributed = pytest.importorskip("distributed")
+    study = tmp_path / "study"
+    _write_study(study, shared_dir)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            processes=True,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        summary = score_files(study, tmp_path / "dask", client=client)
+        assert len(client.scheduler_info()["workers"]) == 2
+        address = cluster.scheduler_address
+        # The CLI with a scheduler address.
+        code = main(
+            ["score", str(study), "--out-dir", str(tmp_path / "cli"), "--scheduler"]
+            + [address]
+        )
+    assert code == 1
+    assert list(summary["status"]) == ["scored", "failed", "scored", "scored"]
+    serial = score_files(study, tmp_path / "serial")
+    assert list(serial["status"]) == list(summary["status"])
+    for name in ("M0_scoring.csv", "day2/M1_scoring.csv", "real_scoring.csv"):
+        expected = (tmp_path / "serial" / name).read_text()
+        assert (tmp_path / "dask" / name).read_text() == expected
+        assert (tmp_path / "cli" / name).read_text() == expected
+
+
+def test_atomic_write_never_leaves_partial_file(tmp_path):
+    target = tmp_path / "x_scoring.csv"
+
+    def interrupted(tmp):
+        tmp.write_text("onset,dur")  # half written, then Ctrl-C
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _atomic(target, interrupted)
+    assert not target.exists() and not list(tmp_path.iterdir())
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        _atomic(target, interrupted)
+    assert target.read_text() == "old"
+    _atomic(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_interrupted_recording_is_scored_again(online, tmp_path, monkeypatch):
+    """Without its sidecar (written last), a recording is not taken as done."""
+    study = tmp_path / "study"
+    study.mkdir()
+    raw = simulate_recording(600.0, 128.0, seed=1)
+    raw.save(study / "M1_raw.fif", verbose=False)
+    assert list(score_files(study)["status"]) == ["scored"]
+    sidecar = study / "M1_scoring.json"
+    assert json.loads(sidecar.read_text())["settings"]["merge_bouts"] is False
+    sidecar.unlink()  # as if interrupted before the sidecar was written
+    assert list(score_files(study)["status"]) == ["scored"]
+    assert list(score_files(study)["status"]) == ["skipped"]
+    assert list(score_files(study, overwrite=True)["status"]) == ["scored"]
+
+
+def test_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        score_files(tmp_path / "nope")
+    with pytest.raises(ValueError, match="No recording found"):
+        score_files(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "m_raw.fif").write_text("")
+    (tmp_path / "b" / "m.edf").write_text("")
+    with pytest.raises(ValueError, match="would write the same outputs"):
+        score_files([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
+    with pytest.raises(ValueError, match="formats must be among"):
+        score_files(tmp_path / "a", formats=("xlsx",))
+    with pytest.raises(ValueError, match="n_jobs"):
+        score_files(tmp_path / "a", n_jobs=0)
