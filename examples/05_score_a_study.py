@@ -25,7 +25,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mne
-import pandas as pd
 
 import mne_mousesleep
 from mne_mousesleep.datasets import simulate_recording

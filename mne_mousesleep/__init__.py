@@ -5,6 +5,7 @@
 
 from . import datasets
 from .batch import score_files, stage_summary
+from .emg import emg_power
 from .evaluation import Evaluation, evaluate
 from .hypnogram import (
     ANNOTATION_DESCRIPTIONS,
@@ -48,6 +49,7 @@ __all__ = [
     "confidence",
     "datasets",
     "detect_spindles",
+    "emg_power",
     "evaluate",
     "Evaluation",
     "get_model_card",

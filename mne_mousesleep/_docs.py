@@ -23,6 +23,15 @@ docdict = {
     "batch_size": """batch_size : int
     Number of epochs per chunk of computation (default 32); lower it to save
     memory.""",
+    "emg": """emg : str | None
+    Name of an EMG channel, to require muscle atonia for REM: per epoch the
+    log EMG power over 30–100 Hz (:func:`emg_power`) is split without labels
+    into low and high tone by a two-component Gaussian mixture fitted on the
+    recording; epochs predicted REM or pre-REM with high EMG are moved to Wake
+    (their REM and pre-REM probability is added to Wake). When the EMG is flat
+    or not bimodal (Ashman's D < 2) nothing changes. The count of changed
+    epochs is logged and stored in ``proba.attrs["emg_atonia"]``. Default None:
+    off, the published EEG-only method; on as soon as a channel is given.""",
     "merge_bouts": """merge_bouts : bool
     If True, consecutive epochs of the same stage are merged into one
     annotation per bout. Default False: one annotation per 10-s epoch.""",

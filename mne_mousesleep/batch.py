@@ -136,12 +136,13 @@ def _fingerprint(path):
     return dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
-def _settings(model, picks, merge_bouts):
+def _settings(model, picks, emg, merge_bouts):
     from . import __version__
 
     return dict(
         model=str(model) if model is not None else None,
         picks=picks,
+        emg=emg,
         merge_bouts=bool(merge_bouts),
         version=__version__,
     )
@@ -223,7 +224,7 @@ def _read(job):
     return mne.io.read_raw(job["path"], preload=False, verbose="error")
 
 
-def _score_one(job, paths, settings, model, picks, merge_bouts, n_threads):
+def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
     """Score one recording and write its outputs (runs in a worker)."""
     import torch
 
@@ -240,7 +241,7 @@ def _score_one(job, paths, settings, model, picks, merge_bouts, n_threads):
         if key not in _MODELS:
             _MODELS[key] = load_model(model)
         raw = _read(job)
-        proba = predict_proba(raw, picks, model=_MODELS[key], verbose="error")
+        proba = predict_proba(raw, picks, model=_MODELS[key], emg=emg, verbose="error")
         annot = to_annotations(proba, merge_bouts=merge_bouts)
         per_epoch = to_annotations(proba) if merge_bouts else annot
         summary = stage_summary(per_epoch)
@@ -263,6 +264,7 @@ def _score_one(job, paths, settings, model, picks, merge_bouts, n_threads):
             outputs=[p.name for p in paths.values()],
             model=proba.attrs["model"],
             ch_names=proba.attrs["ch_names"],
+            emg_atonia=proba.attrs.get("emg_atonia"),
         )
         _atomic(
             job["out"] / f"{job['stem']}{_SIDECAR}",
@@ -319,6 +321,7 @@ def score_files(
     *,
     picks=None,
     model=None,
+    emg=None,
     merge_bouts=False,
     formats=("csv",),
     overwrite=False,
@@ -341,6 +344,7 @@ def score_files(
         dataset into ``<root>/derivatives/mne-mousesleep/``.
     %(picks_score)s
     %(model)s
+    %(emg)s
     %(merge_bouts)s
     formats : tuple of str
         Formats of the annotations: ``"csv"`` (``<name>_scoring.csv``, read by
@@ -399,7 +403,7 @@ def score_files(
     if model is not None and not isinstance(model, str | os.PathLike):
         raise TypeError("In a batch, model must be a registry name or a file path.")
     jobs = _find_jobs(inputs, out_dir)
-    settings = _settings(model, picks, merge_bouts)
+    settings = _settings(model, picks, emg, merge_bouts)
     rows, todo = {}, []
     for ii, job in enumerate(jobs):
         paths = _outputs(job, formats)
@@ -412,7 +416,7 @@ def score_files(
         f"{len(jobs)} recording(s): {len(todo)} to score, "
         f"{len(jobs) - len(todo)} up to date"
     )
-    args = (settings, model, picks, merge_bouts)
+    args = (settings, model, picks, emg, merge_bouts)
     for ii, result, outputs in _run(todo, args, n_jobs, client):
         result["outputs"] = outputs
         if result["status"] == "failed":

@@ -53,6 +53,7 @@ def _cmd_score_batch(args):
         args.out_dir,
         picks=_picks(args.picks),
         model=args.model,
+        emg=args.emg,
         merge_bouts=args.merge_bouts,
         formats=args.format,
         overwrite=args.overwrite,
@@ -101,8 +102,9 @@ def _cmd_score_one(args):
             return 1
     t0 = time.perf_counter()
     raw = fetch_misleep_example() if args.example else _read_raw(args.fname)
+    picks = _picks(args.picks)
     proba = predict_proba(
-        raw, _picks(args.picks), model=args.model, verbose=args.verbose
+        raw, picks, model=args.model, emg=args.emg, verbose=args.verbose
     )
     annot = to_annotations(proba, merge_bouts=args.merge_bouts)
     elapsed = time.perf_counter() - t0
@@ -197,6 +199,11 @@ def _parser():
     )
     p_score.add_argument(
         "--model", default=None, help="registry name or checkpoint path"
+    )
+    p_score.add_argument(
+        "--emg",
+        default=None,
+        help="EMG channel: REM requires muscle atonia (high-EMG REM -> Wake)",
     )
     p_score.add_argument(
         "--out",

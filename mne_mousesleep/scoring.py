@@ -9,6 +9,7 @@ from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
 from ._docs import fill_doc
+from .emg import _apply_atonia, emg_power
 from .hypnogram import to_annotations
 from .models import load_model
 from .models._registry import MODELS
@@ -67,7 +68,9 @@ def _per_window_proba(model, data, batch_size):
 
 @verbose
 @fill_doc
-def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
+def predict_proba(
+    raw, picks=None, *, model=None, emg=None, batch_size=32, verbose=None
+):
     """Compute the probability of each stage for every 10-s epoch.
 
     Parameters
@@ -77,6 +80,7 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
         ``preload=False`` only the picked channels are read.
     %(picks_score)s
     %(model)s
+    %(emg)s
     %(batch_size)s
     %(verbose)s
 
@@ -121,6 +125,10 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
     _validate_type(batch_size, "int", "batch_size")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if emg is not None:
+        _validate_type(emg, str, "emg")
+        if emg not in raw.ch_names:
+            raise ValueError(f"EMG channel {emg!r} not found among {raw.ch_names}.")
     if not (model is None or (isinstance(model, str) and model in MODELS)):
         model = load_model(model)  # local file or model object: no download
     # Registry weights are downloaded only once the input has been checked.
@@ -143,6 +151,17 @@ def predict_proba(raw, picks=None, *, model=None, batch_size=32, verbose=None):
     logger.info(
         f"Scored {len(df) - 2 * card.n_context} of {len(df)} epochs with {card.name}"
     )
+    if emg is not None:
+        log_power = emg_power(raw, emg, epoch_length=card.epoch_length)
+        info = _apply_atonia(df, log_power)
+        df.attrs["emg_atonia"] = dict(channel=emg, **info)
+        if info["informative"]:
+            logger.info(
+                f"EMG atonia ({emg}): {info['n_changed']} REM/pre-REM epochs with "
+                f"high EMG moved to Wake ({info['n_high']} high-EMG epochs)"
+            )
+        else:
+            logger.info(f"EMG atonia ({emg}): no change, {info['reason']}")
     return df
 
 
@@ -153,6 +172,7 @@ def score(
     picks=None,
     *,
     model=None,
+    emg=None,
     merge_bouts=False,
     batch_size=32,
     verbose=None,
@@ -165,6 +185,7 @@ def score(
         The recording, in volts (MNE's unit). It is not modified.
     %(picks_score)s
     %(model)s
+    %(emg)s
     %(merge_bouts)s
     %(batch_size)s
     %(verbose)s
@@ -204,5 +225,5 @@ def score(
     >>> annot = score(raw, picks="EEG_P")  # doctest: +SKIP
     >>> raw.set_annotations(raw.annotations + annot)  # doctest: +SKIP
     """
-    proba = predict_proba(raw, picks, model=model, batch_size=batch_size)
+    proba = predict_proba(raw, picks, model=model, emg=emg, batch_size=batch_size)
     return to_annotations(proba, merge_bouts=merge_bouts)

@@ -119,6 +119,7 @@ def simulate_recording(
     tilt=0.0,
     sign=1,
     variability=0.0,
+    active_theta=40.0,
     seed=None,
 ):
     """Simulate a mouse EEG/EMG recording with ground-truth stage annotations.
@@ -164,6 +165,9 @@ def simulate_recording(
         Spread of per-mouse random draws around ``gain``, ``noise`` and
         ``tilt`` (log-normal with this standard deviation for the factors,
         normal for the tilt); 0 disables them.
+    active_theta : float
+        Theta amplitude (µV, before ``gain``) of active Wake (REM has 70).
+        Raise it to make active Wake look like REM to an EEG-only scorer.
     seed : None | int
         Random seed; the same seed gives the same recording.
 
@@ -213,7 +217,7 @@ def simulate_recording(
     theta_amp = per_sample(
         np.where(
             active,
-            40,
+            active_theta,
             [
                 {WAKE: 12, NREM: 10, PRE_REM: 35, REM: 70, ARTIFACT: 30}[s]
                 for s in labels

@@ -178,8 +178,10 @@ class FastThreeConv:
         n_h1 = -(-n_h2 // c2.m) * c2.m + c2.r - 1
         # x[t - 3: t + 5] feeds h1[t]; h1 starts 3 samples before the outputs.
         seg = x[: n_h1 + self.k1 - 1].unfold(0, self.k1, 1)  # (n_h1, ch, k1)
+        cols = work[0].get("cols", (n_h1, self.n_channels * self.k1))
+        cols.view(n_h1, self.n_channels, self.k1).copy_(seg)
         h1 = work[0].get("h1", (n_h1, self.w1.shape[1]))
-        torch.addmm(self.b1, seg.reshape(n_h1, -1), self.w1, out=h1).relu_()
+        torch.addmm(self.b1, cols, self.w1, out=h1).relu_()
         h2 = c2(h1, n_h2, work[1])
         return c3(h2, n_out, work[2])
 
@@ -205,20 +207,25 @@ class FastThreeConv:
         """
         n_ch, n_times = x.shape
         n_epochs = n_times // epoch_samples
-        # Zeros beyond the ends, and spare samples for the tile rounding.
+        # Each chunk reads from `left` samples before its first output, with
+        # zeros beyond the recording ends and spare samples for tile rounding.
+        # All buffers are allocated once: fresh allocations in every chunk,
+        # interleaved with the kept results, fragment the heap (memory grows
+        # with the recording length).
         spare = 64
-        xp = torch.zeros(n_times + self.left + self.right + spare, n_ch)
-        xp[self.left : self.left + n_times] = x.T
-        mean, first, last = [], [], []
+        n_feat = self.conv3.u.shape[2]
+        mean, first, last = (torch.empty(n_epochs, n_feat) for _ in range(3))
         work = [_Workspace() for _ in range(3)]
         for e0 in range(0, n_epochs, chunk_epochs):
             e1 = min(e0 + chunk_epochs, n_epochs)
             a, n_out = e0 * epoch_samples, (e1 - e0) * epoch_samples
-            h = self._features(xp[a:], n_out, work)
-            h = h.reshape(e1 - e0, epoch_samples, -1)
-            mean.append(h.mean(1))
-            first.append(h[:, : self.left].sum(1))
-            last.append(h[:, -self.right :].sum(1))
-        mean, first, last = (torch.cat(v) for v in (mean, first, last))
+            lo, hi = a - self.left, a + n_out + self.right + spare
+            seg = work[0].get("x", (hi - lo, n_ch)).zero_()
+            seg[max(-lo, 0) : min(hi, n_times) - lo] = x[:, max(lo, 0) : hi].T
+            h = self._features(seg, n_out, work)
+            h = h.view(e1 - e0, epoch_samples, n_feat)
+            torch.mean(h, 1, out=mean[e0:e1])
+            torch.sum(h[:, : self.left], 1, out=first[e0:e1])
+            torch.sum(h[:, -self.right :], 1, out=last[e0:e1])
         s, o = self.out_scale, self.out_offset
         return (mean * s + o, first * s + self.left * o, last * s + self.right * o)

@@ -113,8 +113,8 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
     seg = _LEFT + _RIGHT
     idx = torch.arange(seg)
     out = []
-    for w0 in range(0, n_epochs - 2, 4096):
-        w1 = min(w0 + 4096, n_epochs - 2)
+    for w0 in range(0, n_epochs - 2, 1024):
+        w1 = min(w0 + 1024, n_epochs - 2)
         starts = torch.arange(w0, w1) * epoch_samples
         ends = starts + 3 * epoch_samples
         segments = torch.cat(
