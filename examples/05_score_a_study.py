@@ -114,18 +114,15 @@ again["status"].value_counts()
 # With ``pip install mne-mousesleep[dask]``, the same batch runs on a Dask
 # cluster: pass a :class:`distributed.Client` (or, on the command line, the
 # scheduler address with ``--scheduler tcp://host:8786``). The workers need
-# mne-mousesleep and must see the recordings and the output folder. Here, a
-# local cluster of two workers (threads of this process, to keep the example
-# self-contained; a script would use processes, under
-# ``if __name__ == "__main__":``):
-from distributed import Client, LocalCluster
-
-cluster = LocalCluster(
-    n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-)
-with cluster, Client(cluster) as client:
-    on_dask = mne_mousesleep.score_files(study, out_dir, overwrite=True, client=client)
-on_dask["status"].value_counts()
+# mne-mousesleep and must see the recordings and the output folder::
+#
+#     from distributed import Client
+#
+#     if __name__ == "__main__":
+#         client = Client("tcp://scheduler:8786")  # or Client(LocalCluster())
+#         summary = mne_mousesleep.score_files("study/", "scores/", client=client)
+#
+# (The test suite runs this on a ``LocalCluster`` of two worker processes.)
 
 # %%
 # Speed and memory

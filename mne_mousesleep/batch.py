@@ -8,6 +8,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -218,30 +219,43 @@ def _read(job):
     if job["bids"] is not None:
         from mne_bids import read_raw_bids
 
-        return read_raw_bids(job["bids"], verbose="error")
+        return read_raw_bids(job["bids"], verbose=None)
     if _recording_suffix(job["path"]) == ".mat":
         return read_misleep_mat(job["path"])
-    return mne.io.read_raw(job["path"], preload=False, verbose="error")
+    return mne.io.read_raw(job["path"], preload=False)
 
 
 def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
     """Score one recording and write its outputs (runs in a worker)."""
     import torch
 
-    from .hypnogram import to_annotations
-    from .models import load_model
-    from .scoring import predict_proba
-
     if n_threads:
         torch.set_num_threads(n_threads)
     t0 = time.perf_counter()
     result = dict(file=str(job["path"]), status="scored", error="")
+    # Warnings (e.g. an implausible amplitude) are kept in the summary.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _score_into(result, job, paths, settings, model, picks, emg, merge_bouts)
+    messages = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
+    result["warnings"] = " | ".join(messages)
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
+    from .hypnogram import to_annotations
+    from .models import load_model
+    from .scoring import predict_proba
+
     try:
         key = str(model)
         if key not in _MODELS:
             _MODELS[key] = load_model(model)
         raw = _read(job)
-        proba = predict_proba(raw, picks, model=_MODELS[key], emg=emg, verbose="error")
+        # No explicit verbose here: MNE's temporary log levels are global, and
+        # workers may be threads (a Dask cluster without processes).
+        proba = predict_proba(raw, picks, model=_MODELS[key], emg=emg)
         annot = to_annotations(proba, merge_bouts=merge_bouts)
         per_epoch = to_annotations(proba) if merge_bouts else annot
         summary = stage_summary(per_epoch)
@@ -249,8 +263,8 @@ def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
         table = _annotations_table(annot, first_time)
         events = _annotations_table(annot, first_time, bids=True)
         writers = dict(
-            csv=lambda tmp: annot.save(tmp, verbose="error"),
-            fif=lambda tmp: annot.save(tmp, verbose="error"),
+            csv=lambda tmp: annot.save(tmp),
+            fif=lambda tmp: annot.save(tmp),
             tsv=lambda tmp: table.to_csv(tmp, sep="\t"),
             events=lambda tmp: events.to_csv(tmp, sep="\t", index=False),
             stages=lambda tmp: summary.round(3).to_csv(tmp, sep="\t"),
@@ -277,8 +291,6 @@ def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
             error=f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
-    result["seconds"] = time.perf_counter() - t0
-    return result
 
 
 def _annotations_table(annot, first_time, bids=False):
@@ -372,7 +384,9 @@ def score_files(
         ``"skipped"`` or ``"failed"``), ``error``, ``hours``, ``epochs``, the
         percent of scored time per stage, ``seconds`` and ``outputs``. Files
         that fail (unreadable, no parietal channel, ...) are reported here and
-        logged; the others are scored regardless.
+        logged; the others are scored regardless. Warnings raised while
+        scoring a recording (e.g. an implausible amplitude) are in
+        ``warnings``.
 
     Raises
     ------
@@ -419,16 +433,18 @@ def score_files(
     args = (settings, model, picks, emg, merge_bouts)
     for ii, result, outputs in _run(todo, args, n_jobs, client):
         result["outputs"] = outputs
+        if result.get("warnings"):
+            logger.warning(f"{result['file']}: {result['warnings']}")
         if result["status"] == "failed":
             logger.warning(f"Failed: {result['file']}: {result['error']}")
             logger.debug(result.pop("traceback"))
         result.pop("traceback", None)
         rows[ii] = result
     summary = pd.DataFrame([rows[ii] for ii in range(len(jobs))])
-    for column in ("error", "seconds"):
+    for column in ("error", "warnings", "seconds"):
         if column not in summary:
-            summary[column] = "" if column == "error" else float("nan")
-    summary["error"] = summary["error"].fillna("")
+            summary[column] = float("nan") if column == "seconds" else ""
+    summary[["error", "warnings"]] = summary[["error", "warnings"]].fillna("")
     first = ["file", "status", "error", "hours", "epochs"]
     first = [c for c in first if c in summary]
     rest = [c for c in summary if c not in first]
@@ -495,5 +511,5 @@ def _run_dask(todo, args, client):
 
 
 def _print_summary(summary, file=sys.stdout):
-    cols = [c for c in summary.columns if c not in ("outputs", "error")]
+    cols = [c for c in summary.columns if c not in ("outputs", "error", "warnings")]
     print(summary[cols].round(2).to_string(index=False), file=file)

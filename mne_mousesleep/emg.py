@@ -66,16 +66,14 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
     out = []
     for e0 in range(0, n_epochs, per_chunk):
         e1 = min(e0 + per_chunk, n_epochs)
-        x = raw.get_data(
-            picks=[picks], start=e0 * n_epoch, stop=e1 * n_epoch, verbose=False
-        )[0].reshape(e1 - e0, n_epoch)
+        x = raw.get_data(picks=[picks], start=e0 * n_epoch, stop=e1 * n_epoch)
+        x = x[0].reshape(e1 - e0, n_epoch)
         psd, _ = psd_array_welch(
             x,
             sfreq,
             fmin=fmin,
             fmax=fmax,
             n_fft=min(n_epoch, int(2 * sfreq)),
-            verbose=False,
         )
         with np.errstate(divide="ignore"):
             out.append(np.log10(psd.mean(axis=-1)))
