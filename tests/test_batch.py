@@ -7,7 +7,7 @@ import mne
 import pandas as pd
 import pytest
 
-from mne_mousesleep import score_files
+from mne_mousesleep import ANNOTATION_DESCRIPTIONS, score_files
 from mne_mousesleep.batch import _atomic
 from mne_mousesleep.cli import main
 from mne_mousesleep.datasets import simulate_recording
@@ -118,14 +118,8 @@ def test_bids_dataset(online, tmp_path):
     events = pd.read_csv(deriv / "sub-01_ses-01_task-sleep_events.tsv", sep="\t")
     assert list(events.columns) == ["onset", "duration", "trial_type"]
     assert len(events) == 60 and events["onset"].iloc[1] == 10.0
-    assert set(events["trial_type"]) <= {
-        "Sleep stage W",
-        "Sleep stage NREM",
-        "Sleep stage pre-REM",
-        "Sleep stage R",
-        "BAD_artifact",
-        "Sleep stage ?",
-    }
+    # The same descriptions as the annotations (pinned in test_hypnogram.py).
+    assert set(events["trial_type"]) <= set(ANNOTATION_DESCRIPTIONS.values())
     # The BIDS dataset itself is left as it was: no scoring output in it.
     assert not [p for p in (root / "sub-01").rglob("*") if "scoring" in p.name]
 
