@@ -211,18 +211,23 @@ def stage_summary(annotations):
 _MODELS = {}
 
 
-def _read(job):
+def _read_recording(fname, verbose=None):
+    """Open a recording: a MiSleep ``.mat``, or any file MNE reads (not preloaded)."""
     import mne
 
     from .datasets import read_misleep_mat
 
+    if _recording_suffix(Path(fname)) == ".mat":
+        return read_misleep_mat(fname)
+    return mne.io.read_raw(fname, preload=False, verbose=verbose)
+
+
+def _read(job):
     if job["bids"] is not None:
         from mne_bids import read_raw_bids
 
         return read_raw_bids(job["bids"], verbose=None)
-    if _recording_suffix(job["path"]) == ".mat":
-        return read_misleep_mat(job["path"])
-    return mne.io.read_raw(job["path"], preload=False)
+    return _read_recording(job["path"])
 
 
 def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
@@ -260,13 +265,13 @@ def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
         per_epoch = to_annotations(proba) if merge_bouts else annot
         summary = stage_summary(per_epoch)
         first_time = proba.attrs["first_time"]
-        table = _annotations_table(annot, first_time)
-        events = _annotations_table(annot, first_time, bids=True)
         writers = dict(
             csv=lambda tmp: annot.save(tmp),
             fif=lambda tmp: annot.save(tmp),
-            tsv=lambda tmp: table.to_csv(tmp, sep="\t"),
-            events=lambda tmp: events.to_csv(tmp, sep="\t", index=False),
+            tsv=lambda tmp: _annotations_table(annot, first_time).to_csv(tmp, sep="\t"),
+            events=lambda tmp: _annotations_table(annot, first_time, bids=True).to_csv(
+                tmp, sep="\t", index=False
+            ),
             stages=lambda tmp: summary.round(3).to_csv(tmp, sep="\t"),
         )
         job["out"].mkdir(parents=True, exist_ok=True)

@@ -11,16 +11,6 @@ from pathlib import Path
 _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
 
 
-def _read_raw(fname):
-    import mne
-
-    from .datasets import read_misleep_mat
-
-    if Path(fname).suffix.lower() == ".mat":
-        return read_misleep_mat(fname)
-    return mne.io.read_raw(fname, preload=False, verbose="error")
-
-
 def _cmd_models(args):
     from .models import get_model_card, list_models
 
@@ -76,7 +66,7 @@ def _cmd_score_batch(args):
 
 def _cmd_score_one(args):
     from . import predict_proba, to_annotations
-    from .batch import stage_summary
+    from .batch import _read_recording, stage_summary
     from .datasets import fetch_misleep_example
 
     if args.example == bool(args.inputs) or len(args.inputs) > 1:
@@ -101,7 +91,10 @@ def _cmd_score_one(args):
             )
             return 1
     t0 = time.perf_counter()
-    raw = fetch_misleep_example() if args.example else _read_raw(args.fname)
+    if args.example:
+        raw = fetch_misleep_example()
+    else:
+        raw = _read_recording(args.fname, verbose="error")
     picks = _picks(args.picks)
     proba = predict_proba(
         raw, picks, model=args.model, emg=args.emg, verbose=args.verbose
@@ -124,17 +117,14 @@ def _cmd_score_one(args):
     return 0
 
 
-_RECORDING_SUFFIXES = (".fif", ".edf", ".bdf", ".gdf", ".set", ".vhdr")
-
-
 def _cmd_train(args):
+    from .batch import _recording_suffix
     from .training import train
 
     folder = Path(args.folder)
+    # Files MNE reads (training takes Raw files, not MiSleep .mat).
     files = sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in _RECORDING_SUFFIXES or p.name.endswith(".fif.gz")
+        p for p in folder.iterdir() if _recording_suffix(p) not in (None, ".mat")
     )
     if not files:
         print(f"error: no recording found in {folder}", file=sys.stderr)

@@ -17,6 +17,13 @@ EMG_BAND = (30.0, 100.0)
 MIN_SEPARATION = 2.0
 
 
+def _check_emg(raw, name, param="emg"):
+    """Raise if ``name`` (the argument ``param``) is not one channel of ``raw``."""
+    _validate_type(name, str, param)
+    if name not in raw.ch_names:
+        raise ValueError(f"EMG channel {name!r} not found among {raw.ch_names}.")
+
+
 def _emg_band(sfreq):
     lo, hi = EMG_BAND
     hi = min(hi, 0.45 * sfreq)
@@ -55,9 +62,7 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
         If ``picks`` does not name one channel of ``raw``.
     """
     _validate_type(raw, BaseRaw, "raw")
-    _validate_type(picks, str, "picks")
-    if picks not in raw.ch_names:
-        raise ValueError(f"EMG channel {picks!r} not found among {raw.ch_names}.")
+    _check_emg(raw, picks, "picks")
     sfreq = raw.info["sfreq"]
     n_epoch = int(round(epoch_length * sfreq))
     n_epochs = raw.n_times // n_epoch

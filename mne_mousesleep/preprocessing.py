@@ -92,6 +92,11 @@ def _pick_for_model(raw, picks, card):
     return idx
 
 
+def _lowpass_sos(sfreq):
+    """Return the published low-pass filter at ``sfreq`` as second-order sections."""
+    return butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
+
+
 def _lowpass_resample(data, sfreq, sfreq_new):
     """Low-pass forward-backward and resample by linear interpolation.
 
@@ -99,8 +104,7 @@ def _lowpass_resample(data, sfreq, sfreq_new):
     ``round(n_times / sfreq * sfreq_new)`` samples. This is the published
     computation on a whole array, the reference for :func:`_read_lowpass_resample`.
     """
-    sos = butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
-    filtered = sosfiltfilt(sos, data, axis=-1, padtype="constant")
+    filtered = sosfiltfilt(_lowpass_sos(sfreq), data, axis=-1, padtype="constant")
     n_times = data.shape[-1]
     n_new = round(n_times / sfreq * sfreq_new)
     t_old = np.linspace(0, n_times / sfreq, n_times)
@@ -142,7 +146,7 @@ def _read_lowpass_resample(
     sfreq, n_times = raw.info["sfreq"], raw.n_times
     n_new = round(n_times / sfreq * sfreq_new)
     stop_old, stop_new = n_times / sfreq, n_new / sfreq_new
-    sos = butter(LOWPASS_ORDER, LOWPASS_FREQ, btype="lowpass", fs=sfreq, output="sos")
+    sos = _lowpass_sos(sfreq)
     overlap = _n_settle(sos) + 64
     step = max(int(chunk_duration * sfreq), overlap)
     out = np.empty((len(idx), n_new), dtype)
@@ -274,7 +278,8 @@ def _preprocess(raw, picks, card, dtype=np.float64):
             f"of {card.epoch_length:g} s after resampling to {card.sfreq:g} Hz."
         )
     # At most about a million evenly spaced samples (a week at 64 Hz holds 39
-    # million): the same robust scale, without copies of the whole signal.
+    # million): practically the same robust scale (this only decides a
+    # warning), without copies of the whole signal.
     stride = max(1, data.shape[1] // 2**20)
     scale = median_abs_deviation(data[:, ::stride], axis=-1, scale="normal")
     lo, hi = AMPLITUDE_RANGE_MV

@@ -9,7 +9,7 @@ from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
 from ._docs import fill_doc
-from .emg import _apply_atonia, emg_power
+from .emg import _apply_atonia, _check_emg, emg_power
 from .hypnogram import to_annotations
 from .models import load_model
 from .models._registry import MODELS
@@ -126,9 +126,7 @@ def predict_proba(
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if emg is not None:
-        _validate_type(emg, str, "emg")
-        if emg not in raw.ch_names:
-            raise ValueError(f"EMG channel {emg!r} not found among {raw.ch_names}.")
+        _check_emg(raw, emg)  # before the scoring, which takes time
     if not (model is None or (isinstance(model, str) and model in MODELS)):
         model = load_model(model)  # local file or model object: no download
     # Registry weights are downloaded only once the input has been checked.

@@ -83,7 +83,8 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
     average is taken per epoch, and the few samples next to each window end,
     where the window's zero padding changes the features, are corrected exactly
     with short windows through the network itself. The result equals the
-    per-window computation up to float rounding (about 1e-6 in probability).
+    per-window computation up to float32 rounding of the Winograd transforms
+    (about 1e-5 in probability).
 
     Parameters
     ----------
