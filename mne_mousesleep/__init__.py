@@ -31,7 +31,7 @@ from .stats import (
     smooth_min_bout,
     transition_matrix,
 )
-from .training import train
+from .training import cross_validate, train
 from .viz import (
     plot_confusion_matrix,
     plot_hourly,
@@ -47,6 +47,7 @@ __all__ = [
     "STAGES",
     "YASA_STAGES",
     "confidence",
+    "cross_validate",
     "datasets",
     "detect_spindles",
     "emg_power",

@@ -8,6 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+# The names of mne_mousesleep.models._architectures.ARCHITECTURES, without
+# importing torch for the command line's help (a test checks they agree).
+_ARCHITECTURES = (
+    "3conv_pool",
+    "8conv_2fc",
+    "akada-rule",
+    "akada-stacking",
+    "akada-multimodal",
+    "resnet",
+    "multiexit",
+)
+
 _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
 
 
@@ -249,7 +261,10 @@ def _parser():
     )
     p_train.add_argument("--classes", type=int, choices=(3, 5), default=5)
     p_train.add_argument(
-        "--architecture", default="3conv_pool", choices=("3conv_pool", "8conv_2fc")
+        "--architecture",
+        default=None,
+        choices=_ARCHITECTURES,
+        help="network to train (default 3conv_pool, or that of --init)",
     )
     p_train.add_argument(
         "--init", default=None, help="fine-tune this model (name or file)"

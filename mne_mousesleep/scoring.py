@@ -24,7 +24,7 @@ def _epochs_and_signal(model, data):
     return n_epoch, n_epochs, np.ascontiguousarray(x)
 
 
-def _window_proba(model, data, batch_size):
+def _window_proba(model, data, batch_size, exits=None):
     """Probabilities of every epoch of a preprocessed signal.
 
     ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
@@ -33,7 +33,7 @@ def _window_proba(model, data, batch_size):
     epochs (see :func:`~mne_mousesleep.models._grieger2021.recording_log_proba`).
     """
     if not model._convolves_once:
-        return _per_window_proba(model, data, batch_size)
+        return _per_window_proba(model, data, batch_size, exits)
     _, n_epochs, x = _epochs_and_signal(model, data)
     n_ctx = model.card.n_context
     proba = np.full((n_epochs, model.card.n_classes), np.nan)
@@ -41,11 +41,12 @@ def _window_proba(model, data, batch_size):
     return proba
 
 
-def _per_window_proba(model, data, batch_size):
+def _per_window_proba(model, data, batch_size, exits=None):
     """Like :func:`_window_proba`, classifying each 30-s window separately.
 
     This is how the published code computes it (each window convolved on its
-    own); kept as the reference for tests and benchmarks.
+    own); kept as the reference for tests and benchmarks. For a multi-exit
+    network, the exit of each window is appended to the list ``exits``.
     """
     n_epoch, n_epochs, x = _epochs_and_signal(model, data)
     n_ctx = model.card.n_context
@@ -61,7 +62,7 @@ def _per_window_proba(model, data, batch_size):
             windows[:, start : start + batch_size].transpose(1, 0, 2)
         )
         proba[n_ctx + start : n_ctx + start + len(batch)] = model._predict_windows(
-            batch
+            batch, exits
         )
     return proba
 
@@ -93,7 +94,9 @@ def predict_proba(
         (the time axis of ``raw.times``). Rows of unscored epochs are NaN.
         ``proba.attrs`` holds ``"model"``, ``"meas_date"``, ``"first_time"``
         (s), ``"epoch_length"`` (s), ``"ch_names"`` and ``"sfreq"`` (Hz, of
-        ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`.
+        ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`;
+        with ``emg``, ``"emg_atonia"``; for a multi-exit network,
+        ``"exit_fractions"`` (the share of epochs leaving at each exit).
 
     Raises
     ------
@@ -133,7 +136,8 @@ def predict_proba(
     data, ch_names = _preprocess(raw, picks, _get_card(model), dtype=np.float32)
     model = load_model(model)
     card = model.card
-    proba = _window_proba(model, data, batch_size)
+    exits = []
+    proba = _window_proba(model, data, batch_size, exits)
     onsets = np.arange(len(proba)) * card.epoch_length
     df = pd.DataFrame(
         proba, columns=list(card.classes), index=pd.Index(onsets, name="onset")
@@ -149,6 +153,11 @@ def predict_proba(
     logger.info(
         f"Scored {len(df) - 2 * card.n_context} of {len(df)} epochs with {card.name}"
     )
+    if exits:  # a multi-exit network: the share of epochs leaving at each exit
+        counts = np.bincount(np.concatenate(exits), minlength=3)
+        df.attrs["exit_fractions"] = [float(c) for c in counts / counts.sum()]
+        shares = ", ".join(f"{f:.1%}" for f in df.attrs["exit_fractions"])
+        logger.info(f"Exits 1, 2, 3 (threshold {model.exit_threshold:g}): {shares}")
     if emg is not None:
         log_power = emg_power(raw, emg, epoch_length=card.epoch_length)
         info = _apply_atonia(df, log_power)

@@ -5,7 +5,6 @@
 
 import copy
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,9 @@ import torch
 from mne.io import BaseRaw, read_raw
 from mne.utils import ProgressBar, _check_option, _validate_type, logger, verbose
 from sklearn.metrics import f1_score
+from torch.nn import functional as F
 
+from .evaluation import _kappa
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -24,8 +25,10 @@ from .hypnogram import (
     to_stages,
 )
 from .models import ModelCard, MouseSleepModel, load_model
-from .models._grieger2021 import ARCHITECTURES
+from .models._akada2021 import AKADA_ARCHITECTURES, EEG_CLASSES, EMG_CLASSES
+from .models._architectures import ARCHITECTURES
 from .models._registry import CITATION_GRIEGER2021
+from .models._registry import CITATIONS as _CITATIONS
 from .preprocessing import _preprocess
 
 #: Target class frequencies of the paper's rebalanced training.
@@ -188,23 +191,29 @@ def _predict(net, windows, batch=512):
 
 
 def _scores(net, recordings, idx, classes):
-    """Per-class F1 and mean F1 of the windows ``idx``."""
+    """Per-class F1, mean F1, Cohen's kappa and accuracy of the windows ``idx``."""
     if not len(idx):
-        return {}, float("nan")
+        return {}, float("nan"), float("nan"), float("nan")
     pred = _predict(net, _plain_windows(recordings, idx))
     f1 = f1_score(idx[:, 2], pred, labels=range(len(classes)), average=None,
                   zero_division=0.0)  # fmt: skip
     # Classes absent from both the labels and the predictions have no F1.
     present = np.isin(np.arange(len(classes)), np.r_[idx[:, 2], pred])
     f1 = np.where(present, f1, np.nan)
-    return dict(zip(classes, map(float, f1))), float(np.nanmean(f1))
+    kappa = _kappa(idx[:, 2], pred, list(range(len(classes))))
+    return (
+        dict(zip(classes, map(float, f1))),
+        float(np.nanmean(f1)),
+        float(kappa),
+        float(np.mean(idx[:, 2] == pred)),
+    )
 
 
-def _optimizer(net, lr, weight_decay, freeze_features):
+def _optimizer(net, lr, weight_decay, trainable):
     decay, no_decay = [], []
     for name, param in net.named_parameters():
-        if freeze_features and name.startswith("feature_extractor"):
-            param.requires_grad_(False)
+        param.requires_grad_(trainable(name))
+        if not trainable(name):
             continue
         # L2 on the weights of convolutions and linear layers, not on biases
         # nor on batch-normalisation parameters.
@@ -247,13 +256,222 @@ def learning_rate(epoch, *, peak, warmup_epochs=12, decay=0.06):
     return peak * math.exp(-decay * (epoch - warmup_epochs))
 
 
+def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(),
+         stage=None):  # fmt: skip
+    """Train ``net`` in place on ``idx["train"]``, keep the best by validation.
+
+    ``net`` maps windows to log-probabilities of ``classes``; ``idx`` holds
+    (recording, epoch, class index) rows per set; ``trainable`` tells which
+    parameters are trained (by name), ``frozen`` modules stay in evaluation
+    mode (their batch-normalisation statistics too). Returns the history rows
+    and the best training epoch; ``net`` ends with the best weights, in
+    evaluation mode.
+    """
+    trainable = trainable or (lambda name: True)
+    labels = idx["train"][:, 2]
+    n_classes = len(classes)
+    if cfg["balanced"]:
+        target = np.array([weights.get(c, 0.0) for c in classes], float)
+        counts = np.bincount(labels, minlength=n_classes).astype(float)
+        target[counts == 0] = 0
+        p = (target / target.sum())[labels] / np.maximum(counts[labels], 1)
+        p /= p.sum()
+    else:
+        p = None
+    n_draw = cfg["windows_per_epoch"] or len(labels)
+    batch_size = cfg["batch_size"]
+    opt = _optimizer(net, cfg["lr"], cfg["weight_decay"], trainable)
+    loss_of = getattr(net, "training_loss", None) or (
+        lambda x, y: F.nll_loss(net(x), y)
+    )
+    best = (-1.0, None, -1)
+    history = []
+    train_recs = recs["train"]
+    n_steps = math.ceil(n_draw / batch_size)
+    prefix = f"{stage}: " if stage else ""
+    try:
+        for epoch in range(cfg["max_epochs"]):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(
+                    epoch,
+                    peak=cfg["lr"],
+                    warmup_epochs=cfg["warmup_epochs"],
+                    decay=cfg["lr_decay"],
+                )
+            draw = rng.choice(len(labels), size=n_draw, replace=True, p=p)
+            net.train()
+            for module in frozen:
+                module.eval()
+            total = 0.0
+            bar = ProgressBar(n_steps, mesg=f"{prefix}training epoch {epoch + 1}")
+            for step in range(n_steps):
+                batch = idx["train"][draw[step * batch_size : (step + 1) * batch_size]]
+                x = np.stack(
+                    [
+                        _augmented_window(train_recs[r].x, k, cfg["aug"], rng)
+                        for r, k, _ in batch
+                    ]
+                )
+                y = torch.from_numpy(batch[:, 2])
+                opt.zero_grad()
+                loss = loss_of(torch.from_numpy(x), y)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["clip_norm"])
+                opt.step()
+                total += loss.item() * len(batch)
+                bar.update(step + 1)
+            per_class, mean_f1, _, _ = _scores(
+                net, recs["validation"], idx["validation"], classes
+            )
+            history.append(
+                {
+                    **({"stage": stage} if stage else {}),
+                    "epoch": epoch + 1,
+                    "lr": opt.param_groups[0]["lr"],
+                    "loss": total / n_draw,
+                    "validation mean F1": mean_f1,
+                    **{f"validation F1 {c}": v for c, v in per_class.items()},
+                }
+            )
+            logger.info(
+                f"{prefix}training epoch {epoch + 1}: loss {total / n_draw:.4f}, "
+                f"validation mean F1 {mean_f1:.3f} ("
+                + ", ".join(f"{c} {v:.3f}" for c, v in per_class.items())
+                + ")"
+            )
+            if mean_f1 > best[0]:
+                best = (mean_f1, copy.deepcopy(net.state_dict()), epoch + 1)
+            if (
+                epoch + 1 >= cfg["min_epochs"]
+                and epoch + 1 - best[2] >= cfg["patience"]
+            ):
+                logger.info(f"{prefix}early stopping: best training epoch {best[2]}")
+                break
+    except KeyboardInterrupt:
+        logger.info("Interrupted: keeping the best model so far.")
+        if best[1] is None:
+            raise RuntimeError(
+                "Training was interrupted before one training epoch ended."
+            ) from None
+    finally:
+        for param in net.parameters():
+            param.requires_grad_(True)
+    net.load_state_dict(best[1])
+    net.eval()
+    return history, best[2]
+
+
+def _relabel(idx, fun):
+    """Apply ``fun`` to the labels of every set; rows where it gives -1 go."""
+    out = {}
+    for key, rows in idx.items():
+        labels = fun(rows[:, 2])
+        keep = labels >= 0
+        out[key] = np.c_[rows[keep, :2], labels[keep]]
+    return out
+
+
+def _fit_akada(net, recs, idx, cfg, rng, from_init):
+    """Train one Akada et al. (2021) integration, in its two stages.
+
+    Stage 1 trains the EMG sub-network on Wake vs sleep and the EEG
+    sub-network on REM vs NREM (sleep epochs only), each on its own; it is
+    skipped when ``from_init`` gave trained sub-networks to a stacking or
+    multimodal integration. Stage 2 trains the stacking classifier (the
+    sub-networks frozen) or fine-tunes the multimodal network end to end; the
+    rule has no stage 2.
+    """
+    history = []
+    equal = dict.fromkeys(EMG_CLASSES + EEG_CLASSES, 1.0)
+    if not from_init or net.integration == "rule":
+        # Classes of the 3-class task: 0 Wake, 1 REM, 2 NREM.
+        emg_idx = _relabel(idx, lambda y: (y != 0).astype(int))
+        eeg_idx = _relabel(idx, lambda y: y - 1)
+        for sub, sub_idx, classes, stage in (
+            (net.emg, emg_idx, EMG_CLASSES, "EMG sub-network (Wake vs sleep)"),
+            (net.eeg, eeg_idx, EEG_CLASSES, "EEG sub-network (REM vs NREM)"),
+        ):
+            if not len(sub_idx["train"]) or not len(sub_idx["validation"]):
+                raise ValueError(f"No labelled window to train the {stage}.")
+            history += _fit(
+                sub, recs, sub_idx, classes, cfg, rng, weights=equal, stage=stage
+            )[0]
+    if net.integration == "stacking":
+        history += _fit(
+            net,
+            recs,
+            idx,
+            _CLASSES[3],
+            cfg,
+            rng,
+            weights=PAPER_CLASS_WEIGHTS,
+            trainable=lambda name: name.startswith("stacker."),
+            frozen=(net.eeg, net.emg),
+            stage="stacking",
+        )[0]
+    elif net.integration == "multimodal":
+        history += _fit(
+            net, recs, idx, _CLASSES[3], cfg, rng, weights=PAPER_CLASS_WEIGHTS,
+            stage="multimodal, end to end",
+        )[0]  # fmt: skip
+    return history
+
+
+def _new_network(architecture, init, picks_list, n_classes, classes, dropout):
+    """Return the network to train, its architecture name and the init model."""
+    if architecture is not None:
+        _check_option("architecture", architecture, tuple(ARCHITECTURES))
+    base = None
+    if init is not None:
+        base = load_model(init)
+        if tuple(base.classes) != classes:
+            raise ValueError(
+                f"init has classes {base.classes}; n_classes={n_classes} trains "
+                f"{classes}."
+            )
+        if base.n_channels != len(picks_list):
+            raise ValueError(
+                f"init takes {base.n_channels} channel(s), picks gives "
+                f"{len(picks_list)}."
+            )
+        init_arch = base.card.architecture
+        if architecture is None or architecture == init_arch:
+            return copy.deepcopy(base._network), init_arch, base
+        both_akada = {architecture, init_arch} <= set(AKADA_ARCHITECTURES)
+        if not both_akada:
+            raise ValueError(
+                f"init is a {init_arch!r} model; it can start a {architecture!r} "
+                "network only when both are Akada integrations (akada-*), which "
+                "share their sub-networks. Leave architecture=None to fine-tune it."
+            )
+        net = ARCHITECTURES[architecture](len(picks_list), n_classes, dropout=dropout)
+        net.eeg.load_state_dict(base._network.eeg.state_dict())
+        net.emg.load_state_dict(base._network.emg.state_dict())
+        return net, architecture, base
+    architecture = architecture or "3conv_pool"
+    net = ARCHITECTURES[architecture](len(picks_list), n_classes, dropout=dropout)
+    return net, architecture, None
+
+
+def _load_for_training(recordings, picks, n_classes, mice, mapping):
+    _check_option("n_classes", n_classes, (3, 5))
+    picks_list = [picks] if isinstance(picks, str) else list(picks)
+    card = ModelCard(
+        name="loading",
+        classes=_CLASSES[n_classes],
+        channels=tuple(picks_list),
+        default_ch_names=tuple(picks_list),
+    )
+    return _load(recordings, picks, mice, _CLASSES[n_classes], mapping, card)
+
+
 @verbose
 def train(
     recordings,
     *,
     picks="EEG_PR",
     n_classes=5,
-    architecture="3conv_pool",
+    architecture=None,
     mice=None,
     split=None,
     mapping=None,
@@ -279,7 +497,7 @@ def train(
 ):
     """Train (or fine-tune) a scorer on expert-scored recordings.
 
-    The recipe of Grieger et al. (2021): each training epoch draws windows
+    The recipe of Grieger et al. (2021) [1]_: each training epoch draws windows
     with replacement to target class frequencies (rebalancing), augments each
     with fresh random draws (amplitude scaling, sign flip, window warping, time
     shift, in this order), and takes Adam steps with L2 regularisation on the
@@ -288,19 +506,37 @@ def train(
     F1 of the validation mice and restores the best weights. Press Ctrl-C to
     stop: the best model so far is kept.
 
+    The same recipe trains every architecture; the Akada et al. (2021) [2]_
+    integrations train in two stages, see Notes.
+
     Parameters
     ----------
     recordings : list of Raw | list of path-like
         Scored recordings (in volts), whose annotations give the stages (see
         :func:`mne_mousesleep.to_stages`; ``mapping`` for expert descriptions).
     picks : str | list of str
-        Input channel(s), in the network's input order.
+        Input channel(s), in the network's input order. For the ``akada-*``
+        architectures: the EEG channel(s), then the EMG channel last.
     n_classes : 5 | 3
         5: Wake, REM, NREM, pre-REM, artifact. 3: Wake, REM, NREM (pre-REM
         counts as NREM, artifact epochs are not used), as the paper's
-        3-class models.
-    architecture : "3conv_pool" | "8conv_2fc"
-        The network (ignored with ``init``).
+        3-class models. The ``akada-*`` architectures need 3.
+    architecture : str | None
+        The network (see :ref:`models-related`):
+
+        - ``"3conv_pool"`` (default) and ``"8conv_2fc"``: Grieger et al.
+          (2021) [1]_.
+        - ``"akada-rule"``, ``"akada-stacking"``, ``"akada-multimodal"``: EEG
+          and EMG sub-networks integrated as in Akada et al. (2021) [2]_.
+        - ``"resnet"``: a 1-D residual network after SlumberNet (Jha et al.
+          2024) [3]_.
+        - ``"multiexit"``: three stages with an exit each, after
+          DynamicSleepNet (Wang et al. 2023) [4]_; all exits trained jointly
+          (see :attr:`MouseSleepModel.exit_threshold`).
+
+        With ``init``: None fine-tunes ``init`` as it is; an ``akada-*`` name
+        with an ``akada-*`` init builds that integration on init's trained
+        sub-networks.
     mice : list of str | None
         The mouse of each recording; default: ``raw.info["subject_info"]``
         (``his_id``), else one mouse per recording.
@@ -315,12 +551,14 @@ def train(
         of starting from scratch; its classes and input channels must match.
     freeze_features : bool
         With ``init``: train only the classifier (the feature extractor, its
-        batch-normalisation statistics included, stays as it is).
+        batch-normalisation statistics included, stays as it is). Not for the
+        ``akada-*`` architectures.
     balanced : bool
         Rebalance the classes in each training epoch.
     class_weights : dict | None
         Target class frequencies (default: the paper's, Wake 0.30, REM 0.18,
         NREM 0.24, pre-REM 0.14, artifact 0.14; renormalised over the classes).
+        The Akada sub-networks balance their two classes equally.
     augmentation : dict | None
         ``amplitude``, ``sign_flip``, ``warp``, ``shift`` (see
         ``mne_mousesleep.training.PAPER_AUGMENTATION``, the default: 0.5, 0.5,
@@ -343,7 +581,7 @@ def train(
     max_epochs, min_epochs, patience : int
         Early stopping: at most ``max_epochs`` training epochs, at least
         ``min_epochs``; stop after ``patience`` training epochs without a better
-        validation mean F1.
+        validation mean F1 (for each stage of the Akada integrations).
     windows_per_epoch : int | None
         Windows drawn per training epoch (default: as many as training
         windows).
@@ -358,166 +596,144 @@ def train(
     -------
     model : MouseSleepModel
         The best model (by validation mean F1), with a model card holding the
-        training data summary, the validation and test metrics, the settings,
-        the package version and the seed; ``model.history`` has one row per
-        training epoch. Use it with ``score(raw, model=model)`` and
-        ``model.save(fname)``.
+        training data summary, the validation and test metrics (per-class and
+        mean F1, Cohen's kappa, accuracy), the settings, the package version
+        and the seed; ``model.history`` has one row per training epoch (with a
+        ``stage`` column for the Akada integrations). Use it with
+        ``score(raw, model=model)`` and ``model.save(fname)``.
 
     Raises
     ------
     ValueError
-        For inconsistent inputs (split, mice, classes, channels of ``init``).
+        For inconsistent inputs (split, mice, classes, channels of ``init``,
+        an architecture that does not fit ``n_classes`` or ``picks``).
+
+    See Also
+    --------
+    cross_validate : k-fold cross-validation over animals.
+
+    Notes
+    -----
+    The ``akada-*`` architectures train in two stages [2]_. Stage 1 trains
+    the EMG sub-network on Wake vs sleep (REM and NREM) and the EEG
+    sub-network on REM vs NREM (sleep epochs only), each on its own task.
+    Stage 2 depends on the integration: none for ``"akada-rule"`` (the EMG
+    decides Wake vs sleep, the EEG REM vs NREM); for ``"akada-stacking"``
+    a small classifier learns the 3 classes from the four sub-network
+    outputs, the sub-networks frozen; for ``"akada-multimodal"`` both feature
+    extractors feed a new classifier and everything is fine-tuned end to end.
+    With an ``akada-*`` ``init`` the sub-networks are taken from it and
+    stage 1 is skipped (except for the rule, which then fine-tunes them).
 
     References
     ----------
     .. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).
            Automated scoring of pre-REM sleep in mice with deep learning.
            Scientific Reports 11, 12245. doi:10.1038/s41598-021-91286-0
+    .. [2] Akada K, Yagi T, Miura Y, Beuckmann CT, Koyama N, Aoshima K (2021).
+           A deep learning algorithm for sleep stage scoring in mice based on
+           a multimodal network with fine-tuning technique. Neuroscience
+           Research 173, 99-105. doi:10.1016/j.neures.2021.07.003
+    .. [3] Jha PK, Valekunja UK, Reddy AB (2024). SlumberNet: deep learning
+           classification of sleep stages using residual neural networks.
+           Scientific Reports 14, 4797. doi:10.1038/s41598-024-54727-0
+    .. [4] Wang W, Xiao Q, Xue J, Hu Z (2023). DynamicSleepNet: a
+           multi-exit neural network with adaptive inference time for sleep
+           stage classification. Frontiers in Physiology 14, 1171467.
+           doi:10.3389/fphys.2023.1171467
     """
+    settings = {
+        key: value
+        for key, value in locals().items()
+        if key not in ("recordings", "mice", "mapping", "verbose")
+    }
+    data = _load_for_training(recordings, picks, n_classes, mice, mapping)
+    return _train(data, **settings)
+
+
+def _train(data, *, picks, n_classes, architecture, split, init, freeze_features,
+           balanced, class_weights, augmentation, batch_size, lr, warmup_epochs,
+           lr_decay, weight_decay, clip_norm, dropout, max_epochs, min_epochs,
+           patience, windows_per_epoch, seed, name):  # fmt: skip
+    """:func:`train` on recordings already loaded (see :func:`_load`)."""
     import pandas as pd
 
     from . import __version__
 
-    _check_option("n_classes", n_classes, (3, 5))
     classes = _CLASSES[n_classes]
     picks_list = [picks] if isinstance(picks, str) else list(picks)
     torch.manual_seed(seed)
-    if init is not None:
-        base = load_model(init)
-        if tuple(base.classes) != classes:
-            raise ValueError(
-                f"init has classes {base.classes}; n_classes={n_classes} trains "
-                f"{classes}."
-            )
-        if base.n_channels != len(picks_list):
-            raise ValueError(
-                f"init takes {base.n_channels} channel(s), picks gives "
-                f"{len(picks_list)}."
-            )
-        net = copy.deepcopy(base._network)
-        architecture = base.card.architecture
+    net, architecture, base = _new_network(
+        architecture, init, picks_list, n_classes, classes, dropout
+    )
+    akada = architecture in AKADA_ARCHITECTURES
+    if freeze_features and not hasattr(net, "feature_extractor"):
+        raise ValueError(
+            f"freeze_features=True needs a feature extractor and a classifier; the "
+            f"{architecture!r} architecture has sub-networks instead."
+        )
+    split, sets = _split(data, split, seed)
+    idx = {key: _index(recs) for key, recs in sets.items()}
+    for key in ("train", "validation"):
+        if not len(idx[key]):
+            raise ValueError(f"No labelled window for {key!r}.")
+    aug = dict.fromkeys(PAPER_AUGMENTATION, 0.0)
+    aug.update(PAPER_AUGMENTATION if augmentation is None else augmentation)
+    peak = 1e-6 * batch_size if lr is None else lr
+    cfg = dict(
+        aug=aug, balanced=balanced, batch_size=batch_size, lr=peak,
+        warmup_epochs=warmup_epochs, lr_decay=lr_decay, weight_decay=weight_decay,
+        clip_norm=clip_norm, max_epochs=max_epochs, min_epochs=min_epochs,
+        patience=patience, windows_per_epoch=windows_per_epoch,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    if akada:
+        history = _fit_akada(net, sets, idx, cfg, rng, from_init=base is not None)
+        best_epoch = None
     else:
-        _check_option("architecture", architecture, tuple(ARCHITECTURES))
-        net = ARCHITECTURES[architecture](len(picks_list), n_classes, dropout=dropout)
+        frozen = (net.feature_extractor,) if freeze_features else ()
+        history, best_epoch = _fit(
+            net,
+            sets,
+            idx,
+            classes,
+            cfg,
+            rng,
+            weights=PAPER_CLASS_WEIGHTS if class_weights is None else class_weights,
+            trainable=(
+                (lambda n: not n.startswith("feature_extractor"))
+                if freeze_features
+                else None
+            ),
+            frozen=frozen,
+        )
+    metrics = {}
+    for key in ("validation", "test"):
+        if not len(idx[key]):
+            continue
+        per_class, mean_f1, kappa, accuracy = _scores(net, sets[key], idx[key], classes)
+        metrics[f"{key} mean F1"] = round(mean_f1, 4)
+        # Classes absent from a set (no F1) are left out of the card.
+        metrics.update(
+            {f"{key} F1 {c}": round(v, 4) for c, v in per_class.items() if v == v}
+        )
+        metrics[f"{key} kappa"] = round(kappa, 4)
+        metrics[f"{key} accuracy"] = round(accuracy, 4)
+    per_set = {
+        key: f"{len(split[key])} {'mouse' if len(split[key]) == 1 else 'mice'}, "
+        f"{len(idx[key])} windows"
+        for key in ("train", "validation", "test")
+    }
     card = ModelCard(
         name=name,
         classes=classes,
         channels=tuple(picks_list),
         default_ch_names=tuple(picks_list),
         architecture=architecture,
-    )
-    data = _load(recordings, picks, mice, classes, mapping, card)
-    split, sets = _split(data, split, seed)
-    idx = {key: _index(recs) for key, recs in sets.items()}
-    for key in ("train", "validation"):
-        if not len(idx[key]):
-            raise ValueError(f"No labelled window for {key!r}.")
-    rng = np.random.default_rng(seed)
-    aug = dict.fromkeys(PAPER_AUGMENTATION, 0.0)
-    aug.update(PAPER_AUGMENTATION if augmentation is None else augmentation)
-    weights = PAPER_CLASS_WEIGHTS if class_weights is None else class_weights
-    labels = idx["train"][:, 2]
-    if balanced:
-        target = np.array([weights.get(c, 0.0) for c in classes], float)
-        counts = np.bincount(labels, minlength=n_classes).astype(float)
-        target[counts == 0] = 0
-        p = (target / target.sum())[labels] / np.maximum(counts[labels], 1)
-        p /= p.sum()
-    else:
-        p = None
-    n_draw = windows_per_epoch or len(labels)
-    peak = 1e-6 * batch_size if lr is None else lr
-    opt = _optimizer(net, peak, weight_decay, freeze_features)
-    loss_fn = torch.nn.NLLLoss()
-    best = (-1.0, None, -1)
-    history = []
-    train_recs = sets["train"]
-    n_steps = math.ceil(n_draw / batch_size)
-    try:
-        for epoch in range(max_epochs):
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(
-                    epoch, peak=peak, warmup_epochs=warmup_epochs, decay=lr_decay
-                )
-            draw = rng.choice(len(labels), size=n_draw, replace=True, p=p)
-            net.train()
-            if freeze_features:  # frozen layers keep their normalisation too
-                net.feature_extractor.eval()
-            total = 0.0
-            bar = ProgressBar(
-                n_steps,
-                mesg=f"training epoch {epoch + 1}",
-            )
-            for step in range(n_steps):
-                batch = idx["train"][draw[step * batch_size : (step + 1) * batch_size]]
-                x = np.stack(
-                    [
-                        _augmented_window(train_recs[r].x, k, aug, rng)
-                        for r, k, _ in batch
-                    ]
-                )
-                y = torch.from_numpy(batch[:, 2])
-                opt.zero_grad()
-                loss = loss_fn(net(torch.from_numpy(x)), y)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), clip_norm)
-                opt.step()
-                total += loss.item() * len(batch)
-                bar.update(step + 1)
-            per_class, mean_f1 = _scores(
-                net, sets["validation"], idx["validation"], classes
-            )
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "lr": opt.param_groups[0]["lr"],
-                    "loss": total / n_draw,
-                    "validation mean F1": mean_f1,
-                    **{f"validation F1 {c}": v for c, v in per_class.items()},
-                }
-            )
-            logger.info(
-                f"training epoch {epoch + 1}: loss {total / n_draw:.4f}, validation "
-                f"mean F1 {mean_f1:.3f} ("
-                + ", ".join(f"{c} {v:.3f}" for c, v in per_class.items())
-                + ")"
-            )
-            if mean_f1 > best[0]:
-                best = (mean_f1, copy.deepcopy(net.state_dict()), epoch + 1)
-            if epoch + 1 >= min_epochs and epoch + 1 - best[2] >= patience:
-                logger.info(f"Early stopping: best training epoch {best[2]}")
-                break
-    except KeyboardInterrupt:
-        logger.info("Interrupted: keeping the best model so far.")
-    if best[1] is None:
-        raise RuntimeError("Training was interrupted before one training epoch ended.")
-    net.load_state_dict(best[1])
-    net.eval()
-    test_per_class, test_mean = _scores(net, sets["test"], idx["test"], classes)
-    val_per_class, val_mean = _scores(
-        net, sets["validation"], idx["validation"], classes
-    )
-    metrics = {"validation mean F1": round(val_mean, 4)}
-    # Classes absent from a set (no F1) are left out of the card.
-    metrics.update(
-        {f"validation F1 {c}": round(v, 4) for c, v in val_per_class.items() if v == v}
-    )
-    if len(idx["test"]):
-        metrics["test mean F1"] = round(test_mean, 4)
-        metrics.update(
-            {f"test F1 {c}": round(v, 4) for c, v in test_per_class.items() if v == v}
-        )
-    per_set = {
-        key: f"{len(split[key])} {'mouse' if len(split[key]) == 1 else 'mice'}, "
-        f"{len(idx[key])} windows"
-        for key in ("train", "validation", "test")
-    }
-    card = replace(
-        card,
         source=f"trained with mne-mousesleep {__version__}",
-        citation=CITATION_GRIEGER2021,
+        citation=_CITATIONS.get(architecture, CITATION_GRIEGER2021),
         training=(
-            ("fine-tuned from " + base.name + "; " if init is not None else "")
+            ("fine-tuned from " + base.name + "; " if base is not None else "")
             + "; ".join(f"{k}: {v}" for k, v in per_set.items())
         ),
         metrics=metrics,
@@ -525,7 +741,7 @@ def train(
             "package_version": __version__,
             "seed": int(seed),
             "split": {k: list(v) for k, v in split.items()},
-            "best_training_epoch": int(best[2]),
+            **({} if best_epoch is None else {"best_training_epoch": int(best_epoch)}),
             "settings": {
                 "balanced": bool(balanced),
                 "augmentation": {k: float(v) for k, v in aug.items()},
@@ -540,3 +756,132 @@ def train(
     model = MouseSleepModel(net, card)
     model.history = pd.DataFrame(history)
     return model
+
+
+@verbose
+def cross_validate(
+    recordings,
+    *,
+    n_folds=5,
+    picks="EEG_PR",
+    n_classes=5,
+    mice=None,
+    mapping=None,
+    seed=0,
+    verbose=None,
+    **kwargs,
+):
+    """Train and test a scorer with k-fold cross-validation over animals.
+
+    The mice are shuffled (seeded) and dealt into ``n_folds`` folds. Each
+    fold in turn is the test set; of the other mice, 15 percent (at least
+    one) validate (early stopping) and the rest train, with :func:`train`
+    and its augmentation. No mouse is ever in two sets of a fold, so every
+    figure is on animals the network has not seen, as in SlumberNet (Jha et
+    al. 2024) [1]_.
+
+    Parameters
+    ----------
+    recordings : list of Raw | list of path-like
+        Scored recordings, in volts (see :func:`train`).
+    n_folds : int
+        Number of folds, at least 2 and at most the number of mice minus 2.
+    picks : str | list of str
+        Input channel(s), in the network's input order.
+    n_classes : 5 | 3
+        Classes (see :func:`train`).
+    mice : list of str | None
+        The mouse of each recording (see :func:`train`).
+    mapping : dict | None
+        Annotation descriptions to stages.
+    seed : int
+        Seed of the folds and of each training.
+    %(verbose)s
+    **kwargs
+        Further keyword arguments of :func:`train` (``architecture``,
+        ``augmentation``, ``max_epochs``, ...), except ``split``.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per fold (index ``fold``, 1 to ``n_folds``), then rows
+        ``"mean"`` and ``"std"`` over folds: ``test mice``, ``validation
+        mice``, ``test windows``, ``mean F1``, ``F1 <class>`` per class,
+        ``kappa`` (Cohen's) and ``accuracy``, on the test mice of each fold.
+    models : list of MouseSleepModel
+        The model of each fold.
+
+    Raises
+    ------
+    ValueError
+        If there are too few mice for ``n_folds``.
+    TypeError
+        For a keyword argument that :func:`train` does not take.
+
+    References
+    ----------
+    .. [1] Jha PK, Valekunja UK, Reddy AB (2024). SlumberNet: deep learning
+           classification of sleep stages using residual neural networks.
+           Scientific Reports 14, 4797. doi:10.1038/s41598-024-54727-0
+    """
+    import inspect
+
+    import pandas as pd
+
+    allowed = set(inspect.signature(train).parameters) - {
+        "recordings", "picks", "n_classes", "mice", "mapping", "split", "seed",
+        "verbose",
+    }  # fmt: skip
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(
+            f"cross_validate got keyword arguments that train does not take (or "
+            f"that the folds set): {unknown}."
+        )
+    _validate_type(n_folds, "int", "n_folds")
+    data = _load_for_training(recordings, picks, n_classes, mice, mapping)
+    ids = sorted({r.mouse for r in data})
+    if n_folds < 2 or len(ids) < n_folds + 2:
+        raise ValueError(
+            f"n_folds must be at least 2 and leave 2 mice (train, validation) "
+            f"outside each test fold; got n_folds={n_folds} for {len(ids)} mice."
+        )
+    order = list(np.random.default_rng(seed).permutation(ids))
+    folds = np.array_split(np.array(order, dtype=object), n_folds)
+    defaults = {
+        key: param.default
+        for key, param in inspect.signature(train).parameters.items()
+        if key in allowed
+    }
+    rows, models = [], []
+    for ii, test in enumerate(folds):
+        rest = [m for m in order if m not in set(test)]
+        n_val = max(1, round(0.15 * len(rest)))
+        split = {"train": rest[n_val:], "validation": rest[:n_val], "test": list(test)}
+        logger.info(f"Fold {ii + 1}/{n_folds}: test mice {', '.join(test)}")
+        settings = {**defaults, **kwargs, "split": split, "seed": seed}
+        settings["name"] = f"{settings['name']}-fold{ii + 1}"
+        model = _train(data, picks=picks, n_classes=n_classes, **settings)
+        metrics = model.card.metrics
+        n_test = sum(len(r.windows()[0]) for r in data if r.mouse in set(test))
+        rows.append(
+            {
+                "fold": ii + 1,
+                "test mice": ", ".join(test),
+                "validation mice": ", ".join(split["validation"]),
+                "test windows": n_test,
+                "mean F1": metrics.get("test mean F1", np.nan),
+                **{
+                    f"F1 {c}": metrics.get(f"test F1 {c}", np.nan)
+                    for c in _CLASSES[n_classes]
+                },
+                "kappa": metrics.get("test kappa", np.nan),
+                "accuracy": metrics.get("test accuracy", np.nan),
+            }
+        )
+        models.append(model)
+    results = pd.DataFrame(rows).set_index("fold").astype({"test windows": float})
+    numeric = results.select_dtypes("number")
+    results.loc["mean"] = numeric.mean()
+    results.loc["std"] = numeric.std()
+    return results, models

@@ -194,7 +194,7 @@ def test_training_input_errors(mice):
     with pytest.raises(ValueError, match="no stage annotations"):
         train([unscored] * 3, **FAST)
     with pytest.raises(ValueError, match="architecture"):
-        train(mice[:4], architecture="resnet", **FAST)
+        train(mice[:4], architecture="deepsleepnet", **FAST)
 
 
 def test_train_cli(mice, tmp_path, capsys):

@@ -14,8 +14,9 @@ import torch
 from mne.utils import logger
 
 from .._fetch import fetch_file
+from ._architectures import ARCHITECTURES
 from ._card import ModelCard
-from ._grieger2021 import ARCHITECTURES, _ThreeConvPool, recording_log_proba
+from ._grieger2021 import _ThreeConvPool, recording_log_proba
 from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
 
 # The published checkpoints hold a numpy float64 (the validation score); these
@@ -71,6 +72,33 @@ class MouseSleepModel:
         """Number of trainable parameters (int)."""
         return sum(p.numel() for p in self._network.parameters())
 
+    @property
+    def exit_threshold(self):
+        """Exit threshold of a multi-exit network (float | None).
+
+        Only for the ``"multiexit"`` architecture (None for the others): a
+        window leaves at the first exit whose normalised entropy (entropy of
+        its probabilities divided by log of the number of classes) is below
+        the threshold, and the last exit takes the rest. 0 runs the whole
+        network for every window; higher values trade accuracy for speed
+        (see the accuracy-speed curve in the documentation). Saved with the
+        model. Setting it raises ``ValueError`` for other architectures or
+        outside [0, 1].
+        """
+        thr = getattr(self._network, "exit_threshold", None)
+        return None if thr is None else float(thr)
+
+    @exit_threshold.setter
+    def exit_threshold(self, value):
+        if getattr(self._network, "exit_threshold", None) is None:
+            raise ValueError(
+                f"exit_threshold applies to multi-exit networks; {self.name} is a "
+                f"{self.card.architecture!r} network."
+            )
+        if not 0 <= float(value) <= 1:
+            raise ValueError(f"exit_threshold must be in [0, 1], got {value}.")
+        self._network.exit_threshold.fill_(float(value))
+
     def __repr__(self):
         return (
             f"<MouseSleepModel | {self.name}, {self.card.n_classes} classes, "
@@ -115,10 +143,16 @@ class MouseSleepModel:
             fname,
         )
 
-    def _predict_windows(self, windows):
-        """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array)."""
+    def _predict_windows(self, windows, exits=None):
+        """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array).
+
+        For a multi-exit network, the exit of each window is appended to the
+        list ``exits``.
+        """
         with torch.inference_mode():
             log_p = self._network(torch.from_numpy(windows))
+        if exits is not None and getattr(self._network, "last_exits", None) is not None:
+            exits.append(self._network.last_exits.numpy())
         return log_p.exp().numpy()
 
     @property

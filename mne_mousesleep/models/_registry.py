@@ -12,6 +12,32 @@ CITATION_GRIEGER2021 = (
     "scoring of pre-REM sleep in mice with deep learning. Scientific Reports 11, "
     "12245. doi:10.1038/s41598-021-91286-0"
 )
+CITATION_AKADA2021 = (
+    "Akada K, Yagi T, Miura Y, Beuckmann CT, Koyama N, Aoshima K (2021). A deep "
+    "learning algorithm for sleep stage scoring in mice based on a multimodal "
+    "network with fine-tuning technique. Neuroscience Research 173, 99-105. "
+    "doi:10.1016/j.neures.2021.07.003"
+)
+CITATION_JHA2024 = (
+    "Jha PK, Valekunja UK, Reddy AB (2024). SlumberNet: deep learning "
+    "classification of sleep stages using residual neural networks. Scientific "
+    "Reports 14, 4797. doi:10.1038/s41598-024-54727-0"
+)
+CITATION_WANG2023 = (
+    "Wang W, Xiao Q, Xue J, Hu Z (2023). DynamicSleepNet: a multi-exit "
+    "neural network with adaptive inference time for sleep stage classification. "
+    "Frontiers in Physiology 14, 1171467. doi:10.3389/fphys.2023.1171467"
+)
+#: The publication behind each architecture name.
+CITATIONS = {
+    "3conv_pool": CITATION_GRIEGER2021,
+    "8conv_2fc": CITATION_GRIEGER2021,
+    "akada-rule": CITATION_AKADA2021,
+    "akada-stacking": CITATION_AKADA2021,
+    "akada-multimodal": CITATION_AKADA2021,
+    "resnet": CITATION_JHA2024,
+    "multiexit": CITATION_WANG2023,
+}
 _TRAINING = (
     "18 male C57BL/6J mice (Tübingen), 14 train / 2 validation / 2 test animals, "
     "expert-scored 10-s epochs; EEG sampled at 992.06 Hz, low-passed and resampled "
