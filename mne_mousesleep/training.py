@@ -610,7 +610,7 @@ def train(
 
     See Also
     --------
-    cross_validate : k-fold cross-validation over animals.
+    cross_validate : Cross-validation over animals, k folds.
 
     Notes
     -----
