@@ -212,8 +212,9 @@ def _scores(net, recordings, idx, classes):
 def _optimizer(net, lr, weight_decay, trainable):
     decay, no_decay = [], []
     for name, param in net.named_parameters():
-        param.requires_grad_(trainable(name))
-        if not trainable(name):
+        train_it = trainable(name)
+        param.requires_grad_(train_it)
+        if not train_it:
             continue
         # L2 on the weights of convolutions and linear layers, not on biases
         # nor on batch-normalisation parameters.
