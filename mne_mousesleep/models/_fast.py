@@ -1,27 +1,40 @@
 """A fast, equivalent evaluation of the "3conv_pool" network over a recording.
 
-The published network classifies each 30-s window separately. Over a whole
-recording the same numbers follow from one pass of the convolutions (see
-:func:`~mne_mousesleep.models._grieger2021.recording_log_proba`). This module
-makes that pass cheaper without changing what is computed:
+The published network classifies each 30-s window separately, zero-padding
+the window ends at every layer. Over a recording the same numbers follow from
+one pass of the convolutions over the whole signal: the average of an epoch
+inside a window differs from the whole-recording average only in the 6 first
+and 7 last samples of the window, where the window's padding reaches; those
+are computed separately, with the window's padding, and swapped in. This
+module makes both parts cheap without changing what is computed:
 
 - the batch normalisations, which are affine in evaluation mode, are folded
-  into the next convolution (or applied after the per-epoch average, which is
-  linear), so the pass is convolution, ReLU, convolution, ReLU, convolution,
-  ReLU, average;
-- activations are kept channels-last, so every step is a matrix product;
+  into the next convolution of the whole-recording pass (or applied after the
+  per-epoch average, which is linear), so that pass is convolution, ReLU,
+  convolution, ReLU, convolution, ReLU, average;
 - the two wide convolutions (128 -> 256 channels, 5 taps; 256 -> 128, 3 taps)
   use the minimal filtering algorithm of Winograd (Toom-Cook), which computes
   ``m`` outputs of an ``r``-tap filter with ``m + r - 1`` instead of ``m * r``
   channel-mixing products (Lavin & Gray, 2016). The transforms are exact in
-  rational arithmetic; in float32 they add a relative error of about 1e-5 to
-  the features, far below the tolerance of the scores (tested against the
-  per-window computation).
+  rational arithmetic; with the interpolation points below (small, and
+  reciprocal pairs such as 3/2 and 2/3) their float32 rounding changes the
+  probabilities by about 1e-5, far below the tolerance of the scores (tested
+  against the per-window computation);
+- activations are stored phase-major: sample ``t * m + i`` of a signal is row
+  ``i`` of tile column ``t``, i.e. an array ``(m, n_tiles, n_channels)``. The
+  input transform, the channel mixing and the output transform are then
+  plain matrix products over whole arrays, and the output of one layer is
+  already laid out as the tiles of the next;
+- the recording is split into one contiguous part per thread, each computed
+  with single-threaded operations (no synchronisation between the small
+  matrix products), and the window edges are computed as matrix products
+  over many windows at once.
 """
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from functools import lru_cache
 
@@ -29,9 +42,15 @@ import numpy as np
 import torch
 
 # Interpolation points of the Toom-Cook transforms (plus the point at
-# infinity), small and symmetric to keep float32 rounding small.
-_POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2), 3, -3)
-_POINTS += (Fraction(1, 3), Fraction(-1, 3), 4, -4, Fraction(1, 4), Fraction(-1, 4))
+# infinity): small, symmetric, and in reciprocal pairs, to keep the float32
+# rounding of the transforms small.
+_POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
+_POINTS += (Fraction(3, 2), Fraction(-3, 2), Fraction(2, 3), Fraction(-2, 3))
+_POINTS += (3, -3, Fraction(1, 3), Fraction(-1, 3), Fraction(3, 4), Fraction(-3, 4))
+
+#: Samples of context the three layers need on each side of an output: 3 + 2 +
+#: 1 to the left and 4 + 2 + 1 to the right (the zero padding of the layers).
+LEFT, RIGHT = 6, 7
 
 
 @lru_cache
@@ -79,42 +98,12 @@ def winograd_matrices(m, r):
     return a_t, g, b_t
 
 
-class _WinogradConv:
-    """A channels-last 1-D convolution (no padding) by F(m, r)."""
-
-    def __init__(self, weight, bias, m):
-        n_out, _, r = weight.shape
-        a_t, g, b_t = winograd_matrices(m, r)
-        self.m, self.r, self.n = m, r, m + r - 1
-        # U[j] = (G @ w) as (n_in, n_out) matrices, one per transform point.
-        u = np.einsum("jk,ock->jco", g, weight.double().numpy())
-        self.u = torch.from_numpy(u).float().contiguous()
-        self.a_t = torch.from_numpy(a_t).float()
-        self.b_t = torch.from_numpy(b_t).float()
-        self.bias = bias.float()
-
-    def __call__(self, h, n_out, work):
-        """Convolve ``h`` (n_times, n_in) into ``n_out`` samples (ReLU applied).
-
-        ``h`` must hold at least ``ceil(n_out / m) * m + r - 1`` samples.
-        ``work`` holds the workspaces, reused from chunk to chunk (fresh large
-        allocations in every chunk cost page faults and fragment the heap).
-        """
-        n_tiles = -(-n_out // self.m)
-        tiles = h.unfold(0, self.n, self.m)[:n_tiles].transpose(1, 2)
-        n_in, n_o = tiles.shape[2], self.u.shape[2]
-        v = work.get("v", (n_tiles, self.n, n_in))
-        torch.matmul(self.b_t, tiles, out=v)
-        prod = work.get("prod", (self.n, n_tiles, n_o))
-        torch.bmm(v.transpose(0, 1), self.u, out=prod)
-        y = work.get("y", (n_tiles, self.m, n_o))
-        torch.matmul(self.a_t, prod.transpose(0, 1), out=y)
-        y = y.view(n_tiles * self.m, n_o)[:n_out]
-        return y.add_(self.bias).relu_()
-
-
 class _Workspace:
-    """Named buffers, allocated once per shape."""
+    """Named buffers, allocated once per shape.
+
+    Fresh large allocations in every chunk cost page faults and, interleaved
+    with the kept results, fragment the heap.
+    """
 
     def __init__(self):
         self._buffers = {}
@@ -125,11 +114,60 @@ class _Workspace:
             buf = self._buffers[name] = torch.empty(shape)
         return buf
 
+    def constant(self, name, make):
+        """Return ``make()``, made once per name."""
+        if name not in self._buffers:
+            self._buffers[name] = make()
+        return self._buffers[name]
+
+
+class _WinogradLayer:
+    """A 1-D convolution (no padding) and ReLU by F(m, r), phase-major."""
+
+    def __init__(self, name, weight, bias, m):
+        n_out, _, r = weight.shape
+        a_t, g, b_t = winograd_matrices(m, r)
+        self.name, self.m, self.r, self.n = name, m, r, m + r - 1
+        # U[j] = (G @ w) as (n_in, n_out) matrices, one per transform point.
+        u = np.einsum("jk,ock->jco", g, weight.double().numpy())
+        self.u = torch.from_numpy(u).float().contiguous()
+        self.a_t = torch.from_numpy(a_t).float()
+        # Input transform, split into the part applied to a tile's own m
+        # samples and the part applied to the r - 1 first of the next tile.
+        self.b_own = torch.from_numpy(b_t[:, :m]).float().contiguous()
+        self.b_next = torch.from_numpy(b_t[:, m:]).float().contiguous()
+        self.bias = bias.float()
+
+    def __call__(self, h, n_tiles, work):
+        """ReLU of the convolution of ``h``, ``(m, n_tiles, n_out)``.
+
+        ``h`` is ``(m, >= n_tiles + 1, n_in)``: sample ``t * m + i`` is
+        ``h[i, t]``; output ``t * m + i`` reads samples ``t * m + i`` to
+        ``t * m + i + r - 1``.
+        """
+        m, name = self.m, self.name
+        n_in, n_o = h.shape[2], self.u.shape[2]
+        v = work.get(name + "v", (self.n, n_tiles, n_in))
+        torch.mm(self.b_own, h[:, :n_tiles].reshape(m, -1), out=v.view(self.n, -1))
+        nxt = h[: self.r - 1, 1 : n_tiles + 1].reshape(self.r - 1, -1)
+        v.view(self.n, -1).addmm_(self.b_next, nxt)
+        prod = work.get(name + "p", (self.n, n_tiles, n_o))
+        torch.bmm(v, self.u, out=prod)
+        y = work.get(name + "y", (m, n_tiles, n_o))
+        bias = work.constant(f"{name}bias{n_tiles}", lambda: self.bias.repeat(n_tiles))
+        torch.addmm(
+            bias[None],
+            self.a_t,
+            prod.view(self.n, -1),
+            out=y.view(m, -1),
+        )
+        return y.clamp_min_(0.0)
+
 
 def _affine(bn):
-    """Scale and offset of a batch normalisation in evaluation mode."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale.double(), (bn.bias - bn.running_mean * scale).double()
+    """Scale and offset of a batch normalisation in evaluation mode (float64)."""
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    return scale, bn.bias.double() - bn.running_mean.double() * scale
 
 
 def _fold(conv, scale, offset):
@@ -139,93 +177,186 @@ def _fold(conv, scale, offset):
     return w * scale[None, :, None], bias
 
 
+def _as_matrix(conv):
+    """Weights of ``conv`` as ``(n_in * taps, n_out)`` for unfolded inputs."""
+    w = conv.weight.detach().float()
+    return w.reshape(w.shape[0], -1).T.contiguous(), conv.bias.detach().float()
+
+
 class FastThreeConv:
-    """Per-epoch features of a ``_ThreeConvPool`` over a recording, fast.
+    """Pooled features of every 30-s window of a ``_ThreeConvPool``, fast.
 
     Parameters
     ----------
     net : _ThreeConvPool
         The network (its weights are copied; evaluation-mode statistics).
-    tiles : tuple of int
-        Outputs per Winograd tile of the second and third convolutions.
+    m : int
+        Outputs per Winograd tile of the second and third convolutions; must
+        divide the samples per epoch and be at least ``RIGHT``.
     """
 
-    def __init__(self, net, tiles=(8, 8)):
+    def __init__(self, net, m=10):
         fe = net.feature_extractor
         with torch.no_grad():
-            w1, b1 = _fold(fe[2], *_affine(fe[0]))
-            w2, b2 = _fold(fe[6], *_affine(fe[4]))
-            w3, b3 = _fold(fe[10], *_affine(fe[8]))
-            self.out_scale, self.out_offset = (v.float() for v in _affine(fe[12]))
-        self.n_channels, self.k1 = w1.shape[1], w1.shape[2]
-        # First convolution as one matrix product over unfolded samples.
-        self.w1 = w1.permute(1, 2, 0).reshape(-1, w1.shape[0]).float()
-        self.b1 = b1.float()
-        self.conv2 = _WinogradConv(w2, b2, tiles[0])
-        self.conv3 = _WinogradConv(w3, b3, tiles[1])
-        # Samples of context the three layers need on each side of an output.
-        self.left = 6
-        self.right = 7
+            bns = [_affine(fe[ii]) for ii in (0, 4, 8, 12)]
+            w1, b1 = _fold(fe[2], *bns[0])
+            w2, b2 = _fold(fe[6], *bns[1])
+            w3, b3 = _fold(fe[10], *bns[2])
+            self.n_channels, self.k1 = w1.shape[1], w1.shape[2]
+            # First convolution as one matrix product over unfolded samples.
+            self.w1 = w1.reshape(w1.shape[0], -1).T.float().contiguous()
+            self.b1 = b1.float()
+            self.conv2 = _WinogradLayer("conv2", w2, b2, m)
+            self.conv3 = _WinogradLayer("conv3", w3, b3, m)
+            # The window edges run the layers as published (padding after
+            # each batch normalisation), as matrix products.
+            self.bn = [tuple(v.float() for v in bn) for bn in bns]
+            self.edge_convs = [_as_matrix(fe[ii]) for ii in (2, 6, 10)]
+        self.m = m
+        self.n_features = w3.shape[0]
 
-    def _features(self, x, n_out, work):
-        """Post-ReLU features of the last convolution, (n_out, 128).
+    def _bulk(self, x, e0, e1, epoch_samples, chunk_epochs, out, work):
+        """Whole-recording features of epochs ``e0`` to ``e1``.
 
-        ``x`` is channels-last ``(n_times, n_channels)`` and starts ``left``
-        samples before the first output; ``work`` is a ``_Workspace``.
+        Writes per epoch the mean of the features (before the last batch
+        normalisation) and the sums of its first ``LEFT`` and last ``RIGHT``
+        samples into ``out`` (three arrays, ``(n_epochs, n_features)``).
+        Samples beyond the recording are zeros.
         """
-        c2, c3 = self.conv2, self.conv3
-        n_h2 = -(-n_out // c3.m) * c3.m + c3.r - 1
-        n_h1 = -(-n_h2 // c2.m) * c2.m + c2.r - 1
-        # x[t - 3: t + 5] feeds h1[t]; h1 starts 3 samples before the outputs.
-        seg = x[: n_h1 + self.k1 - 1].unfold(0, self.k1, 1)  # (n_h1, ch, k1)
-        cols = work[0].get("cols", (n_h1, self.n_channels * self.k1))
-        cols.view(n_h1, self.n_channels, self.k1).copy_(seg)
-        h1 = work[0].get("h1", (n_h1, self.w1.shape[1]))
-        torch.addmm(self.b1, cols, self.w1, out=h1).relu_()
-        h2 = c2(h1, n_h2, work[1])
-        return c3(h2, n_out, work[2])
+        m, k1, n_ch = self.m, self.k1, self.n_channels
+        tiles_per_epoch = epoch_samples // m
+        n_times = x.shape[1]
+        mean, first, last = out
+        for c0 in range(e0, e1, chunk_epochs):
+            c1 = min(c0 + chunk_epochs, e1)
+            n_tiles = (c1 - c0) * tiles_per_epoch
+            # Output t * m + i (from sample a) reads conv3 inputs from a - 1,
+            # conv2 inputs from a - 3 and samples from a - 6 (the padding).
+            a = c0 * epoch_samples
+            lo, n_x = a - LEFT, (n_tiles + 2) * m + k1 - 1
+            seg = work.get("x", (n_ch, n_x))
+            s0, s1 = max(lo, 0), min(lo + n_x, n_times)
+            seg[:, : s0 - lo] = 0.0
+            seg[:, s0 - lo : s1 - lo] = x[:, s0:s1]
+            seg[:, s1 - lo :] = 0.0
+            # cols[i, t, c, k] = seg[c, t * m + i + k]
+            cols = work.get("cols", (m, n_tiles + 2, n_ch, k1))
+            cols.copy_(seg.as_strided(cols.shape, (1, m, seg.stride(0), 1)))
+            h1 = work.get("h1", (m, n_tiles + 2, self.w1.shape[1]))
+            h1_2d = h1.view(-1, h1.shape[2])
+            torch.addmm(self.b1, cols.view(-1, n_ch * k1), self.w1, out=h1_2d)
+            h2 = self.conv2(h1.clamp_min_(0.0), n_tiles + 1, work)
+            h3 = self.conv3(h2, n_tiles, work)
+            h3 = h3.view(m, c1 - c0, tiles_per_epoch, self.n_features)
+            torch.sum(h3, (0, 2), out=mean[c0:c1]).div_(epoch_samples)
+            torch.sum(h3[:LEFT, :, 0], 0, out=first[c0:c1])
+            torch.sum(h3[m - RIGHT :, :, -1], 0, out=last[c0:c1])
 
-    def epoch_sums(self, x, epoch_samples, chunk_epochs=16):
-        """Per-epoch mean and edge sums of the pooled features.
+    def _edge_sums(self, segments, side):
+        """Feature sums of the first ``LEFT`` or last ``RIGHT`` samples of windows.
+
+        ``segments`` is ``(n, LEFT + RIGHT, n_channels)``, the first (``side``
+        "left") or last ("right") samples of ``n`` windows; the layers pad
+        them with zeros on that side after each batch normalisation, as the
+        published network does at the ends of its input.
+        """
+        h = segments
+        pads = (3, 2, 1) if side == "left" else (4, 2, 1)
+        for (scale, offset), (w, b), pad in zip(self.bn, self.edge_convs, pads):
+            h = h * scale + offset
+            zeros = h.new_zeros(h.shape[0], pad, h.shape[2])
+            h = torch.cat([zeros, h] if side == "left" else [h, zeros], 1)
+            taps = w.shape[0] // h.shape[2]
+            cols = h.unfold(1, taps, 1)  # (n, positions, channels, taps)
+            h = torch.addmm(b, cols.reshape(-1, w.shape[0]), w)
+            h = h.view(cols.shape[0], cols.shape[1], -1).clamp_min_(0.0)
+        scale, offset = self.bn[3]
+        h = h * scale + offset
+        return h[:, :LEFT].sum(1) if side == "left" else h[:, -RIGHT:].sum(1)
+
+    def _edges(self, x, e0, e1, epoch_samples, out, batch=256):
+        """Left and right edge sums of windows starting / ending at epochs e0..e1."""
+        n_seg = LEFT + RIGHT
+        left, right = out
+        for b0 in range(e0, e1, batch):
+            b1 = min(b0 + batch, e1)
+            starts = x[:, b0 * epoch_samples : (b1 - 1) * epoch_samples + n_seg]
+            ends = x[:, (b0 + 1) * epoch_samples - n_seg : b1 * epoch_samples]
+            seg = starts.unfold(1, n_seg, epoch_samples).permute(1, 2, 0)
+            left[b0:b1] = self._edge_sums(seg, "left")
+            seg = ends.unfold(1, n_seg, epoch_samples).permute(1, 2, 0)
+            right[b0:b1] = self._edge_sums(seg, "right")
+
+    def window_features(self, x, epoch_samples=640, chunk_epochs=4, n_threads=None):
+        """Pooled features of every window with full context.
 
         Parameters
         ----------
         x : torch.Tensor, shape (n_channels, n_times)
-            The signal, ``n_times`` a multiple of ``epoch_samples``.
+            The signal, ``n_times`` a multiple of ``epoch_samples``, float32.
         epoch_samples : int
             Samples per epoch.
         chunk_epochs : int
-            Epochs per chunk.
+            Epochs per chunk of the whole-recording pass.
+        n_threads : int | None
+            Threads (parts of the recording computed in parallel); ``None``
+            uses :func:`torch.get_num_threads`.
 
         Returns
         -------
-        mean, first, last : torch.Tensor, shape (n_epochs, 128)
-            Per epoch, the mean of the features after the last batch
-            normalisation, and the sums of its first 6 and last 7 samples.
-            Samples within 6 (7) samples of the recording start (end) see
-            zeros beyond the recording.
+        features : torch.Tensor, shape (n_epochs - 2, n_features * 3)
+            The input of the linear layer for the windows centred on epochs
+            1 to ``n_epochs - 2``, as the published network computes them.
         """
-        n_ch, n_times = x.shape
-        n_epochs = n_times // epoch_samples
-        # Each chunk reads from `left` samples before its first output, with
-        # zeros beyond the recording ends and spare samples for tile rounding.
-        # All buffers are allocated once: fresh allocations in every chunk,
-        # interleaved with the kept results, fragment the heap (memory grows
-        # with the recording length).
-        spare = 64
-        n_feat = self.conv3.u.shape[2]
-        mean, first, last = (torch.empty(n_epochs, n_feat) for _ in range(3))
-        work = [_Workspace() for _ in range(3)]
-        for e0 in range(0, n_epochs, chunk_epochs):
-            e1 = min(e0 + chunk_epochs, n_epochs)
-            a, n_out = e0 * epoch_samples, (e1 - e0) * epoch_samples
-            lo, hi = a - self.left, a + n_out + self.right + spare
-            seg = work[0].get("x", (hi - lo, n_ch)).zero_()
-            seg[max(-lo, 0) : min(hi, n_times) - lo] = x[:, max(lo, 0) : hi].T
-            h = self._features(seg, n_out, work)
-            h = h.view(e1 - e0, epoch_samples, n_feat)
-            torch.mean(h, 1, out=mean[e0:e1])
-            torch.sum(h[:, : self.left], 1, out=first[e0:e1])
-            torch.sum(h[:, -self.right :], 1, out=last[e0:e1])
-        s, o = self.out_scale, self.out_offset
-        return (mean * s + o, first * s + self.left * o, last * s + self.right * o)
+        if epoch_samples % self.m or self.m < RIGHT:
+            raise ValueError(f"Tiles of {self.m} do not fit {epoch_samples} samples.")
+        n_epochs = x.shape[1] // epoch_samples
+        x = x[:, : n_epochs * epoch_samples].float().contiguous()
+        n_feat = self.n_features
+        bulk = [torch.empty(n_epochs, n_feat) for _ in range(3)]
+        edges = [torch.empty(n_epochs, n_feat) for _ in range(2)]
+        n_threads = n_threads or torch.get_num_threads()
+        bounds = np.linspace(0, n_epochs, n_threads + 1).round().astype(int)
+
+        def part(e0, e1):
+            self._bulk(x, e0, e1, epoch_samples, chunk_epochs, bulk, _Workspace())
+            self._edges(x, e0, e1, epoch_samples, edges)
+
+        # Each part runs single-threaded operations; the thread setting is
+        # process-wide, so it is restored afterwards.
+        n_intra = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(n_threads) as pool:
+                futures = [
+                    pool.submit(_inference(part), int(e0), int(e1))
+                    for e0, e1 in zip(bounds[:-1], bounds[1:])
+                    if e1 > e0
+                ]
+                for future in futures:
+                    future.result()
+        finally:
+            torch.set_num_threads(n_intra)
+        scale, offset = self.bn[3]
+        mean, first, last = bulk
+        left, right = edges
+        mean.mul_(scale).add_(offset)
+        # Window k (centred on epoch k + 1) starts at epoch k and ends with
+        # epoch k + 2: swap its first / last samples for the padded ones.
+        left.sub_(first.mul_(scale).add_(LEFT * offset)).div_(epoch_samples)
+        right.sub_(last.mul_(scale).add_(RIGHT * offset)).div_(epoch_samples)
+        features = torch.empty(n_epochs - 2, n_feat, 3)
+        torch.add(mean[:-2], left[:-2], out=features[:, :, 0])
+        features[:, :, 1] = mean[1:-1]
+        torch.add(mean[2:], right[2:], out=features[:, :, 2])
+        return features.view(n_epochs - 2, -1)
+
+
+def _inference(func):
+    """``func`` run under :func:`torch.inference_mode` (which is per thread)."""
+
+    def wrapper(*args):
+        with torch.inference_mode():
+            return func(*args)
+
+    return wrapper

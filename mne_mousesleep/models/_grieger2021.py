@@ -3,7 +3,6 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
-import torch
 from torch import nn
 
 
@@ -64,27 +63,17 @@ class _ThreeConvPool(nn.Module):
         return self.classifier(self.feature_extractor(x))
 
 
-# Receptive field of the convolutions around a sample: 3 + 2 + 1 samples to the
-# left and 4 + 2 + 1 to the right (the zero padding of the three layers).
-_LEFT, _RIGHT = 6, 7
-
-
-def _features(net, x):
-    """Per-sample features before pooling: (n, 128, n_times)."""
-    return net.feature_extractor[:13](x)
-
-
-def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
+def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=4):
     """Log-probabilities of every epoch with full context, convolving once.
 
     The published network classifies each 30-s window separately, zero-padding
-    its ends. Here the convolutions run once over the whole recording (in
-    chunks, see :class:`~mne_mousesleep.models._fast.FastThreeConv`), one
+    its ends. Here the convolutions run once over the whole recording, one
     average is taken per epoch, and the few samples next to each window end,
-    where the window's zero padding changes the features, are corrected exactly
-    with short windows through the network itself. The result equals the
-    per-window computation up to float32 rounding of the Winograd transforms
-    (about 1e-5 in probability).
+    where the window's zero padding changes the features, are computed with
+    the padding and swapped in (see
+    :class:`~mne_mousesleep.models._fast.FastThreeConv`). The result equals
+    the per-window computation up to float32 rounding of the Winograd
+    transforms (about 1e-5 in probability).
 
     Parameters
     ----------
@@ -95,8 +84,7 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
     epoch_samples : int
         Samples per epoch.
     chunk_epochs : int
-        Epochs per chunk of the convolution (memory: about
-        ``chunk_epochs * epoch_samples * 256 * 4 * 4`` bytes).
+        Epochs per chunk of the whole-recording pass.
 
     Returns
     -------
@@ -105,30 +93,9 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=32):
     """
     from ._fast import FastThreeConv
 
-    n_epochs = x.shape[1] // epoch_samples
-    mean, first, last = FastThreeConv(net).epoch_sums(x, epoch_samples, chunk_epochs)
-    # Features of the first and last samples of each window, with the window's
-    # own zero padding: short segments at each window start and end. The first
-    # _LEFT outputs of a segment see the window's padding on the left and
-    # samples up to _RIGHT further on the right, hence its length.
-    seg = _LEFT + _RIGHT
-    idx = torch.arange(seg)
-    out = []
-    for w0 in range(0, n_epochs - 2, 1024):
-        w1 = min(w0 + 1024, n_epochs - 2)
-        starts = torch.arange(w0, w1) * epoch_samples
-        ends = starts + 3 * epoch_samples
-        segments = torch.cat(
-            [x[:, starts[:, None] + idx], x[:, ends[:, None] - seg + idx]], dim=1
-        )
-        feats = _features(net, segments.transpose(0, 1))
-        w_first = feats[: w1 - w0, :, :_LEFT].sum(-1)
-        w_last = feats[w1 - w0 :, :, -_RIGHT:].sum(-1)
-        left = mean[w0:w1] + (w_first - first[w0:w1]) / epoch_samples
-        right = mean[w0 + 2 : w1 + 2] + (w_last - last[w0 + 2 : w1 + 2]) / epoch_samples
-        pooled = torch.stack([left, mean[w0 + 1 : w1 + 1], right], dim=-1)
-        out.append(net.classifier(pooled.flatten(1)))
-    return torch.cat(out)
+    fast = FastThreeConv(net)
+    features = fast.window_features(x, epoch_samples, chunk_epochs)
+    return net.classifier(features)
 
 
 class _EightConvTwoFC(nn.Module):

@@ -168,7 +168,8 @@ class MouseSleepModel:
                 self._network,
                 torch.from_numpy(data),
                 epoch_samples=n_epoch,
-                chunk_epochs=chunk_epochs,
+                # Chunks of a few epochs keep the activations in the cache.
+                chunk_epochs=min(chunk_epochs, 4),
             )
         return log_p.exp().numpy()
 
