@@ -1,0 +1,72 @@
+"""The fast whole-recording evaluation of 3conv_pool, against its definition."""
+
+import numpy as np
+import pytest
+import torch
+
+from mne_mousesleep.models._fast import FastThreeConv, winograd_matrices
+from mne_mousesleep.models._grieger2021 import _ThreeConvPool
+
+
+@pytest.mark.parametrize("m, r", [(2, 3), (8, 5), (8, 3), (10, 5), (10, 3), (14, 3)])
+def test_winograd_matrices_compute_the_correlation(m, r):
+    """A_T ((G g) * (B_T d)) is the correlation of a tile with a filter."""
+    a_t, g_mat, b_t = winograd_matrices(m, r)
+    n = m + r - 1
+    assert a_t.shape == (m, n) and g_mat.shape == (n, r) and b_t.shape == (n, n)
+    rng = np.random.default_rng(m * r)
+    for _ in range(5):
+        d, g = rng.standard_normal(n), rng.standard_normal(r)
+        expected = np.correlate(d, g, mode="valid")
+        np.testing.assert_allclose(a_t @ ((g_mat @ g) * (b_t @ d)), expected, atol=1e-9)
+
+
+def test_winograd_matrices_too_large():
+    with pytest.raises(ValueError, match="interpolation points"):
+        winograd_matrices(20, 5)
+
+
+def _random_net(n_channels, seed):
+    """A 3conv_pool with random weights and batch-normalisation statistics."""
+    torch.manual_seed(seed)
+    net = _ThreeConvPool(n_channels, 5)
+    with torch.no_grad():
+        for bn in net.feature_extractor[::4]:
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+            bn.running_mean.uniform_(-0.1, 0.1)
+            bn.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+@pytest.mark.parametrize("n_channels", [1, 2])
+@pytest.mark.parametrize(
+    "m, chunk_epochs, n_threads", [(10, 4, 2), (10, 1, 3), (8, 3, 1), (16, 2, 2)]
+)
+def test_window_features_equal_per_window(n_channels, m, chunk_epochs, n_threads):
+    """Every window's pooled features, whatever the tiles, chunks and threads.
+
+    The recording ends are zeros in the whole-recording pass and the window
+    edges are swapped in, so every window matches the network run on it alone.
+    """
+    net = _random_net(n_channels, seed=n_channels)
+    n_epochs, n_samples = 11, 640
+    x = torch.randn(n_channels, n_epochs * n_samples, generator=torch.manual_seed(3))
+    n_intra = torch.get_num_threads()
+    with torch.inference_mode():
+        fast = FastThreeConv(net, m).window_features(
+            x, n_samples, chunk_epochs, n_threads
+        )
+        windows = x.unfold(1, 3 * n_samples, n_samples).transpose(0, 1)
+        expected = net.feature_extractor(windows)
+    assert torch.get_num_threads() == n_intra  # the setting is restored
+    assert fast.shape == expected.shape == (n_epochs - 2, 3 * 128)
+    # float32 rounding of the transforms grows with the tile (m = 10 is used).
+    scale, atol = expected.abs().max(), 2e-5 if m <= 10 else 2e-4
+    torch.testing.assert_close(fast / scale, expected / scale, rtol=0, atol=atol)
+
+
+def test_tiles_must_fit_the_epochs():
+    net = _random_net(1, seed=0)
+    with pytest.raises(ValueError, match="Tiles of 12"):
+        FastThreeConv(net, 12).window_features(torch.zeros(1, 640 * 4))
