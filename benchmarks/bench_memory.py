@@ -75,6 +75,7 @@ def main():
     if args.score:
         return score(args.score)
     folder = args.dir or Path(tempfile.mkdtemp())
+    folder.mkdir(parents=True, exist_ok=True)
     fname = folder / "mouse_24h_1kHz_4ch.edf"
     if not fname.exists():
         t0 = time.perf_counter()

@@ -29,8 +29,9 @@ def _window_proba(model, data, batch_size, exits=None):
 
     ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
     ``(n_epochs, n_classes)``, NaN for epochs without full context. The
-    convolutions run once over the recording, in chunks of ``batch_size``
-    epochs (see :func:`~mne_mousesleep.models._grieger2021.recording_log_proba`).
+    convolutions run once over the recording, in chunks of at most
+    ``batch_size`` epochs (see
+    :func:`~mne_mousesleep.models._grieger2021.recording_log_proba`).
     """
     if not model._convolves_once:
         return _per_window_proba(model, data, batch_size, exits)

@@ -18,8 +18,8 @@ module makes both parts cheap without changing what is computed:
   channel-mixing products (Lavin & Gray, 2016). The transforms are exact in
   rational arithmetic; with the interpolation points below (small, and
   reciprocal pairs such as 3/2 and 2/3) their float32 rounding changes the
-  probabilities by about 1e-5, far below the tolerance of the scores (tested
-  against the per-window computation);
+  probabilities by at most a few 1e-5, far below the tolerance of the scores
+  (tested against the per-window computation);
 - activations are stored as tiles, phase-major: row ``i`` of tile column
   ``t`` is sample ``t * m + i`` (an array ``(m + r - 1, n_tiles,
   n_channels)``, the last ``r - 1`` rows repeating the first rows of the next

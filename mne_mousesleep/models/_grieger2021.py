@@ -73,7 +73,7 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=4):
     the padding and swapped in (see
     :class:`~mne_mousesleep.models._fast.FastThreeConv`). The result equals
     the per-window computation up to float32 rounding of the Winograd
-    transforms (about 1e-5 in probability).
+    transforms (at most a few 1e-5 in probability).
 
     Parameters
     ----------
