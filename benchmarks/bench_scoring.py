@@ -63,17 +63,14 @@ def main():
     )
     # The first long recording of a process also pays for fresh memory (page
     # faults, allocator growth); later ones, as in a batch, do not.
-    annot, t_cold = timed(
-        lambda: mms.score(raw, picks="EEG_PR", model=model, verbose=False)
-    )
-    print(f"score, Raw -> annotations, first call: {t_cold:.2f} s wall")
-    annot, t_total = timed(
-        lambda: mms.score(raw, picks="EEG_PR", model=model, verbose=False)
-    )
-    print(
-        f"score, Raw -> annotations, second call: {t_total:.2f} s wall "
-        f"({len(annot)} epochs)"
-    )
+    for call in ("first", "second"):
+        annot, t_total = timed(
+            lambda: mms.score(raw, picks="EEG_PR", model=model, verbose=False)
+        )
+        print(
+            f"score, Raw -> annotations, {call} call: {t_total:.2f} s wall "
+            f"({len(annot)} epochs)"
+        )
     data, t_pre = timed(
         lambda: mms.preprocess(raw, picks="EEG_PR", model=model, verbose=False)
     )

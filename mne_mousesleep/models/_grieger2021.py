@@ -63,7 +63,12 @@ class _ThreeConvPool(nn.Module):
         return self.classifier(self.feature_extractor(x))
 
 
-def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=4):
+#: Most epochs per chunk of the whole-recording pass: a few epochs keep the
+#: activations in the cache (larger chunks are slower, not faster).
+MAX_CHUNK_EPOCHS = 4
+
+
+def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPOCHS):
     """Log-probabilities of every epoch with full context, convolving once.
 
     The published network classifies each 30-s window separately, zero-padding

@@ -16,7 +16,7 @@ from mne.utils import logger
 from .._fetch import fetch_file
 from ._architectures import ARCHITECTURES
 from ._card import ModelCard
-from ._grieger2021 import _ThreeConvPool, recording_log_proba
+from ._grieger2021 import MAX_CHUNK_EPOCHS, _ThreeConvPool, recording_log_proba
 from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
 
 # The published checkpoints hold a numpy float64 (the validation score); these
@@ -168,8 +168,7 @@ class MouseSleepModel:
                 self._network,
                 torch.from_numpy(data),
                 epoch_samples=n_epoch,
-                # Chunks of a few epochs keep the activations in the cache.
-                chunk_epochs=min(chunk_epochs, 4),
+                chunk_epochs=min(chunk_epochs, MAX_CHUNK_EPOCHS),
             )
         return log_p.exp().numpy()
 
