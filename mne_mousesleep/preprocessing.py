@@ -10,7 +10,7 @@ import numpy as np
 from mne._fiff.pick import _picks_to_idx
 from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose, warn
-from scipy.signal import butter, sos2zpk, sosfiltfilt
+from scipy.signal import butter, sos2zpk, sosfilt, sosfiltfilt
 from scipy.stats import median_abs_deviation
 
 from ._docs import fill_doc
@@ -112,11 +112,10 @@ def _lowpass_resample(data, sfreq, sfreq_new):
     return np.stack([np.interp(t_new, t_old, x) for x in filtered])
 
 
-def _linspace_part(stop, num, i0, i1):
-    """``np.linspace(0, stop, num)[i0:i1]``, computed for that part only."""
-    out = np.arange(i0, i1) * (stop / (num - 1))
-    if i1 == num:
-        out[-1] = stop
+def _linspace_at(stop, num, idx):
+    """``np.linspace(0, stop, num)[idx]``, computed at the integer array ``idx``."""
+    out = idx * (stop / (num - 1))
+    out[idx == num - 1] = stop
     return out
 
 
@@ -124,6 +123,27 @@ def _n_settle(sos):
     """Return the samples after which the filter's transient decays by 1e-12."""
     radius = np.abs(sos2zpk(sos)[1]).max()
     return int(np.ceil(np.log(1e-12) / np.log(radius)))
+
+
+def _interp_uniform(t, fp, lo, stop, num):
+    """``np.interp(t, np.linspace(0, stop, num)[lo:lo + n], fp)``, without the grid.
+
+    ``fp`` is ``(n_channels, n)``, the values at samples ``lo`` to ``lo + n``
+    of the grid; every ``t`` lies within them (or beyond the last sample of
+    the grid, which gives its value, as in :func:`numpy.interp`). The sample
+    left of each ``t`` is found by division instead of a search, and the
+    interpolation uses the same arithmetic as :func:`numpy.interp`.
+    """
+    i = np.clip(np.floor(t / (stop / (num - 1))).astype(np.int64), 0, num - 1)
+    i -= _linspace_at(stop, num, i) > t  # rounding of the division
+    i1 = np.minimum(i + 1, num - 1)
+    i += (_linspace_at(stop, num, i1) <= t) & (i1 > i)
+    i1 = np.minimum(i + 1, num - 1)
+    x0, x1 = _linspace_at(stop, num, i), _linspace_at(stop, num, i1)
+    last = i1 == i
+    x1[last] += 1.0  # no division by zero where the last value is taken
+    y0, y1 = fp[:, i - lo], fp[:, i1 - lo]
+    return np.where(last, y0, (y1 - y0) / (x1 - x0) * (t - x0) + y0)
 
 
 def _read_lowpass_resample(
@@ -134,11 +154,13 @@ def _read_lowpass_resample(
     Only ``idx`` is read, ``chunk_duration`` seconds at a time (plus overlaps
     of a few hundred samples on each side, long enough for the filter's
     transient to decay by 1e-12), so memory stays flat whatever the length of
-    the recording. Each chunk is converted to mV, filtered forward and
-    backward and interpolated at the 64-Hz time points it holds; at the
-    recording ends the filter sees the same constant padding as the
-    whole-array computation. Chunks are filtered in ``n_jobs`` threads (in
-    float64); the result is stored as ``dtype``.
+    the recording. Each chunk is filtered forward and backward: at the
+    recording ends with :func:`scipy.signal.sosfiltfilt` and the same constant
+    padding as the whole-array computation, inside the recording with two
+    passes of :func:`scipy.signal.sosfilt` from rest (their start transients
+    decay within the overlaps). It is then interpolated at the 64-Hz time
+    points it holds and converted to mV. Chunks are filtered in ``n_jobs``
+    threads (in float64); the result is stored as ``dtype``.
 
     Returns the 64-Hz data in mV and the count of non-finite samples per
     channel.
@@ -155,26 +177,29 @@ def _read_lowpass_resample(
     def t_new_at_or_after(t):
         """First 64-Hz sample whose time is >= t."""
         j = min(int(np.ceil(t / (stop_new / (n_new - 1)))), n_new)
-        while j > 0 and _linspace_part(stop_new, n_new, j - 1, j)[0] >= t:
+        while j > 0 and _linspace_at(stop_new, n_new, np.array([j - 1]))[0] >= t:
             j -= 1
-        while j < n_new and _linspace_part(stop_new, n_new, j, j + 1)[0] < t:
+        while j < n_new and _linspace_at(stop_new, n_new, np.array([j]))[0] < t:
             j += 1
         return j
 
     def process(s0, s1, lo, data):
-        finite = np.isfinite(data)
-        bad = (~finite).sum(axis=1)
-        if bad.any():
-            return bad
-        data *= 1e3  # V -> mV (get_data returns a copy)
-        data = sosfiltfilt(sos, data, axis=-1, padtype="constant")
-        t_old = _linspace_part(stop_old, n_times, lo, lo + data.shape[1])
-        j0 = t_new_at_or_after(t_old[s0 - lo])
-        j1 = n_new if s1 == n_times else t_new_at_or_after(t_old[s1 - lo])
-        t_new = _linspace_part(stop_new, n_new, j0, j1)
-        for ii, x in enumerate(data):
-            out[ii, j0:j1] = np.interp(t_new, t_old, x)
-        return bad
+        # A sum is a cheap test that every sample is finite (or overflows).
+        if not np.isfinite(data.sum()):
+            bad = (~np.isfinite(data)).sum(axis=1)
+            if bad.any():
+                return bad
+        if lo == 0 or lo + data.shape[1] == n_times:
+            data = sosfiltfilt(sos, data, axis=-1, padtype="constant")
+        else:
+            data = sosfilt(sos, sosfilt(sos, data)[:, ::-1])[:, ::-1]
+        t_s0, t_s1 = _linspace_at(stop_old, n_times, np.array([s0, s1]))
+        j0 = t_new_at_or_after(t_s0)
+        j1 = n_new if s1 == n_times else t_new_at_or_after(t_s1)
+        t_new = _linspace_at(stop_new, n_new, np.arange(j0, j1))
+        resampled = _interp_uniform(t_new, data, lo, stop_old, n_times)
+        np.multiply(resampled, 1e3, out=out[:, j0:j1])  # V -> mV
+        return np.zeros(len(idx), int)
 
     with ThreadPoolExecutor(max(n_jobs, 1)) as pool:
         pending = []

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 
+from mne_mousesleep.models import _fast
 from mne_mousesleep.models._fast import FastThreeConv, winograd_matrices
 from mne_mousesleep.models._grieger2021 import _ThreeConvPool
 
@@ -39,27 +41,37 @@ def _random_net(n_channels, seed):
     return net.eval()
 
 
+def _blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
 @pytest.mark.parametrize("n_channels", [1, 2])
 @pytest.mark.parametrize(
-    "m, chunk_epochs, n_threads", [(10, 4, 2), (10, 1, 3), (8, 3, 1), (16, 2, 2)]
+    "m, chunk_epochs, n_threads, part_epochs",
+    [(10, 4, 2, 256), (10, 1, 3, 256), (8, 3, 1, 256), (16, 2, 2, 256), (10, 2, 2, 3)],
 )
-def test_window_features_equal_per_window(n_channels, m, chunk_epochs, n_threads):
+def test_window_features_equal_per_window(
+    n_channels, m, chunk_epochs, n_threads, part_epochs, monkeypatch
+):
     """Every window's pooled features, whatever the tiles, chunks and threads.
 
     The recording ends are zeros in the whole-recording pass and the window
     edges are swapped in, so every window matches the network run on it alone.
+    With ``part_epochs`` 3, the threads share 4 parts of 2 and 3 epochs.
     """
+    monkeypatch.setattr(_fast, "PART_EPOCHS", part_epochs)
     net = _random_net(n_channels, seed=n_channels)
     n_epochs, n_samples = 11, 640
     x = torch.randn(n_channels, n_epochs * n_samples, generator=torch.manual_seed(3))
-    n_intra = torch.get_num_threads()
+    n_intra, n_blas = torch.get_num_threads(), _blas_threads()
     with torch.inference_mode():
         fast = FastThreeConv(net, m).window_features(
             x, n_samples, chunk_epochs, n_threads
         )
         windows = x.unfold(1, 3 * n_samples, n_samples).transpose(0, 1)
         expected = net.feature_extractor(windows)
-    assert torch.get_num_threads() == n_intra  # the setting is restored
+    # The settings are restored.
+    assert torch.get_num_threads() == n_intra and _blas_threads() == n_blas
     assert fast.shape == expected.shape == (n_epochs - 2, 3 * 128)
     # float32 rounding of the transforms grows with the tile (m = 10 is used).
     scale, atol = expected.abs().max(), 2e-5 if m <= 10 else 2e-4

@@ -5,12 +5,22 @@ import numpy as np
 import pytest
 
 import mne_mousesleep as mms
-from mne_mousesleep.preprocessing import _lowpass_resample, _read_lowpass_resample
+from mne_mousesleep.preprocessing import (
+    _interp_uniform,
+    _lowpass_resample,
+    _read_lowpass_resample,
+)
 
 
 @pytest.mark.parametrize(
     "sfreq, duration, chunk",
-    [(1000.0, 1800.0, 60.0), (305.0, 1234.5, 100.3), (250.0, 900.0, 3.0)],
+    [
+        (1000.0, 1800.0, 60.0),
+        (305.0, 1234.5, 100.3),
+        (250.0, 900.0, 3.0),
+        # The last 64-Hz sample lies after the last sample of the recording.
+        (250.0, 900.013, 50.0),
+    ],
 )
 def test_chunked_equals_whole(rng, sfreq, duration, chunk):
     """Chunks with overlaps give the whole-array result (within 1e-6)."""
@@ -65,3 +75,25 @@ def test_non_finite_counted_per_channel(rng):
     assert list(n_bad) == [1, 10]
     with pytest.raises(ValueError, match=r"'EEG_PL': 10\}"):
         mms.preprocess(raw, picks="EEG_PL")
+
+
+@pytest.mark.parametrize(
+    "num, stop, lo", [(1000, 1.0, 0), (7919, 12.34, 100), (50, 3.0, 7)]
+)
+def test_interp_uniform_is_np_interp(rng, num, stop, lo):
+    """Interpolation on a uniform grid without the grid equals numpy's."""
+    grid = np.linspace(0, stop, num)
+    fp = rng.standard_normal((2, num - lo))
+    # Between grid points, on them and next to them (where the division that
+    # finds the left grid point rounds either way), and beyond the last one.
+    on = grid[lo:]
+    t = np.concatenate(
+        [
+            rng.uniform(grid[lo], stop * 1.001, 500),
+            on,
+            np.nextafter(on[1:], -np.inf),
+            np.nextafter(on, np.inf),
+        ]
+    )
+    expected = np.stack([np.interp(t, grid[lo:], f) for f in fp])
+    np.testing.assert_array_equal(_interp_uniform(t, fp, lo, stop, num), expected)

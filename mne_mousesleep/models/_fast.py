@@ -26,26 +26,32 @@ module makes both parts cheap without changing what is computed:
   tile). The input transform, the channel mixing and the output transform
   (with the bias, as an extra row of the products) are then plain matrix
   products over whole arrays, and each layer writes the tiles of the next;
-- the recording is split into one contiguous part per thread, each computed
-  with single-threaded operations (no synchronisation between the many
-  small matrix products), in chunks of a few epochs that stay in the cache;
-  the window edges are matrix products over many windows at once.
+- the recording is split into contiguous parts that the threads take in
+  turn, each computed with single-threaded operations (no synchronisation
+  between the many small matrix products), in chunks of a few epochs that
+  stay in the cache;
+- the window edges (a few samples per window, with the window's padding) run
+  the same layers on many windows at once, the two wide convolutions as one
+  Winograd tile per window.
 
 On a 2-core AVX2 CPU the channel-mixing products (about 0.94 TFLOP per 24 h
 at 64 Hz with ``m = 10``, against 2.9 TFLOP for direct convolutions) take
-about two thirds of the time, at 85-90 % of the peak rate of the matrix
-product; the transforms take most of the rest.
+about 70 % of the time, at about 90 % of the peak rate of the matrix product
+(numpy's BLAS, OpenBLAS in its wheels, is a few % faster than torch's for
+these shapes); the transforms take most of the rest.
 """
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 # Interpolation points of the Toom-Cook transforms (plus the point at
 # infinity): small, symmetric, and in reciprocal pairs, to keep the float32
@@ -58,6 +64,11 @@ _POINTS += (Fraction(4, 3), Fraction(-4, 3))
 #: Samples of context the three layers need on each side of an output: 3 + 2 +
 #: 1 to the left and 4 + 2 + 1 to the right (the zero padding of the layers).
 LEFT, RIGHT = 6, 7
+# Zero padding of the three layers at the start ("left") and end ("right") of a
+# window.
+_EDGE_PADS = {"left": (3, 2, 1), "right": (4, 2, 1)}
+#: Epochs per part of the recording given to a thread.
+PART_EPOCHS = 256
 
 
 @lru_cache
@@ -147,7 +158,7 @@ class _WinogradLayer:
         self.name, self.m, self.n, self.n_rows_out = name, m, m + r - 1, n_rows_out
         # U[j] = (G @ w) as (n_in, n_out) matrices, one per transform point.
         u = np.einsum("jk,ock->jco", g, weight.double().numpy())
-        self.u = torch.from_numpy(u).float().contiguous()
+        self.u = np.ascontiguousarray(u, np.float32)
         self.b_t = torch.from_numpy(b_t).float()
         # The output transform also adds the bias, held in an extra row of
         # the products.
@@ -167,13 +178,16 @@ class _WinogradLayer:
         m, n, name = self.m, self.n, self.name
         n_in, n_o = h.shape[2], self.u.shape[2]
         v = work.get(name + "v", (n, n_tiles, n_in))
-        torch.mm(self.b_t, h.view(n, -1), out=v.view(n, -1))
+        torch.mm(self.b_t, h.reshape(n, -1), out=v.view(n, -1))
         prod = work.get(
             name + "p",
             (n + 1, n_tiles, n_o),
             init=lambda buf: buf[n].copy_(self.bias.expand(n_tiles, n_o)),
         )
-        torch.bmm(v, self.u, out=prod[:n])
+        # The channel mixing, n products (n_tiles, n_in) @ (n_in, n_out): the
+        # BLAS of numpy (OpenBLAS in its wheels) is a few % faster here than
+        # torch.bmm and releases the GIL.
+        np.matmul(v.numpy(), self.u, out=prod[:n].numpy())
         y = work.get(name + "y", (self.n_rows_out, n_tiles, n_o))
         torch.mm(self.a_t, prod.view(n + 1, -1), out=y[:m].view(m, -1))
         y[:m].clamp_min_(0.0)
@@ -227,10 +241,20 @@ class FastThreeConv:
             # conv2 writes the tiles of conv3 (m + 2 rows); conv3 m rows.
             self.conv2 = _WinogradLayer("conv2", w2, b2, m, m + w3.shape[2] - 1)
             self.conv3 = _WinogradLayer("conv3", w3, b3, m, m)
-            # The window edges run the layers as published (padding after
-            # each batch normalisation), as matrix products.
+            # The window edges run the layers as published (zero padding
+            # after each batch normalisation): the first convolution as a
+            # matrix product, the next two as one Winograd tile per window.
             self.bn = [tuple(v.float() for v in bn) for bn in bns]
-            self.edge_convs = [_as_matrix(fe[ii]) for ii in (2, 6, 10)]
+            self.edge_conv1 = _as_matrix(fe[2])
+            self.edge_layers = {}
+            for side, pads in _EDGE_PADS.items():
+                n_pos, layers = LEFT + RIGHT + pads[0] - self.k1 + 1, []
+                for conv, pad in zip((fe[6], fe[10]), pads[1:]):
+                    n_pos += pad - conv.weight.shape[2] + 1
+                    name = f"{side}{len(layers)}"
+                    weight, bias = conv.weight.double(), conv.bias.double()
+                    layers.append(_WinogradLayer(name, weight, bias, n_pos, n_pos))
+                self.edge_layers[side] = layers
         self.m = m
         self.n_features = w3.shape[0]
 
@@ -258,8 +282,6 @@ class FastThreeConv:
             seg[:, : s0 - lo] = 0.0
             seg[:, s0 - lo : s1 - lo] = x[:, s0:s1]
             seg[:, s1 - lo :] = 0.0
-            # cols[i, t, c, k] = seg[c, t * m + i + k], i < m + 4 (the tiles
-            # of conv2), then a column of ones.
             n_rows, n_cols = self.conv2.n, n_ch * k1 + 1
             cols = work.get(
                 "cols",
@@ -283,29 +305,32 @@ class FastThreeConv:
             torch.sum(h3[:LEFT, :, 0], 0, out=first[c0:c1])
             torch.sum(h3[m - RIGHT :, :, -1], 0, out=last[c0:c1])
 
-    def _edge_sums(self, segments, side):
+    def _edge_sums(self, segments, side, work):
         """Feature sums of the first ``LEFT`` or last ``RIGHT`` samples of windows.
 
-        ``segments`` is ``(n, LEFT + RIGHT, n_channels)``, the first (``side``
+        ``segments`` is ``(LEFT + RIGHT, n, n_channels)``, the first (``side``
         "left") or last ("right") samples of ``n`` windows; the layers pad
         them with zeros on that side after each batch normalisation, as the
         published network does at the ends of its input.
         """
         h = segments
-        pads = (3, 2, 1) if side == "left" else (4, 2, 1)
-        for (scale, offset), (w, b), pad in zip(self.bn, self.edge_convs, pads):
+        for ii, pad in enumerate(_EDGE_PADS[side]):
+            scale, offset = self.bn[ii]
             h = h * scale + offset
-            zeros = h.new_zeros(h.shape[0], pad, h.shape[2])
-            h = torch.cat([zeros, h] if side == "left" else [h, zeros], 1)
-            taps = w.shape[0] // h.shape[2]
-            cols = h.unfold(1, taps, 1)  # (n, positions, channels, taps)
-            h = torch.addmm(b, cols.reshape(-1, w.shape[0]), w)
-            h = h.view(cols.shape[0], cols.shape[1], -1).clamp_min_(0.0)
+            zeros = h.new_zeros(pad, *h.shape[1:])
+            h = torch.cat([zeros, h] if side == "left" else [h, zeros])
+            if ii == 0:
+                w, b = self.edge_conv1
+                cols = h.unfold(0, self.k1, 1)  # (positions, n, channels, taps)
+                h = torch.addmm(b, cols.reshape(-1, w.shape[0]), w)
+                h = h.view(cols.shape[0], cols.shape[1], -1).clamp_min_(0.0)
+            else:
+                h = self.edge_layers[side][ii - 1](h, h.shape[1], work)
+        h = h[:LEFT] if side == "left" else h[-RIGHT:]
         scale, offset = self.bn[3]
-        h = h * scale + offset
-        return h[:, :LEFT].sum(1) if side == "left" else h[:, -RIGHT:].sum(1)
+        return h.sum(0).mul_(scale).add_(len(h) * offset)
 
-    def _edges(self, x, e0, e1, epoch_samples, out, batch=256):
+    def _edges(self, x, e0, e1, epoch_samples, out, work, batch=256):
         """Left and right edge sums of windows starting / ending at epochs e0..e1."""
         n_seg = LEFT + RIGHT
         left, right = out
@@ -313,10 +338,10 @@ class FastThreeConv:
             b1 = min(b0 + batch, e1)
             starts = x[:, b0 * epoch_samples : (b1 - 1) * epoch_samples + n_seg]
             ends = x[:, (b0 + 1) * epoch_samples - n_seg : b1 * epoch_samples]
-            seg = starts.unfold(1, n_seg, epoch_samples).permute(1, 2, 0)
-            left[b0:b1] = self._edge_sums(seg, "left")
-            seg = ends.unfold(1, n_seg, epoch_samples).permute(1, 2, 0)
-            right[b0:b1] = self._edge_sums(seg, "right")
+            seg = starts.unfold(1, n_seg, epoch_samples).permute(2, 1, 0)
+            left[b0:b1] = self._edge_sums(seg, "left", work)
+            seg = ends.unfold(1, n_seg, epoch_samples).permute(2, 1, 0)
+            right[b0:b1] = self._edge_sums(seg, "right", work)
 
     def window_features(self, x, epoch_samples=640, chunk_epochs=4, n_threads=None):
         """Pooled features of every window with full context.
@@ -347,18 +372,28 @@ class FastThreeConv:
         bulk = [torch.empty(n_epochs, n_feat) for _ in range(3)]
         edges = [torch.empty(n_epochs, n_feat) for _ in range(2)]
         n_threads = n_threads or torch.get_num_threads()
-        bounds = np.linspace(0, n_epochs, n_threads + 1).round().astype(int)
+        # Parts of about PART_EPOCHS epochs, taken by the threads as they
+        # become free (a thread slowed down by other work takes fewer).
+        n_parts = max(n_threads, round(n_epochs / PART_EPOCHS))
+        bounds = np.linspace(0, n_epochs, n_parts + 1).round().astype(int)
+        local = threading.local()
 
         def part(e0, e1):
-            self._bulk(x, e0, e1, epoch_samples, chunk_epochs, bulk, _Workspace())
-            self._edges(x, e0, e1, epoch_samples, edges)
+            if not hasattr(local, "work"):
+                local.work = _Workspace()
+            work = local.work
+            self._bulk(x, e0, e1, epoch_samples, chunk_epochs, bulk, work)
+            self._edges(x, e0, e1, epoch_samples, edges, work)
 
-        # Each part runs single-threaded operations; the thread setting is
-        # process-wide, so it is restored afterwards.
+        # Each part runs single-threaded operations (torch and BLAS); the
+        # thread settings are process-wide, so they are restored afterwards.
         n_intra = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(n_threads) as pool:
+            with (
+                threadpool_limits(1, user_api="blas"),
+                ThreadPoolExecutor(n_threads) as pool,
+            ):
                 futures = [
                     pool.submit(_inference(part), int(e0), int(e1))
                     for e0, e1 in zip(bounds[:-1], bounds[1:])
