@@ -11,8 +11,10 @@ network part done by classifying every 30-s window separately (as the
 published code does) and done by the fast path (convolving once, Winograd,
 one part of the recording per thread), their ratio, the end-to-end ratio,
 the largest probability difference between the two and whether the argmax is
-identical; and the peak RSS of the process. Memory with ``preload=False`` is
-measured by ``bench_memory.py``.
+identical; and the peak RSS of the process. It starts with the rate of a
+large single-threaded float32 matrix product, a gauge of the machine's
+speed at the time (shared virtual machines drift by several %). Memory with
+``preload=False`` is measured by ``bench_memory.py``.
 """
 
 import argparse
@@ -22,6 +24,7 @@ import time
 import mne
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 import mne_mousesleep as mms
 from mne_mousesleep.scoring import _per_window_proba, _window_proba
@@ -52,6 +55,14 @@ def main():
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    # The speed of this (shared, virtual) machine at the time of the run: the
+    # rate of a large single-threaded float32 matrix product.
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    with threadpool_limits(1, user_api="blas"):
+        a @ a
+        _, dt = timed(lambda: [a @ a for _ in range(10)])
+    rate = 20 * 1024**3 / dt / 1e9
+    print(f"machine: single-thread float32 matrix product {rate:.0f} GFLOPS")
     model = mms.load_model(args.model)  # download outside the timing
     raw = mms.datasets.fetch_misleep_example(verbose=False)
     _, dt = timed(lambda: mms.score(raw, model=model, verbose=False))
