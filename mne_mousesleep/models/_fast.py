@@ -282,6 +282,8 @@ class FastThreeConv:
             seg[:, : s0 - lo] = 0.0
             seg[:, s0 - lo : s1 - lo] = x[:, s0:s1]
             seg[:, s1 - lo :] = 0.0
+            # cols[i, t, c, k] = seg[c, t * m + i + k], i < m + 4 (the tiles
+            # of conv2), then a column of ones.
             n_rows, n_cols = self.conv2.n, n_ch * k1 + 1
             cols = work.get(
                 "cols",
