@@ -125,19 +125,30 @@ def _n_settle(sos):
     return int(np.ceil(np.log(1e-12) / np.log(radius)))
 
 
+def _searchsorted_grid(stop, num, t, side):
+    """``np.searchsorted(np.linspace(0, stop, num), t, side)``, without the grid.
+
+    ``t`` is an array. The index is found by division and moved by one where
+    the division rounds the other way.
+    """
+    before = np.less if side == "left" else np.less_equal
+    j = np.clip(np.ceil(t / (stop / (num - 1))), 0, num).astype(np.int64)
+    j -= (j > 0) & ~before(_linspace_at(stop, num, np.maximum(j - 1, 0)), t)
+    j += (j < num) & before(_linspace_at(stop, num, np.minimum(j, num - 1)), t)
+    return j
+
+
 def _interp_uniform(t, fp, lo, stop, num):
     """``np.interp(t, np.linspace(0, stop, num)[lo:lo + n], fp)``, without the grid.
 
     ``fp`` is ``(n_channels, n)``, the values at samples ``lo`` to ``lo + n``
     of the grid; every ``t`` lies within them (or beyond the last sample of
     the grid, which gives its value, as in :func:`numpy.interp`). The sample
-    left of each ``t`` is found by division instead of a search, and the
-    interpolation uses the same arithmetic as :func:`numpy.interp`.
+    left of each ``t`` is found by :func:`_searchsorted_grid` instead of a
+    search, and the interpolation uses the same arithmetic as
+    :func:`numpy.interp`.
     """
-    i = np.clip(np.floor(t / (stop / (num - 1))).astype(np.int64), 0, num - 1)
-    i -= _linspace_at(stop, num, i) > t  # rounding of the division
-    i1 = np.minimum(i + 1, num - 1)
-    i += (_linspace_at(stop, num, i1) <= t) & (i1 > i)
+    i = np.clip(_searchsorted_grid(stop, num, t, "right") - 1, 0, num - 1)
     i1 = np.minimum(i + 1, num - 1)
     x0, x1 = _linspace_at(stop, num, i), _linspace_at(stop, num, i1)
     last = i1 == i
@@ -174,15 +185,6 @@ def _read_lowpass_resample(
     out = np.empty((len(idx), n_new), dtype)
     n_bad = np.zeros(len(idx), int)
 
-    def t_new_at_or_after(t):
-        """First 64-Hz sample whose time is >= t."""
-        j = min(int(np.ceil(t / (stop_new / (n_new - 1)))), n_new)
-        while j > 0 and _linspace_at(stop_new, n_new, np.array([j - 1]))[0] >= t:
-            j -= 1
-        while j < n_new and _linspace_at(stop_new, n_new, np.array([j]))[0] < t:
-            j += 1
-        return j
-
     def process(s0, s1, lo, data):
         # A sum is a cheap test that every sample is finite (or overflows).
         if not np.isfinite(data.sum()):
@@ -193,9 +195,10 @@ def _read_lowpass_resample(
             data = sosfiltfilt(sos, data, axis=-1, padtype="constant")
         else:
             data = sosfilt(sos, sosfilt(sos, data)[:, ::-1])[:, ::-1]
-        t_s0, t_s1 = _linspace_at(stop_old, n_times, np.array([s0, s1]))
-        j0 = t_new_at_or_after(t_s0)
-        j1 = n_new if s1 == n_times else t_new_at_or_after(t_s1)
+        # The 64-Hz samples at or after sample s0 and before sample s1.
+        t_s = _linspace_at(stop_old, n_times, np.array([s0, s1]))
+        j0, j1 = _searchsorted_grid(stop_new, n_new, t_s, "left")
+        j1 = n_new if s1 == n_times else j1
         t_new = _linspace_at(stop_new, n_new, np.arange(j0, j1))
         resampled = _interp_uniform(t_new, data, lo, stop_old, n_times)
         np.multiply(resampled, 1e3, out=out[:, j0:j1])  # V -> mV

@@ -9,6 +9,7 @@ from mne_mousesleep.preprocessing import (
     _interp_uniform,
     _lowpass_resample,
     _read_lowpass_resample,
+    _searchsorted_grid,
 )
 
 
@@ -97,3 +98,20 @@ def test_interp_uniform_is_np_interp(rng, num, stop, lo):
     )
     expected = np.stack([np.interp(t, grid[lo:], f) for f in fp])
     np.testing.assert_array_equal(_interp_uniform(t, fp, lo, stop, num), expected)
+
+
+@pytest.mark.parametrize("num, stop", [(1000, 1.0), (7919, 12.34), (57601, 900.0156)])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_searchsorted_grid_is_np_searchsorted(rng, num, stop, side):
+    """The position of times in a uniform grid, without the grid, as numpy's."""
+    grid = np.linspace(0, stop, num)
+    t = np.concatenate(
+        [
+            rng.uniform(-0.01, stop * 1.01, 500),
+            grid,
+            np.nextafter(grid, -np.inf),
+            np.nextafter(grid, np.inf),
+        ]
+    )
+    expected = np.searchsorted(grid, t, side)
+    np.testing.assert_array_equal(_searchsorted_grid(stop, num, t, side), expected)

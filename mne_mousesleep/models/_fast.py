@@ -61,12 +61,12 @@ _POINTS += (Fraction(3, 2), Fraction(-3, 2), Fraction(2, 3), Fraction(-2, 3))
 _POINTS += (3, -3, Fraction(1, 3), Fraction(-1, 3), Fraction(3, 4), Fraction(-3, 4))
 _POINTS += (Fraction(4, 3), Fraction(-4, 3))
 
-#: Samples of context the three layers need on each side of an output: 3 + 2 +
-#: 1 to the left and 4 + 2 + 1 to the right (the zero padding of the layers).
-LEFT, RIGHT = 6, 7
 # Zero padding of the three layers at the start ("left") and end ("right") of a
 # window.
 _EDGE_PADS = {"left": (3, 2, 1), "right": (4, 2, 1)}
+#: Samples of context the three layers need on each side of an output (their
+#: zero padding): 6 to the left and 7 to the right.
+LEFT, RIGHT = sum(_EDGE_PADS["left"]), sum(_EDGE_PADS["right"])
 #: Epochs per part of the recording given to a thread.
 PART_EPOCHS = 256
 
@@ -178,7 +178,7 @@ class _WinogradLayer:
         m, n, name = self.m, self.n, self.name
         n_in, n_o = h.shape[2], self.u.shape[2]
         v = work.get(name + "v", (n, n_tiles, n_in))
-        torch.mm(self.b_t, h.reshape(n, -1), out=v.view(n, -1))
+        torch.mm(self.b_t, h.view(n, -1), out=v.view(n, -1))
         prod = work.get(
             name + "p",
             (n + 1, n_tiles, n_o),
