@@ -1,7 +1,8 @@
 """Speed of scoring a 24-h recording, against classifying every window.
 
 Run: ``MNE_MOUSESLEEP_MIRROR=../shared python benchmarks/bench_scoring.py``
-(``--hours`` and ``--sfreq`` change the synthetic recording).
+(``--hours`` and ``--sfreq`` change the simulated recording: one parietal
+EEG channel from :func:`mne_mousesleep.datasets.simulate_recording`).
 
 Prints the recording length and sampling rate; the wall time from the
 ``mne.io.Raw`` (in memory) to annotations with :func:`mne_mousesleep.score`
@@ -30,16 +31,23 @@ import mne_mousesleep as mms
 from mne_mousesleep.scoring import _per_window_proba, _window_proba
 
 
-def synthetic_raw(hours, sfreq, seed=0):
-    """One parietal EEG channel (volts): noise with alternating delta/theta bouts."""
-    rng = np.random.default_rng(seed)
-    n = int(hours * 3600 * sfreq)
-    t = np.arange(n) / sfreq
-    bout = (t // 300).astype(int) % 2  # 5-min bouts
-    freq = np.where(bout, 7.0, 2.0)
-    data = 60e-6 * np.sin(2 * np.pi * freq * t) + 40e-6 * rng.standard_normal(n)
+def simulated_raw(hours, sfreq, seed=0):
+    """One parietal EEG channel (volts) of a simulated mouse, from 07:00 (ZT0).
+
+    Made by :func:`mne_mousesleep.datasets.simulate_recording` one hour at a
+    time (to bound the memory of the simulation), each hour with the stages of
+    its ZT.
+    """
+    pieces = []
+    for hour in range(int(np.ceil(hours))):
+        start = f"2024-01-01 {(7 + hour) % 24:02d}:00:00"
+        duration = min(3600.0, hours * 3600 - hour * 3600)
+        piece = mms.datasets.simulate_recording(
+            duration, sfreq, ch_names=("EEG_PR",), start=start, seed=seed + hour
+        )
+        pieces.append(piece.get_data())
     info = mne.create_info(["EEG_PR"], sfreq, "eeg")
-    return mne.io.RawArray(data[np.newaxis], info, verbose=False)
+    return mne.io.RawArray(np.concatenate(pieces, axis=1), info, verbose=False)
 
 
 def timed(func):
@@ -68,10 +76,11 @@ def main():
     _, dt = timed(lambda: mms.score(raw, model=model, verbose=False))
     print(f"MiSleep example (600 s, 305 Hz): score {dt:.2f} s wall")
 
-    raw = synthetic_raw(args.hours, args.sfreq)
+    raw = simulated_raw(args.hours, args.sfreq)
     print(
         f"recording: {raw.times[-1] / 3600 + 1 / raw.info['sfreq'] / 3600:g} h, "
-        f"1 channel at {raw.info['sfreq']:g} Hz ({raw.n_times} samples)"
+        f"1 channel at {raw.info['sfreq']:g} Hz ({raw.n_times} samples), "
+        "simulated mouse EEG (simulate_recording)"
     )
     # The first long recording of a process also pays for fresh memory (page
     # faults, allocator growth); later ones, as in a batch, do not. Timings on

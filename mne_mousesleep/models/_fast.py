@@ -67,8 +67,9 @@ _EDGE_PADS = {"left": (3, 2, 1), "right": (4, 2, 1)}
 #: Samples of context the three layers need on each side of an output (their
 #: zero padding): 6 to the left and 7 to the right.
 LEFT, RIGHT = sum(_EDGE_PADS["left"]), sum(_EDGE_PADS["right"])
-#: Epochs per part of the recording given to a thread.
-PART_EPOCHS = 256
+#: Epochs per part of the recording given to a thread: small enough that the
+#: threads finish within about 20 ms of each other (about 0.1 s with 256).
+PART_EPOCHS = 64
 
 
 @lru_cache
@@ -117,14 +118,17 @@ def winograd_matrices(m, r):
 
 
 class _Workspace:
-    """Named buffers, allocated once per shape.
+    """Named buffers, allocated once per shape, and storages used in turn.
 
     Fresh large allocations in every chunk cost page faults and, interleaved
-    with the kept results, fragment the heap.
+    with the kept results, fragment the heap. The activations of successive
+    layers live in two storages used in turn (each layer reads one and writes
+    the other), which keeps the memory a chunk touches, and so the cache
+    misses, at about 40 % of separate buffers.
     """
 
     def __init__(self):
-        self._buffers = {}
+        self._buffers, self._storages = {}, {}
 
     def get(self, name, shape, init=None):
         """Return the buffer ``name`` of ``shape``; ``init(buf)`` when new."""
@@ -135,14 +139,20 @@ class _Workspace:
                 init(buf)
         return buf
 
+    def storage(self, name, shape):
+        """Return a view of ``shape`` on the storage ``name`` (grown as needed)."""
+        numel = int(np.prod(shape))
+        buf = self._storages.get(name)
+        if buf is None or buf.numel() < numel:
+            buf = self._storages[name] = torch.empty(numel)
+        return buf[:numel].view(shape)
+
 
 class _WinogradLayer:
     """A 1-D convolution (no padding) and ReLU by F(m, r), phase-major.
 
     Parameters
     ----------
-    name : str
-        Prefix of the workspace buffers.
     weight, bias : torch.Tensor
         Of the convolution, ``(n_out, n_in, r)`` and ``(n_out,)``.
     m : int
@@ -152,10 +162,10 @@ class _WinogradLayer:
         next layer has ``r'`` taps (see ``__call__``).
     """
 
-    def __init__(self, name, weight, bias, m, n_rows_out):
+    def __init__(self, weight, bias, m, n_rows_out):
         _, _, r = weight.shape
         a_t, g, b_t = winograd_matrices(m, r)
-        self.name, self.m, self.n, self.n_rows_out = name, m, m + r - 1, n_rows_out
+        self.m, self.n, self.n_rows_out = m, m + r - 1, n_rows_out
         # U[j] = (G @ w) as (n_in, n_out) matrices, one per transform point.
         u = np.einsum("jk,ock->jco", g, weight.double().numpy())
         self.u = np.ascontiguousarray(u, np.float32)
@@ -165,7 +175,7 @@ class _WinogradLayer:
         self.a_t = torch.from_numpy(np.c_[a_t, np.ones(m)]).float()
         self.bias = bias.float()
 
-    def __call__(self, h, n_tiles, work):
+    def __call__(self, h, n_tiles, work, storages):
         """ReLU of the convolution of ``h``: ``(n_rows_out, n_tiles, n_out)``.
 
         ``h`` is ``(m + r - 1, n_tiles, n_in)``, the tiles of the input: row
@@ -174,21 +184,22 @@ class _WinogradLayer:
         ``t`` is output sample ``t * m + i``, which reads samples ``t * m + i``
         to ``t * m + i + r - 1``; the rows after ``m`` repeat the first rows
         of tile ``t + 1`` (undefined in the last tile).
+
+        ``storages`` names two storages of ``work``: the transformed input and
+        the output go to the first (which must not hold ``h``), the products
+        to the second.
         """
-        m, n, name = self.m, self.n, self.name
+        m, n = self.m, self.n
         n_in, n_o = h.shape[2], self.u.shape[2]
-        v = work.get(name + "v", (n, n_tiles, n_in))
+        v = work.storage(storages[0], (n, n_tiles, n_in))
         torch.mm(self.b_t, h.view(n, -1), out=v.view(n, -1))
-        prod = work.get(
-            name + "p",
-            (n + 1, n_tiles, n_o),
-            init=lambda buf: buf[n].copy_(self.bias.expand(n_tiles, n_o)),
-        )
+        prod = work.storage(storages[1], (n + 1, n_tiles, n_o))
+        prod[n].copy_(self.bias.expand(n_tiles, n_o))
         # The channel mixing, n products (n_tiles, n_in) @ (n_in, n_out): the
         # BLAS of numpy (OpenBLAS in its wheels) is a few % faster here than
         # torch.bmm and releases the GIL.
         np.matmul(v.numpy(), self.u, out=prod[:n].numpy())
-        y = work.get(name + "y", (self.n_rows_out, n_tiles, n_o))
+        y = work.storage(storages[0], (self.n_rows_out, n_tiles, n_o))
         torch.mm(self.a_t, prod.view(n + 1, -1), out=y[:m].view(m, -1))
         y[:m].clamp_min_(0.0)
         y[m:, :-1] = y[: self.n_rows_out - m, 1:]
@@ -239,8 +250,8 @@ class FastThreeConv:
             w1 = w1.reshape(w1.shape[0], -1).T
             self.w1 = torch.cat([w1, b1[None]]).float().contiguous()
             # conv2 writes the tiles of conv3 (m + 2 rows); conv3 m rows.
-            self.conv2 = _WinogradLayer("conv2", w2, b2, m, m + w3.shape[2] - 1)
-            self.conv3 = _WinogradLayer("conv3", w3, b3, m, m)
+            self.conv2 = _WinogradLayer(w2, b2, m, m + w3.shape[2] - 1)
+            self.conv3 = _WinogradLayer(w3, b3, m, m)
             # The window edges run the layers as published (zero padding
             # after each batch normalisation): the first convolution as a
             # matrix product, the next two as one Winograd tile per window.
@@ -251,9 +262,8 @@ class FastThreeConv:
                 n_pos, layers = LEFT + RIGHT + pads[0] - self.k1 + 1, []
                 for conv, pad in zip((fe[6], fe[10]), pads[1:]):
                     n_pos += pad - conv.weight.shape[2] + 1
-                    name = f"{side}{len(layers)}"
                     weight, bias = conv.weight.double(), conv.bias.double()
-                    layers.append(_WinogradLayer(name, weight, bias, n_pos, n_pos))
+                    layers.append(_WinogradLayer(weight, bias, n_pos, n_pos))
                 self.edge_layers[side] = layers
         self.m = m
         self.n_features = w3.shape[0]
@@ -292,10 +302,13 @@ class FastThreeConv:
             )
             taps = cols[..., :-1].unflatten(-1, (n_ch, k1))
             taps.copy_(seg.as_strided(taps.shape, (1, m, seg.stride(0), 1)))
-            h1 = work.get("h1", (n_rows, n_tiles + 1, self.w1.shape[1]))
-            torch.mm(cols.view(-1, n_cols), self.w1, out=h1.view(-1, h1.shape[2]))
-            h2 = self.conv2(h1.clamp_min_(0.0), n_tiles + 1, work)
-            h3 = self.conv3(h2[:, :n_tiles], n_tiles, work)
+            # The activations in two storages in turn: h1 in P, conv2's
+            # transformed input and output (h2) in Q, its products in P, ...
+            n_c1 = self.w1.shape[1]
+            h1 = work.storage("P", (n_rows, n_tiles + 1, n_c1))
+            torch.mm(cols.view(-1, n_cols), self.w1, out=h1.view(-1, n_c1))
+            h2 = self.conv2(h1.clamp_min_(0.0), n_tiles + 1, work, ("Q", "P"))
+            h3 = self.conv3(h2[:, :n_tiles], n_tiles, work, ("P", "Q"))
             # Per-epoch mean: the m rows summed by a matrix product (a strided
             # reduction over two axes is several times slower), then the tiles.
             rows = work.get("ones", (1, m), init=lambda buf: buf.fill_(1.0))
@@ -327,7 +340,10 @@ class FastThreeConv:
                 h = torch.addmm(b, cols.reshape(-1, w.shape[0]), w)
                 h = h.view(cols.shape[0], cols.shape[1], -1).clamp_min_(0.0)
             else:
-                h = self.edge_layers[side][ii - 1](h, h.shape[1], work)
+                # The two storages in turn: the input of the second layer is
+                # the output of the first.
+                storages = ("EA", "EB") if ii == 1 else ("EB", "EA")
+                h = self.edge_layers[side][ii - 1](h, h.shape[1], work, storages)
         h = h[:LEFT] if side == "left" else h[-RIGHT:]
         scale, offset = self.bn[3]
         return h.sum(0).mul_(scale).add_(len(h) * offset)
