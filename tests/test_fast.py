@@ -82,3 +82,28 @@ def test_tiles_must_fit_the_epochs():
     net = _random_net(1, seed=0)
     with pytest.raises(ValueError, match="Tiles of 12"):
         FastThreeConv(net, 12).window_features(torch.zeros(1, 640 * 4))
+
+
+def test_fast_evaluator_rebuilt_when_weights_change():
+    """Kept on the network while its weights stay; rebuilt after any change."""
+    from mne_mousesleep.models._grieger2021 import _fast_evaluator, recording_log_proba
+
+    net = _random_net(1, seed=9)
+    x = torch.randn(1, 5 * 640, generator=torch.manual_seed(10))
+    with torch.inference_mode():
+        before = recording_log_proba(net, x)
+    fast = _fast_evaluator(net)
+    assert _fast_evaluator(net) is fast
+    with torch.no_grad():
+        net.feature_extractor[6].weight.mul_(1.5)  # in place, as an optimiser
+    with torch.inference_mode():
+        after = recording_log_proba(net, x)
+        expected = net(x.unfold(1, 1920, 640).transpose(0, 1))
+    assert _fast_evaluator(net) is not fast
+    assert not torch.allclose(before, after, atol=1e-3)
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-4)
+    fast = _fast_evaluator(net)
+    net.train()
+    net(torch.randn(2, 1, 1920))  # updates the running statistics
+    net.eval()
+    assert _fast_evaluator(net) is not fast
