@@ -64,13 +64,17 @@ def main():
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     # The speed of this (shared, virtual) machine at the time of the run: the
-    # rate of a large single-threaded float32 matrix product.
+    # rate of a large single-threaded float32 matrix product, median of five
+    # rounds of ten (the first round after start-up is often slower).
     a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
     with threadpool_limits(1, user_api="blas"):
         a @ a
-        _, dt = timed(lambda: [a @ a for _ in range(10)])
-    rate = 20 * 1024**3 / dt / 1e9
-    print(f"machine: single-thread float32 matrix product {rate:.0f} GFLOPS")
+        durations = [timed(lambda: [a @ a for _ in range(10)])[1] for _ in range(5)]
+    rates = 20 * 1024**3 / np.array(durations) / 1e9
+    print(
+        f"machine: single-thread float32 matrix product {np.median(rates):.0f} "
+        f"GFLOPS (median of 5; range {min(rates):.0f}-{max(rates):.0f})"
+    )
     model = mms.load_model(args.model)  # download outside the timing
     raw = mms.datasets.fetch_misleep_example(verbose=False)
     _, dt = timed(lambda: mms.score(raw, model=model, verbose=False))

