@@ -107,3 +107,19 @@ def test_fast_evaluator_rebuilt_when_weights_change():
     net(torch.randn(2, 1, 1920))  # updates the running statistics
     net.eval()
     assert _fast_evaluator(net) is not fast
+
+
+def test_fast_evaluator_of_inference_tensors():
+    """A network made under inference mode (no version counters) still scores."""
+    from mne_mousesleep.models._grieger2021 import _fast_evaluator, recording_log_proba
+
+    with torch.inference_mode():
+        net = _random_net(1, seed=11)
+        x = torch.randn(1, 5 * 640, generator=torch.manual_seed(12))
+        before = recording_log_proba(net, x)
+        assert _fast_evaluator(net) is not _fast_evaluator(net)
+        net.feature_extractor[6].weight.mul_(1.5)  # no version counter to see it
+        after = recording_log_proba(net, x)
+        expected = net(x.unfold(1, 1920, 640).transpose(0, 1))
+    assert not torch.allclose(before, after, atol=1e-3)
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-4)

@@ -106,11 +106,16 @@ def _fast_evaluator(net):
     Building it (folding, transforms of the weights) takes about 25 ms, a
     sixth of scoring a 10-min recording; it is kept on the network and built
     again only when a parameter or buffer has changed (their version counters
-    count in-place changes, as in training).
+    count in-place changes, as in training). Tensors created under
+    :func:`torch.inference_mode` have no version counter: a network holding
+    any gets a new evaluator at every call.
     """
     from ._fast import FastThreeConv
 
-    key = tuple((t.data_ptr(), t._version) for t in net.state_dict().values())
+    tensors = net.state_dict().values()
+    if any(t.is_inference() for t in tensors):
+        return FastThreeConv(net)
+    key = tuple((t.data_ptr(), t._version) for t in tensors)
     cached = net.__dict__.get("_fast_evaluator")
     if cached is None or cached[0] != key:
         cached = net.__dict__["_fast_evaluator"] = (key, FastThreeConv(net))
