@@ -23,9 +23,11 @@ module makes both parts cheap without changing what is computed:
 - activations are stored as tiles, phase-major: row ``i`` of tile column
   ``t`` is sample ``t * m + i`` (an array ``(m + r - 1, n_tiles,
   n_channels)``, the last ``r - 1`` rows repeating the first rows of the next
-  tile). The input transform, the channel mixing and the output transform
-  (with the bias, as an extra row of the products) are then plain matrix
-  products over whole arrays, and each layer writes the tiles of the next;
+  tile, copied rather than computed again). The input transform, the
+  channel mixing and the output transform are then plain matrix products
+  over whole arrays (the bias is added to the products of the point 1,
+  which every output reads with weight 1), and each layer writes the tiles
+  of the next;
 - the recording is split into contiguous parts that the threads take in
   turn, each computed with single-threaded operations (no synchronisation
   between the many small matrix products), in chunks of a few epochs that
@@ -172,9 +174,10 @@ class _WinogradLayer:
         u = np.einsum("jk,ock->jco", g, weight.double().numpy())
         self.u = np.ascontiguousarray(u, np.float32)
         self.b_t = torch.from_numpy(b_t).float()
-        # The output transform also adds the bias, held in an extra row of
-        # the products.
-        self.a_t = torch.from_numpy(np.c_[a_t, np.ones(m)]).float()
+        self.a_t = torch.from_numpy(a_t).float()
+        # Every output reads the products of the point 1 with weight 1: the
+        # bias is added to them.
+        assert (a_t[:, 1] == 1).all()
         self.bias = bias.float()
 
     def __call__(self, h, n_tiles, work, storages):
@@ -189,20 +192,22 @@ class _WinogradLayer:
 
         ``storages`` names two storages of ``work``: the transformed input and
         the output go to the first (which must not hold ``h``), the products
-        to the second.
+        to the second. ``h`` may have more tiles than ``n_tiles`` (the first
+        ``n_tiles`` are used).
         """
         m, n = self.m, self.n
         n_in, n_o = h.shape[2], self.u.shape[2]
         v = work.storage(storages[0], (n, n_tiles, n_in))
-        torch.mm(self.b_t, h.view(n, -1), out=v.view(n, -1))
-        prod = work.storage(storages[1], (n + 1, n_tiles, n_o))
-        prod[n].copy_(self.bias.expand(n_tiles, n_o))
+        rows = h.as_strided((n, n_tiles * n_in), (h.stride(0), 1))
+        torch.mm(self.b_t, rows, out=v.view(n, -1))
+        prod = work.storage(storages[1], (n, n_tiles, n_o))
         # The channel mixing, n products (n_tiles, n_in) @ (n_in, n_out): the
         # BLAS of numpy (OpenBLAS in its wheels) is a few % faster here than
         # torch.bmm and releases the GIL.
-        np.matmul(v.numpy(), self.u, out=prod[:n].numpy())
+        np.matmul(v.numpy(), self.u, out=prod.numpy())
+        prod[1].add_(self.bias)
         y = work.storage(storages[0], (self.n_rows_out, n_tiles, n_o))
-        torch.mm(self.a_t, prod.view(n + 1, -1), out=y[:m].view(m, -1))
+        torch.mm(self.a_t, prod.view(n, -1), out=y[:m].view(m, -1))
         y[:m].clamp_min_(0.0)
         y[m:, :-1] = y[: self.n_rows_out - m, 1:]
         return y
@@ -294,22 +299,26 @@ class FastThreeConv:
             seg[:, : s0 - lo] = 0.0
             seg[:, s0 - lo : s1 - lo] = x[:, s0:s1]
             seg[:, s1 - lo :] = 0.0
-            # cols[i, t, c, k] = seg[c, t * m + i + k], i < m + 4 (the tiles
-            # of conv2), then a column of ones.
-            n_rows, n_cols = self.conv2.n, n_ch * k1 + 1
+            # cols[i, t, c, k] = seg[c, t * m + i + k], i < m, then a column
+            # of ones: the first convolution at the m samples of n_tiles + 2
+            # tiles.
+            n_cols = n_ch * k1 + 1
             cols = work.get(
                 "cols",
-                (n_rows, n_tiles + 1, n_cols),
+                (m, n_tiles + 2, n_cols),
                 init=lambda buf: buf[..., -1].fill_(1.0),
             )
             taps = cols[..., :-1].unflatten(-1, (n_ch, k1))
             taps.copy_(seg.as_strided(taps.shape, (1, m, seg.stride(0), 1)))
             # The activations in two storages in turn: h1 in P, conv2's
             # transformed input and output (h2) in Q, its products in P, ...
-            n_c1 = self.w1.shape[1]
-            h1 = work.storage("P", (n_rows, n_tiles + 1, n_c1))
-            torch.mm(cols.view(-1, n_cols), self.w1, out=h1.view(-1, n_c1))
-            h2 = self.conv2(h1.clamp_min_(0.0), n_tiles + 1, work, ("Q", "P"))
+            n_rows, n_c1 = self.conv2.n, self.w1.shape[1]
+            h1 = work.storage("P", (n_rows, n_tiles + 2, n_c1))
+            torch.mm(cols.view(-1, n_cols), self.w1, out=h1[:m].view(-1, n_c1))
+            h1[:m].clamp_min_(0.0)
+            # The tiles of conv2: rows m and after repeat those of the next tile.
+            h1[m:, :-1] = h1[: n_rows - m, 1:]
+            h2 = self.conv2(h1, n_tiles + 1, work, ("Q", "P"))
             h3 = self.conv3(h2[:, :n_tiles], n_tiles, work, ("P", "Q"))
             # Per-epoch mean: the m rows summed by a matrix product (a strided
             # reduction over two axes is several times slower), then the tiles.
