@@ -152,6 +152,15 @@ class _Workspace:
         return buf[:numel].view(shape)
 
 
+def _repeat_next_tile(tiles, m):
+    """Copy the first rows of each tile into rows ``m`` and after of the previous.
+
+    ``tiles`` is ``(n_rows, n_tiles, n_channels)``, phase-major; rows ``m``
+    and after of the last tile stay as they are (undefined).
+    """
+    tiles[m:, :-1] = tiles[: len(tiles) - m, 1:]
+
+
 class _WinogradLayer:
     """A 1-D convolution (no padding) and ReLU by F(m, r), phase-major.
 
@@ -198,8 +207,7 @@ class _WinogradLayer:
         m, n = self.m, self.n
         n_in, n_o = h.shape[2], self.u.shape[2]
         v = work.storage(storages[0], (n, n_tiles, n_in))
-        rows = h.as_strided((n, n_tiles * n_in), (h.stride(0), 1))
-        torch.mm(self.b_t, rows, out=v.view(n, -1))
+        torch.mm(self.b_t, h[:, :n_tiles].view(n, -1), out=v.view(n, -1))
         prod = work.storage(storages[1], (n, n_tiles, n_o))
         # The channel mixing, n products (n_tiles, n_in) @ (n_in, n_out): the
         # BLAS of numpy (OpenBLAS in its wheels) is a few % faster here than
@@ -209,7 +217,7 @@ class _WinogradLayer:
         y = work.storage(storages[0], (self.n_rows_out, n_tiles, n_o))
         torch.mm(self.a_t, prod.view(n, -1), out=y[:m].view(m, -1))
         y[:m].clamp_min_(0.0)
-        y[m:, :-1] = y[: self.n_rows_out - m, 1:]
+        _repeat_next_tile(y, m)
         return y
 
 
@@ -316,10 +324,9 @@ class FastThreeConv:
             h1 = work.storage("P", (n_rows, n_tiles + 2, n_c1))
             torch.mm(cols.view(-1, n_cols), self.w1, out=h1[:m].view(-1, n_c1))
             h1[:m].clamp_min_(0.0)
-            # The tiles of conv2: rows m and after repeat those of the next tile.
-            h1[m:, :-1] = h1[: n_rows - m, 1:]
+            _repeat_next_tile(h1, m)  # the tiles of conv2
             h2 = self.conv2(h1, n_tiles + 1, work, ("Q", "P"))
-            h3 = self.conv3(h2[:, :n_tiles], n_tiles, work, ("P", "Q"))
+            h3 = self.conv3(h2, n_tiles, work, ("P", "Q"))
             # Per-epoch mean: the m rows summed by a matrix product (a strided
             # reduction over two axes is several times slower), then the tiles.
             rows = work.get("ones", (1, m), init=lambda buf: buf.fill_(1.0))
