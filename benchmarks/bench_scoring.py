@@ -10,7 +10,7 @@ Prints the recording length and sampling rate; the wall time from the
 peak RSS of the process up to then; in the same run, the wall and CPU time of
 the network part done by the fast path (convolving once, Winograd, one part of
 the recording per thread) and done by classifying every 30-s window separately,
-the issue's reference point, twice: as the published code runs it (its
+the reference of the speed target, twice: as the published code runs it (its
 evaluation script feeds the network batches of 512 windows,
 ``experiment.evaluation.batch_size`` in ``config/standard_config.yml`` of
 github.com/dslaborg/sleep-mice-tuebingen) and in batches of 32 windows, the
@@ -131,14 +131,14 @@ def main():
     print(f"  of which network, fast path: {t_fast:.2f} s wall, {c_fast:.1f} s CPU")
     references = (
         ("as the published code runs it, batches of 512 windows", 512),
-        ("batches of 32 windows (fastest here)", 32),
+        ("batches of 32 windows, the fastest here", 32),
     )
     for label, batch_size in references:
         slow, t_slow, c_slow = timed_cpu(
             lambda bs=batch_size: _per_window_proba(model, data, bs)
         )
         print(
-            f"network, every 30-s window separately, {label} (same run): "
+            f"network, every 30-s window separately ({label}; same run): "
             f"{t_slow:.2f} s wall, {c_slow:.1f} s CPU"
         )
         print(f"  ratio per-window / fast, network: {t_slow / t_fast:.1f}x")
