@@ -67,6 +67,11 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb():
+    """Peak resident memory of the process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def timed_cpu(func):
     """``func()``, its wall time and its CPU time, in seconds."""
     c0 = cpu_seconds()
@@ -120,9 +125,11 @@ def main():
         )
     t_total = float(np.median(times[1:]))
     print(f"score, median of the later calls: {t_total:.2f} s wall")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size = raw._data.nbytes / 1e6
-    print(f"peak RSS up to here: {peak:.0f} MB (the in-memory Raw: {size:.0f} MB)")
+    print(
+        f"peak RSS up to here: {peak_rss_mb():.0f} MB "
+        f"(the in-memory Raw: {size:.0f} MB)"
+    )
     data, t_pre = timed(
         lambda: mms.preprocess(raw, picks="EEG_PR", model=model, verbose=False)
     )
@@ -149,8 +156,7 @@ def main():
         print(f"  max |dp| fast vs per-window: {diff:.2e}")
         same = (fast[scored].argmax(1) == slow[scored].argmax(1)).all()
         print(f"  identical argmax on {scored.sum()} epochs: {same}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS with the per-window runs: {peak:.0f} MB")
+    print(f"peak RSS with the per-window runs: {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":
