@@ -3,9 +3,12 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import hashlib
 import json
 import os
 import sys
+import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -149,36 +152,133 @@ def _settings(model, picks, emg, merge_bouts):
     )
 
 
-def _is_up_to_date(job, paths, settings):
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_sidecar(job):
     sidecar = job["out"] / f"{job['stem']}{_SIDECAR}"
-    if not sidecar.is_file() or not all(p.is_file() for p in paths.values()):
-        return False
     try:
         info = json.loads(sidecar.read_text())
     except (OSError, ValueError):
-        return False
-    return (
-        info.get("input") == _fingerprint(job["path"])
-        and info.get("settings") == settings
-        and sorted(info.get("outputs", [])) == sorted(p.name for p in paths.values())
-    )
+        return None
+    return info if isinstance(info, dict) else None
 
 
-def _atomic(path, write):
-    """Call ``write(tmp)`` on a hidden temporary name, then rename it to ``path``.
+def _known_hashes(info):
+    """Return the sha256 of each output that its sidecar vouches for, as sets."""
+    known = {name: {h} for name, h in (info.get("sha256") or {}).items()}
+    if info.get("complete") is False:  # an interrupted run: old or new content
+        for name, hashes in (info.get("pending_sha256") or {}).items():
+            known.setdefault(name, set()).update(hashes)
+    return known
+
+
+def _state(job, paths, settings):
+    """Say what to do with a recording's outputs, without replacing any.
+
+    Returns ``(state, note, replaceable)``: ``state`` is ``"todo"`` (no
+    output exists; or only some do and those are up to date, and the missing
+    ones are written; or a run was interrupted while writing them),
+    ``"skipped"`` (all up to date), ``"edited"`` (an output differs from what
+    was written: kept) or ``"stale"`` (outputs exist but the input or the
+    settings changed, or no sidecar says where they come from: kept).
+    ``replaceable`` names the existing outputs that an interrupted run wrote
+    and that may be written again.
+    """
+    existing = [p for p in paths.values() if p.exists()]
+    if not existing:
+        return "todo", "", set()
+    names = ", ".join(p.name for p in existing)
+    info = _read_sidecar(job)
+    if info is None:
+        return (
+            "stale",
+            f"stale: {names} exist(s) without a sidecar; kept, pass --overwrite",
+            set(),
+        )
+    known = _known_hashes(info)
+    edited = [
+        p.name for p in existing if p.name in known and _sha256(p) not in known[p.name]
+    ]
+    if edited:
+        return (
+            "edited",
+            f"edited: {', '.join(edited)} changed since written; kept",
+            set(),
+        )
+    before = info.get("settings") or {}
+    changed = [
+        k
+        for k in sorted(set(settings) | set(before))
+        if before.get(k) != settings.get(k)
+    ]
+    if info.get("input") != _fingerprint(job["path"]):
+        changed.insert(0, "input file")
+    foreign = [p.name for p in existing if p.name not in known]
+    if changed or foreign:
+        what = [f"{', '.join(changed)} changed"] if changed else []
+        what += [f"{', '.join(foreign)} not written by this scoring"] if foreign else []
+        return "stale", f"stale ({'; '.join(what)}): kept, pass --overwrite", set()
+    if info.get("complete") is False:
+        return "todo", "resuming an interrupted scoring", {p.name for p in existing}
+    if len(existing) < len(paths):
+        return "todo", "", set()
+    return "skipped", "up to date", set()
+
+
+def _atomic(path, write, overwrite=True):
+    """Call ``write(tmp)`` on a hidden temporary name, then move it to ``path``.
 
     The temporary file keeps the suffix MNE needs (``-annot.fif``, ``.csv``);
     an interrupted run leaves at most a hidden temporary file, never a
-    truncated output.
+    truncated output. With ``overwrite=False`` the move never replaces a file
+    that exists (a hard link, which fails if ``path`` exists):
+    :class:`FileExistsError` is raised instead.
     """
     path = Path(path)
-    tmp = path.with_name(f".tmp{os.getpid()}_{path.name}")
+    tmp = path.with_name(f".tmp{os.getpid()}_{threading.get_ident()}_{path.name}")
     try:
         write(tmp)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{path} appeared while it was being written; kept"
+                ) from None
+            except OSError:  # no hard links on this file system
+                if path.exists():
+                    raise FileExistsError(f"{path} exists; kept") from None
+                os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _check_writable(folder):
+    """Return why outputs cannot be written to ``folder``, or None.
+
+    The folder (and its parents) is created if needed, and a temporary file
+    is written to it and removed.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return f"cannot write outputs to {folder}: it is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".mne_mousesleep_check"):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        return f"cannot write outputs to {folder}: {reason}"
+    return None
 
 
 def stage_summary(annotations):
@@ -209,46 +309,136 @@ def stage_summary(annotations):
 
 
 _MODELS = {}
+#: What MNE's EDF/BDF reader says of a file whose header counts more data
+#: records than the file holds (a truncated or still-growing file).
+_TRUNCATED = "does not match the file size"
 
 
-def _read_recording(fname, verbose=None):
-    """Open a recording: a MiSleep ``.mat``, or any file MNE reads (not preloaded)."""
+def _read_recording(fname, *, allow_truncated=False):
+    """Open a recording: a MiSleep ``.mat``, or any file MNE reads (not preloaded).
+
+    Returns the Raw and the reader's warnings (messages). The warnings are
+    caught whatever MNE's log level, and the reader's log output is kept off
+    the terminal. A truncated EDF/BDF raises :class:`ValueError` unless
+    ``allow_truncated``.
+    """
     import mne
 
     from .datasets import read_misleep_mat
 
-    if _recording_suffix(Path(fname)) == ".mat":
-        return read_misleep_mat(fname)
-    return mne.io.read_raw(fname, preload=False, verbose=verbose)
+    with (
+        mne.utils.catch_logging(verbose="warning"),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        if _recording_suffix(Path(fname)) == ".mat":
+            raw = read_misleep_mat(fname)
+        else:
+            raw = mne.io.read_raw(fname, preload=False, verbose="warning")
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    if not allow_truncated and any(_TRUNCATED in m for m in messages):
+        raise ValueError(
+            f"{fname} looks truncated: the record count of its header does not "
+            f"match the file size (only {raw.times[-1]:.0f} s could be read). "
+            "Scoring it as complete would be wrong; pass allow_truncated=True "
+            "(--allow-truncated) to score what it holds."
+        )
+    return raw, messages
 
 
-def _read(job):
+def _read(job, allow_truncated=False):
     if job["bids"] is not None:
         from mne_bids import read_raw_bids
 
-        return read_raw_bids(job["bids"], verbose=None)
-    return _read_recording(job["path"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw = read_raw_bids(job["bids"], verbose="error")
+        return raw, list(dict.fromkeys(str(w.message) for w in caught))
+    return _read_recording(job["path"], allow_truncated=allow_truncated)
 
 
-def _score_one(job, paths, settings, model, picks, emg, merge_bouts, n_threads):
-    """Score one recording and write its outputs (runs in a worker)."""
+def _lock(job):
+    from filelock import FileLock
+
+    return FileLock(job["out"] / f".{job['stem']}_scoring.lock", timeout=0)
+
+
+def _score_one(
+    job,
+    paths,
+    settings,
+    model,
+    picks,
+    emg,
+    merge_bouts,
+    n_threads,
+    overwrite=False,
+    options=None,
+):
+    """Score one recording and write its outputs (runs in a worker).
+
+    The recording's lock is held meanwhile; if another run holds it, nothing
+    is done (status ``"busy"``). Its state is checked again under the lock.
+    """
     import torch
+    from filelock import Timeout
 
     if n_threads:
         torch.set_num_threads(n_threads)
     t0 = time.perf_counter()
-    result = dict(file=str(job["path"]), status="scored", error="")
-    # Warnings (e.g. an implausible amplitude) are kept in the summary.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _score_into(result, job, paths, settings, model, picks, emg, merge_bouts)
+    result = dict(file=str(job["path"]), status="scored", error="", note="")
+    lock = _lock(job)
+    try:
+        lock.acquire()
+    except Timeout:
+        result.update(status="busy", note="in progress elsewhere (locked)")
+        return result
+    except OSError as err:
+        result.update(status="failed", error=f"cannot lock outputs: {err}")
+        return result
+    try:
+        state, note, replaceable = _state(job, paths, settings)
+        if state != "todo" and not overwrite:
+            result.update(status=state, note=note)
+            return result
+        result["note"] = note
+        # Warnings (e.g. an implausible amplitude) are kept in the summary.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _score_into(
+                result,
+                job,
+                paths,
+                settings,
+                model,
+                picks,
+                emg,
+                merge_bouts,
+                overwrite,
+                replaceable,
+                options or {},
+            )
+    finally:
+        lock.release()
     messages = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
     result["warnings"] = " | ".join(messages)
     result["seconds"] = time.perf_counter() - t0
     return result
 
 
-def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
+def _score_into(
+    result,
+    job,
+    paths,
+    settings,
+    model,
+    picks,
+    emg,
+    merge_bouts,
+    overwrite,
+    replaceable,
+    options,
+):
     from .hypnogram import to_annotations
     from .models import load_model
     from .scoring import predict_proba
@@ -257,7 +447,7 @@ def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
         key = str(model)
         if key not in _MODELS:
             _MODELS[key] = load_model(model)
-        raw = _read(job)
+        raw, reader_warnings = _read(job, options.get("allow_truncated", False))
         # No explicit verbose here: MNE's temporary log levels are global, and
         # workers may be threads (a Dask cluster without processes).
         proba = predict_proba(raw, picks, model=_MODELS[key], emg=emg)
@@ -274,20 +464,20 @@ def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
             ),
             stages=lambda tmp: summary.round(3).to_csv(tmp, sep="\t"),
         )
-        job["out"].mkdir(parents=True, exist_ok=True)
-        for kind, path in paths.items():
-            _atomic(path, writers[kind])
-        sidecar = dict(
-            input=_fingerprint(job["path"]),
-            settings=settings,
-            outputs=[p.name for p in paths.values()],
-            model=proba.attrs["model"],
-            ch_names=proba.attrs["ch_names"],
-            emg_atonia=proba.attrs.get("emg_atonia"),
-        )
-        _atomic(
-            job["out"] / f"{job['stem']}{_SIDECAR}",
-            lambda tmp: tmp.write_text(json.dumps(sidecar, indent=1)),
+        _write_outputs(
+            job,
+            paths,
+            writers,
+            overwrite,
+            replaceable,
+            dict(
+                input=_fingerprint(job["path"]),
+                settings=settings,
+                outputs=[p.name for p in paths.values()],
+                model=proba.attrs["model"],
+                ch_names=proba.attrs["ch_names"],
+                emg_atonia=proba.attrs.get("emg_atonia"),
+            ),
         )
         result.update(_summary_row(summary, raw))
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
@@ -296,6 +486,58 @@ def _score_into(result, job, paths, settings, model, picks, emg, merge_bouts):
             error=f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
+
+
+def _write_json(path, info):
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(info, indent=1)))
+
+
+def _write_outputs(job, paths, writers, overwrite, replaceable, sidecar):
+    """Write the outputs of a recording, then its sidecar, never clobbering.
+
+    Every output is first written to a hidden temporary file; a sidecar
+    marked incomplete records their sha256 (and those of the outputs they
+    replace) before any is moved into place, and the sidecar is completed
+    last. So a run interrupted at any point leaves outputs that the next run
+    recognises as its own (and writes again) rather than as edited by hand.
+    Existing outputs are replaced only with ``overwrite`` or when they are in
+    ``replaceable``; up-to-date ones are kept as they are.
+    """
+    out = job["out"]
+    out.mkdir(parents=True, exist_ok=True)
+    sidecar_path = out / f"{job['stem']}{_SIDECAR}"
+    previous = _known_hashes(_read_sidecar(job) or {})
+    tmps, hashes, pending = {}, {}, {}
+    try:
+        for kind, path in paths.items():
+            if path.exists() and not (overwrite or path.name in replaceable):
+                hashes[path.name] = _sha256(path)  # up to date: kept as it is
+                continue
+            tmp = path.with_name(
+                f".tmp{os.getpid()}_{threading.get_ident()}_{path.name}"
+            )
+            writers[kind](tmp)
+            tmps[path] = tmp
+            hashes[path.name] = _sha256(tmp)
+            pending[path.name] = sorted(
+                {hashes[path.name], *previous.get(path.name, ())}
+            )
+        _write_json(
+            sidecar_path,
+            dict(sidecar, complete=False, pending_sha256=pending, sha256=hashes),
+        )
+        for path, tmp in tmps.items():
+            if overwrite or path.name in replaceable:
+                os.replace(tmp, path)
+            else:
+                _atomic(
+                    path, lambda dst, tmp=tmp: os.replace(tmp, dst), overwrite=False
+                )
+        _write_json(sidecar_path, dict(sidecar, complete=True, sha256=hashes))
+    finally:
+        for tmp in tmps.values():
+            if tmp.exists():
+                tmp.unlink()
 
 
 def _annotations_table(annot, first_time, bids=False):
@@ -342,8 +584,9 @@ def score_files(
     merge_bouts=False,
     formats=("csv",),
     overwrite=False,
-    n_jobs=1,
+    n_jobs=None,
     client=None,
+    allow_truncated=False,
     verbose=None,
 ):
     """Score many recordings and write one set of outputs per recording.
@@ -368,26 +611,43 @@ def score_files(
         :func:`mne.read_annotations`), ``"fif"`` (``<name>_scoring-annot.fif``),
         ``"tsv"`` (``<name>_scoring.tsv``: onset, duration, description).
     overwrite : bool
-        If False (default), recordings whose outputs exist and are up to date
-        (same input size and modification time, same settings and version,
-        recorded in ``<name>_scoring.json``) are skipped; so an interrupted
-        batch resumes where it stopped. If True, every recording is scored
-        again.
-    n_jobs : int
-        Number of local worker processes (each gets ``cpu_count // n_jobs``
-        torch threads). Ignored when ``client`` is given.
+        If False (default), no existing output is ever replaced. Recordings
+        whose outputs are up to date (same input size and modification time,
+        same settings and version, and the files as written, all recorded in
+        ``<name>_scoring.json``) are skipped, so an interrupted batch resumes
+        where it stopped. Outputs that exist but are stale (input or settings
+        changed, or no sidecar) or were edited since they were written are
+        kept and reported (status ``"stale"`` or ``"edited"``). If True, every
+        recording is scored again and its outputs replaced.
+    n_jobs : int | None
+        Number of local worker processes, each scoring one recording at a
+        time with ``cpu_count // n_jobs`` torch threads. None (default) uses
+        one process per 2 CPU cores (``max(1, cpu_count // 2)``): one
+        recording already keeps 2 cores busy, so on a 2-core machine more
+        processes only compete (``n_jobs=2`` is slower than 1 there). Workers
+        are :mod:`joblib`'s loky processes and end with the process that
+        started them, even if it is killed. Ignored when ``client`` is given.
     client : distributed.Client | str | None
         Run the batch on a Dask cluster: a client or a scheduler address
         (``"tcp://host:8786"``). The workers need mne-mousesleep installed
         and the recordings and outputs on a shared file system.
+    allow_truncated : bool
+        Score EDF/BDF files whose header counts more data than the file holds
+        (truncated copies, or recordings still being written), as far as they
+        go. If False (default) such a file fails with the reason.
     %(verbose)s
 
     Returns
     -------
     summary : pandas.DataFrame
         One row per recording: ``file``, ``status`` (``"scored"``,
-        ``"skipped"`` or ``"failed"``), ``error``, ``hours``, ``epochs``, the
-        percent of scored time per stage, ``seconds`` and ``outputs``. Files
+        ``"skipped"`` (up to date), ``"stale"`` or ``"edited"`` (outputs
+        kept, see ``overwrite``), ``"busy"`` (another run is scoring it: its
+        lock file ``.<name>_scoring.lock`` is held) or ``"failed"``),
+        ``error``, ``note``, ``hours``, ``epochs``, the percent of scored time
+        per stage, ``seconds`` and ``outputs``. When the outputs of a
+        recording cannot be written (read-only folder, a file in the way),
+        it fails before anything is scored. Files
         that fail (unreadable, no parietal channel, ...) are reported here and
         logged; the others are scored regardless. Warnings raised while
         scoring a recording (e.g. an implausible amplitude) are in
@@ -412,9 +672,11 @@ def score_files(
     JSON sidecar last, so an interrupted run never leaves a truncated output
     or a recording marked as done that is not.
     """
+    if n_jobs is None:
+        n_jobs = max(1, (os.cpu_count() or 1) // 2)
     _validate_type(n_jobs, "int", "n_jobs")
     if n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs}.")
+        raise ValueError(f"n_jobs must be a positive integer or None, got {n_jobs}.")
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
@@ -423,73 +685,118 @@ def score_files(
         raise TypeError("In a batch, model must be a registry name or a file path.")
     jobs = _find_jobs(inputs, out_dir)
     settings = _settings(model, picks, emg, merge_bouts)
+    # Before anything is scored: can the outputs be written?
+    unwritable = {}
+    for folder in dict.fromkeys(job["out"] for job in jobs):
+        reason = _check_writable(folder)
+        if reason is not None:
+            unwritable[folder] = reason
+            logger.warning(reason)
     rows, todo = {}, []
     for ii, job in enumerate(jobs):
         paths = _outputs(job, formats)
         outputs = ", ".join(str(p) for p in paths.values())
-        if not overwrite and _is_up_to_date(job, paths, settings):
-            rows[ii] = dict(file=str(job["path"]), status="skipped", outputs=outputs)
-        else:
+        row = dict(file=str(job["path"]), outputs=outputs, error="", note="")
+        if job["out"] in unwritable:
+            rows[ii] = dict(row, status="failed", error=unwritable[job["out"]])
+            continue
+        state, note, _ = _state(job, paths, settings)
+        if state == "todo" or overwrite:
             todo.append((ii, job, paths, outputs))
+        else:
+            rows[ii] = dict(row, status=state, note=note)
+    counts = pd.Series([r["status"] for r in rows.values()]).value_counts()
     logger.info(
         f"{len(jobs)} recording(s): {len(todo)} to score, "
-        f"{len(jobs) - len(todo)} up to date"
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
     )
     args = (settings, model, picks, emg, merge_bouts)
-    for ii, result, outputs in _run(todo, args, n_jobs, client):
+    options = dict(allow_truncated=allow_truncated)
+    for ii, result, outputs in _run(todo, args, overwrite, options, n_jobs, client):
         result["outputs"] = outputs
         if result.get("warnings"):
             logger.warning(f"{result['file']}: {result['warnings']}")
         if result["status"] == "failed":
             logger.warning(f"Failed: {result['file']}: {result['error']}")
-            logger.debug(result.pop("traceback"))
+            logger.debug(result.pop("traceback", ""))
+        elif result["status"] != "scored":
+            logger.info(f"{result['file']}: {result['note']}")
         result.pop("traceback", None)
         rows[ii] = result
     summary = pd.DataFrame([rows[ii] for ii in range(len(jobs))])
-    for column in ("error", "warnings", "seconds"):
+    for column in ("error", "note", "warnings", "seconds", "hours", "epochs"):
         if column not in summary:
-            summary[column] = float("nan") if column == "seconds" else ""
-    summary[["error", "warnings"]] = summary[["error", "warnings"]].fillna("")
-    first = ["file", "status", "error", "hours", "epochs"]
-    first = [c for c in first if c in summary]
+            summary[column] = "" if column in ("error", "note", "warnings") else None
+    summary[["error", "note", "warnings"]] = summary[
+        ["error", "note", "warnings"]
+    ].fillna("")
+    summary["epochs"] = summary["epochs"].astype("Int64")  # integers, NA if none
+    first = ["file", "status", "error", "note", "hours", "epochs"]
     rest = [c for c in summary if c not in first]
     return summary[first + rest]
 
 
-def _run(todo, args, n_jobs, client):
+def _run(todo, args, overwrite, options, n_jobs, client):
     """Yield ``(index, result, outputs)`` as recordings finish, with progress."""
     if not todo:
         return
     if client is not None:
-        gen = _run_dask(todo, args, client)
+        gen = _run_dask(todo, args, overwrite, options, client)
     elif n_jobs > 1 and len(todo) > 1:
-        gen = _run_processes(todo, args, n_jobs)
+        gen = _run_processes(todo, args, overwrite, options, n_jobs)
     else:
         gen = (
-            (ii, _score_one(job, paths, *args, None), out)
+            (ii, _score_one(job, paths, *args, None, overwrite, options), out)
             for ii, job, paths, out in todo
         )
     # One step per finished recording; tqdm's ETA is per recording.
     yield from ProgressBar(gen, max_value=len(todo), mesg="Scoring recordings")
 
 
-def _run_processes(todo, args, n_jobs):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _watch_parent(ppid):
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != ppid:  # the parent is gone (even by SIGKILL)
+            os._exit(1)
+
+
+def _worker_init(parent_pid):
+    """Start a thread that ends this worker process when its parent dies.
+
+    The parent's pid is passed rather than read here: the parent may already
+    be gone by the time a worker has imported what it needs.
+    """
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _run_processes(todo, args, overwrite, options, n_jobs):
+    from concurrent.futures import as_completed
+
+    from joblib.externals.loky import get_reusable_executor
 
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    with ProcessPoolExecutor(min(n_jobs, len(todo)), mp_context=ctx) as pool:
-        futures = {
-            pool.submit(_score_one, job, paths, *args, threads): (ii, out)
-            for ii, job, paths, out in todo
-        }
+    executor = get_reusable_executor(
+        max_workers=min(n_jobs, len(todo)),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+    futures = {
+        executor.submit(_score_one, job, paths, *args, threads, overwrite, options): (
+            ii,
+            out,
+        )
+        for ii, job, paths, out in todo
+    }
+    try:
         for future in as_completed(futures):
             ii, out = futures[future]
             yield ii, future.result(), out
+    finally:
+        for future in futures:
+            future.cancel()
 
 
-def _run_dask(todo, args, client):
+def _run_dask(todo, args, overwrite, options, client):
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -504,7 +811,15 @@ def _run_dask(todo, args, client):
         futures = {}
         for ii, job, paths, out in todo:
             future = client.submit(
-                _score_one, job, paths, *args, None, pure=False, key=f"score-{ii}"
+                _score_one,
+                job,
+                paths,
+                *args,
+                None,
+                overwrite,
+                options,
+                pure=False,
+                key=f"score-{ii}",
             )
             futures[future] = (ii, out)
         for future in as_completed(futures):

@@ -48,8 +48,12 @@ def _picks(arg):
 
 
 def _cmd_score_batch(args):
-    from .batch import _atomic, _print_summary, score_files
+    from .batch import _atomic, _check_writable, _print_summary, score_files
 
+    if args.out_dir is not None:
+        print(f"Outputs go to {args.out_dir}")
+    else:
+        print("Outputs go next to each recording (BIDS: <root>/derivatives)")
     summary = score_files(
         args.inputs,
         args.out_dir,
@@ -61,24 +65,35 @@ def _cmd_score_batch(args):
         overwrite=args.overwrite,
         n_jobs=args.jobs,
         client=args.scheduler,
+        allow_truncated=args.allow_truncated,
         verbose=args.verbose,
     )
     _print_summary(summary)
-    failed = summary[summary["status"] == "failed"]
-    for _, row in failed.iterrows():
-        print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+    for _, row in summary.iterrows():
+        if row["status"] == "failed":
+            print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+        elif row["note"] and row["status"] != "skipped":
+            print(f"{row['status']}: {row['file']}: {row['note']}")
+    n_failed = int((summary["status"] == "failed").sum())
     if args.out_dir is not None:
         path = args.out_dir / "scoring_summary.tsv"
-        _atomic(path, lambda tmp: summary.to_csv(tmp, sep="\t", index=False))
-        print(f"Wrote {path}")
+        reason = _check_writable(args.out_dir)
+        if reason is None:
+            _atomic(path, lambda tmp: summary.to_csv(tmp, sep="\t", index=False))
+            print(f"Wrote {path}")
+        else:
+            print(f"error: scoring_summary.tsv not written: {reason}", file=sys.stderr)
     counts = summary["status"].value_counts()
-    print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("scored", "skipped", "failed")))
-    return min(len(failed), 255)
+    words = [f"{counts.get(k, 0)} {k}" for k in ("scored", "skipped", "failed")]
+    extra = {"stale": "stale (kept)", "edited": "edited (kept)", "busy": "busy"}
+    words += [f"{counts[k]} {v}" for k, v in extra.items() if counts.get(k, 0)]
+    print(", ".join(words))
+    return min(n_failed, 255)
 
 
 def _cmd_score_one(args):
     from . import predict_proba, to_annotations
-    from .batch import _read_recording, stage_summary
+    from .batch import _check_writable, _read_recording, stage_summary
     from .datasets import fetch_misleep_example
 
     if args.example == bool(args.inputs) or len(args.inputs) > 1:
@@ -102,11 +117,19 @@ def _cmd_score_one(args):
                 file=sys.stderr,
             )
             return 1
+        reason = _check_writable(path.parent)  # before scoring, not after
+        if reason is not None:
+            print(f"error: {reason}", file=sys.stderr)
+            return 1
     t0 = time.perf_counter()
     if args.example:
         raw = fetch_misleep_example()
     else:
-        raw = _read_recording(args.fname, verbose="error")
+        raw, reader_warnings = _read_recording(
+            args.fname, allow_truncated=args.allow_truncated
+        )
+        for message in reader_warnings:
+            print(f"warning: {args.fname}: {message}", file=sys.stderr)
     picks = _picks(args.picks)
     proba = predict_proba(
         raw, picks, model=args.model, emg=args.emg, verbose=args.verbose
@@ -231,7 +254,12 @@ def _parser():
         help="annotation formats (default csv)",
     )
     p_score.add_argument(
-        "--jobs", type=int, default=1, help="local worker processes (default 1)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="local worker processes, each scoring one recording (default: one "
+        "per 2 CPU cores, as one recording keeps 2 cores busy; 1 on a 2-core "
+        "machine)",
     )
     p_score.add_argument(
         "--scheduler",
@@ -242,7 +270,16 @@ def _parser():
         "--merge-bouts", action="store_true", help="one annotation per bout"
     )
     p_score.add_argument(
-        "--overwrite", action="store_true", help="replace existing output files"
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files (without it, no output is ever "
+        "replaced: stale or edited ones are kept and reported)",
+    )
+    p_score.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="score EDF/BDF files shorter than their header says, as far as "
+        "they go (default: such a file fails)",
     )
     p_score.add_argument("--verbose", default="info", help="MNE log level")
     p_score.set_defaults(func=_cmd_score)

@@ -65,13 +65,21 @@ def test_cli_folder_out_dir_resume(online, shared_dir, tmp_path, capsys):
     assert main(args) == 1
     assert "0 scored, 3 skipped, 1 failed" in capsys.readouterr().out
     assert (out / "M0_scoring.csv").stat().st_mtime_ns == mtime
-    # A changed input, or different settings, are scored again.
+    # A changed input, or different settings: the outputs are kept, reported.
     raw = simulate_recording(600.0, 128.0, seed=5)
     raw.save(study / "M0_raw.fif", overwrite=True, verbose=False)
     assert main(args) == 1
-    assert "1 scored, 2 skipped, 1 failed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "0 scored, 2 skipped, 1 failed, 1 stale (kept)" in printed
+    assert "stale (input file changed): kept, pass --overwrite" in printed
+    assert (out / "M0_scoring.csv").stat().st_mtime_ns == mtime
     assert main(args + ["--model", "grieger2021-3stage"]) == 1
+    printed = capsys.readouterr().out
+    assert "0 scored, 0 skipped, 1 failed, 3 stale (kept)" in printed
+    assert "model changed" in printed
+    assert main(args + ["--model", "grieger2021-3stage", "--overwrite"]) == 1
     assert "3 scored, 0 skipped, 1 failed" in capsys.readouterr().out
+    assert (out / "M0_scoring.csv").stat().st_mtime_ns != mtime
     # Once the broken file is gone, the exit status is 0.
     (study / "broken.edf").unlink()
     assert main(args + ["--model", "grieger2021-3stage"]) == 0
@@ -176,18 +184,148 @@ def test_atomic_write_never_leaves_partial_file(tmp_path):
 
 
 def test_interrupted_recording_is_scored_again(online, tmp_path, monkeypatch):
-    """Without its sidecar (written last), a recording is not taken as done."""
+    """A run killed while moving its outputs into place resumes; edits are kept."""
+    import mne_mousesleep.batch as batch
+
     study = tmp_path / "study"
     study.mkdir()
     raw = simulate_recording(600.0, 128.0, seed=1)
     raw.save(study / "M1_raw.fif", verbose=False)
-    assert list(score_files(study)["status"]) == ["scored"]
+    write_json = batch._write_json
+    calls = []
+
+    def killed_before_completing(path, info):
+        calls.append(info["complete"])
+        if info["complete"]:
+            raise KeyboardInterrupt  # after the outputs, before the sidecar
+        write_json(path, info)
+
+    monkeypatch.setattr(batch, "_write_json", killed_before_completing)
+    with pytest.raises(KeyboardInterrupt):
+        score_files(study, n_jobs=1)
+    monkeypatch.undo()
+    assert calls == [False, True]
     sidecar = study / "M1_scoring.json"
-    assert json.loads(sidecar.read_text())["settings"]["merge_bouts"] is False
-    sidecar.unlink()  # as if interrupted before the sidecar was written
-    assert list(score_files(study)["status"]) == ["scored"]
-    assert list(score_files(study)["status"]) == ["skipped"]
-    assert list(score_files(study, overwrite=True)["status"]) == ["scored"]
+    assert json.loads(sidecar.read_text())["complete"] is False
+    assert (study / "M1_scoring.csv").is_file()
+    summary = score_files(study, n_jobs=1)
+    assert list(summary["status"]) == ["scored"]
+    assert summary["note"][0] == "resuming an interrupted scoring"
+    info = json.loads(sidecar.read_text())
+    assert info["complete"] is True and info["settings"]["merge_bouts"] is False
+    assert list(score_files(study, n_jobs=1)["status"]) == ["skipped"]
+    assert not list(study.glob(".tmp*"))
+    # An output edited by hand is never replaced without overwrite.
+    csv = study / "M1_scoring.csv"
+    edited = csv.read_text().replace("Sleep stage W", "Sleep stage R", 1)
+    csv.write_text(edited)
+    summary = score_files(study, n_jobs=1)
+    assert list(summary["status"]) == ["edited"]
+    assert "M1_scoring.csv changed since written; kept" in summary["note"][0]
+    assert csv.read_text() == edited
+    # Without a sidecar, existing outputs are of unknown origin: kept.
+    sidecar.unlink()
+    summary = score_files(study, n_jobs=1)
+    assert list(summary["status"]) == ["stale"]
+    assert "without a sidecar" in summary["note"][0]
+    assert csv.read_text() == edited
+    summary = score_files(study, overwrite=True, n_jobs=1)
+    assert list(summary["status"]) == ["scored"]
+    assert csv.read_text() != edited
+    # A new format adds its file; the existing outputs are not touched.
+    mtime = csv.stat().st_mtime_ns
+    summary = score_files(study, formats=("csv", "tsv"), n_jobs=1)
+    assert list(summary["status"]) == ["scored"]
+    assert csv.stat().st_mtime_ns == mtime and (study / "M1_scoring.tsv").is_file()
+    assert list(score_files(study, formats=("csv", "tsv"))["status"]) == ["skipped"]
+
+
+def test_unwritable_outputs_fail_before_scoring(tmp_path, monkeypatch, capsys):
+    """Outputs that cannot be written fail each recording before any scoring."""
+    import mne_mousesleep.scoring as scoring
+
+    study = tmp_path / "study"
+    study.mkdir()
+    for ii in range(2):
+        simulate_recording(60.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored although the outputs cannot be written")
+
+    monkeypatch.setattr(scoring, "predict_proba", no_scoring)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for out_dir in (blocker, blocker / "sub"):
+        assert main(["score", str(study), "--out-dir", str(out_dir)]) == 2
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        assert f"cannot write outputs to {out_dir}" in captured.err
+        assert "scoring_summary.tsv not written" in captured.err
+        assert "0 scored, 0 skipped, 2 failed" in captured.out
+    # A folder where files cannot be created (root ignores permissions, so
+    # the refusal of the file system is simulated).
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    summary = score_files(study, tmp_path / "ro")
+    assert list(summary["status"]) == ["failed", "failed"]
+    assert "Permission denied" in summary["error"][0]
+    assert summary["epochs"].dtype == "Int64"
+
+
+def test_locked_recording_is_left_to_the_other_run(online, tmp_path):
+    """A recording whose lock another run holds is not scored twice."""
+    from filelock import FileLock
+
+    study = tmp_path / "study"
+    study.mkdir()
+    for ii in range(2):
+        simulate_recording(60.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+    with FileLock(study / ".M0_scoring.lock", timeout=0):
+        summary = score_files(study, n_jobs=1)
+    assert list(summary["status"]) == ["busy", "scored"]
+    assert summary["note"][0] == "in progress elsewhere (locked)"
+    assert not (study / "M0_scoring.csv").exists()
+    assert list(score_files(study, n_jobs=1)["status"]) == ["scored", "skipped"]
+
+
+def test_workers_end_with_a_killed_parent(online, tmp_path):
+    """SIGKILL of the batch leaves no worker process behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    study = tmp_path / "study"
+    study.mkdir()
+    for ii in range(4):
+        simulate_recording(600.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mne_mousesleep.cli", "score", str(study)]
+        + ["--jobs", "2", "--format", "tsv"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        children = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = psutil.Process(proc.pid).children(recursive=True)
+            if sum("loky" in " ".join(c.cmdline()) for c in children) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the batch ended before its workers were seen"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, f"workers survived their parent: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_errors(tmp_path):
@@ -205,3 +343,5 @@ def test_errors(tmp_path):
         score_files(tmp_path / "a", formats=("xlsx",))
     with pytest.raises(ValueError, match="n_jobs"):
         score_files(tmp_path / "a", n_jobs=0)
+    with pytest.raises(TypeError, match="n_jobs"):
+        score_files(tmp_path / "a", n_jobs="2")
