@@ -3,40 +3,79 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
-from . import datasets
-from .batch import score_files, stage_summary
-from .emg import emg_power
-from .evaluation import Evaluation, evaluate
-from .hypnogram import (
-    ANNOTATION_DESCRIPTIONS,
-    STAGE_CODES,
-    STAGES,
-    YASA_STAGES,
-    proba_to_stages,
-    to_annotations,
-    to_codes,
-    to_hypnogram,
-    to_stages,
-)
-from .io import read_scoring
-from .models import ModelCard, MouseSleepModel, get_model_card, list_models, load_model
-from .preprocessing import preprocess
-from .review import confidence, review_list
-from .scoring import predict_proba, score
-from .spindles import detect_spindles, stages_per_sample
-from .stats import (
-    hourly_statistics,
-    phase_statistics,
-    sleep_statistics,
-    smooth_min_bout,
-    transition_matrix,
-)
-from .training import cross_validate, train
-from .viz import (
-    plot_confusion_matrix,
-    plot_hourly,
-    plot_hypnogram,
-    plot_transition_matrix,
+import lazy_loader as _lazy
+
+# Submodules load on first use, so that `import mne_mousesleep` and the
+# command line's --help are quick (torch is imported only when needed).
+__getattr__, __dir__, _ = _lazy.attach(
+    __name__,
+    submodules=["datasets"],
+    submod_attrs={
+        "batch": [
+            "score_files",
+            "stage_summary",
+        ],
+        "emg": [
+            "emg_power",
+        ],
+        "evaluation": [
+            "Evaluation",
+            "evaluate",
+        ],
+        "hypnogram": [
+            "ANNOTATION_DESCRIPTIONS",
+            "STAGE_CODES",
+            "STAGES",
+            "YASA_STAGES",
+            "proba_to_stages",
+            "to_annotations",
+            "to_codes",
+            "to_hypnogram",
+            "to_stages",
+        ],
+        "io": [
+            "read_scoring",
+        ],
+        "models": [
+            "ModelCard",
+            "MouseSleepModel",
+            "get_model_card",
+            "list_models",
+            "load_model",
+        ],
+        "preprocessing": [
+            "preprocess",
+        ],
+        "review": [
+            "confidence",
+            "review_list",
+        ],
+        "scoring": [
+            "predict_proba",
+            "score",
+        ],
+        "spindles": [
+            "detect_spindles",
+            "stages_per_sample",
+        ],
+        "stats": [
+            "hourly_statistics",
+            "phase_statistics",
+            "sleep_statistics",
+            "smooth_min_bout",
+            "transition_matrix",
+        ],
+        "training": [
+            "cross_validate",
+            "train",
+        ],
+        "viz": [
+            "plot_confusion_matrix",
+            "plot_hourly",
+            "plot_hypnogram",
+            "plot_transition_matrix",
+        ],
+    },
 )
 
 __version__ = "0.1.0.dev0"

@@ -32,6 +32,18 @@ docdict = {
     or not bimodal (Ashman's D < 2) nothing changes. The count of changed
     epochs is logged and stored in ``proba.attrs["emg_atonia"]``. Default None:
     off, the published EEG-only method; on as soon as a channel is given.""",
+    "check_units": """check_units : bool
+    If True (default), refuse with a :class:`ValueError` naming the likely
+    unit and the fix an amplitude off by orders of magnitude (a robust
+    standard deviation 300 times that of mouse EEG in volts or more, such as
+    microvolts or millivolts stored as volts, or 300 times less). If False,
+    score anyway; the likely unit error stays in the quality record.""",
+    "reject_by_annotation": """reject_by_annotation : bool
+    If True (default), as in MNE, epochs whose 30-s window touches a ``BAD_*``
+    annotation of the Raw (for all channels or a picked one) are left
+    unscored, with the annotation as the reason. The stage label of artifact
+    epochs in a scoring, ``"BAD_artifact"``, is not such a mark and is never
+    rejected. If False, ``BAD_*`` annotations are ignored.""",
     "merge_bouts": """merge_bouts : bool
     If True, consecutive epochs of the same stage are merged into one
     annotation per bout. Default False: one annotation per 10-s epoch.""",

@@ -122,6 +122,11 @@ def fetch_file(key):
     ValueError
         If the downloaded file does not have the registered sha256; the file
         is not kept.
+    OSError
+        If the file cannot be fetched (no connection, no mirror or a mirror
+        without it); the message names ``MNE_MOUSESLEEP_MIRROR`` and,
+        for a corrupted cached file, says so. A corrupted cached file that is
+        fetched again is logged.
     """
     entry = REGISTRY[key]
     mirror = os.environ.get(MIRROR_ENV, "")
@@ -130,6 +135,13 @@ def fetch_file(key):
     if mirror and urlparse(url).scheme == "":
         downloader = _copy_downloader
     logger.debug(f"Fetching {entry['fname']} from {url}")
+    cached = get_cache_dir() / entry["fname"]
+    repairing = cached.is_file() and _file_sha256(cached) != entry["sha256"]
+    if repairing:
+        logger.warning(
+            f"The cached file {cached} does not match its sha256 (corrupted or "
+            "changed); fetching it again."
+        )
     try:
         path = pooch.retrieve(
             url,
@@ -147,4 +159,31 @@ def fetch_file(key):
             f"expected sha256 {entry['sha256']}; it was rejected and not cached. "
             f"Check the mirror ({MIRROR_ENV}) or your connection. ({err})"
         ) from None
+    except (OSError, RuntimeError) as err:  # requests' errors are OSErrors
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if len(reason) > 200:
+            reason = reason[:200] + "..."
+        where = f"the mirror {mirror!r} ({MIRROR_ENV})" if mirror else url
+        fix = (
+            f"check that {MIRROR_ENV} points at a folder or URL holding "
+            f"{entry['subdir']}/{entry['fname']}"
+            if mirror
+            else f"offline? set {MIRROR_ENV} to a folder or URL holding "
+            f"{entry['subdir']}/{entry['fname']} (an offline mirror)"
+        )
+        state = (
+            f"The cached {cached} is corrupted (sha256 mismatch) and "
+            if repairing
+            else ""
+        )
+        raise OSError(
+            f"{state}{entry['fname']} could not be fetched from {where}: {fix}"
+            f"{'; or delete the corrupted file' if repairing else ''}. ({reason})"
+        ) from None
+    if repairing:
+        logger.info(f"Repaired the cached file {cached} (sha256 verified).")
     return Path(path)
+
+
+def _file_sha256(path):
+    return pooch.file_hash(str(path), alg="sha256")

@@ -441,6 +441,7 @@ def _score_into(
 ):
     from .hypnogram import to_annotations
     from .models import load_model
+    from .quality import describe
     from .scoring import predict_proba
 
     try:
@@ -450,7 +451,16 @@ def _score_into(
         raw, reader_warnings = _read(job, options.get("allow_truncated", False))
         # No explicit verbose here: MNE's temporary log levels are global, and
         # workers may be threads (a Dask cluster without processes).
-        proba = predict_proba(raw, picks, model=_MODELS[key], emg=emg)
+        proba = predict_proba(
+            raw,
+            picks,
+            model=_MODELS[key],
+            emg=emg,
+            reject_by_annotation=options.get("reject_by_annotation", True),
+            check_units=options.get("check_units", True),
+        )
+        quality = proba.attrs["quality"]
+        quality["reader_warnings"] = reader_warnings
         annot = to_annotations(proba, merge_bouts=merge_bouts)
         per_epoch = to_annotations(proba) if merge_bouts else annot
         summary = stage_summary(per_epoch)
@@ -477,9 +487,11 @@ def _score_into(
                 model=proba.attrs["model"],
                 ch_names=proba.attrs["ch_names"],
                 emg_atonia=proba.attrs.get("emg_atonia"),
+                quality=quality,
             ),
         )
         result.update(_summary_row(summary, raw))
+        result.update(unscored=quality["n_unscored"], quality=describe(quality))
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
         result.update(
             status="failed",
@@ -587,6 +599,8 @@ def score_files(
     n_jobs=None,
     client=None,
     allow_truncated=False,
+    reject_by_annotation=True,
+    check_units=True,
     verbose=None,
 ):
     """Score many recordings and write one set of outputs per recording.
@@ -635,6 +649,8 @@ def score_files(
         Score EDF/BDF files whose header counts more data than the file holds
         (truncated copies, or recordings still being written), as far as they
         go. If False (default) such a file fails with the reason.
+    %(reject_by_annotation)s
+    %(check_units)s
     %(verbose)s
 
     Returns
@@ -645,11 +661,14 @@ def score_files(
         kept, see ``overwrite``), ``"busy"`` (another run is scoring it: its
         lock file ``.<name>_scoring.lock`` is held) or ``"failed"``),
         ``error``, ``note``, ``hours``, ``epochs``, the percent of scored time
-        per stage, ``seconds`` and ``outputs``. When the outputs of a
-        recording cannot be written (read-only folder, a file in the way),
-        it fails before anything is scored. Files
-        that fail (unreadable, no parietal channel, ...) are reported here and
-        logged; the others are scored regardless. Warnings raised while
+        per stage, ``unscored`` (epochs without a score, for any reason),
+        ``quality`` (the input-quality record in a line: unscored epochs by
+        reason, amplitude, warnings; the whole record, reader warnings
+        included, is in the JSON sidecar), ``seconds`` and ``outputs``. When
+        the outputs of a recording cannot be written (read-only folder, a
+        file in the way), it fails before anything is scored. Files that fail
+        (unreadable, truncated, no parietal channel, ...) are reported here
+        and logged; the others are scored regardless. Warnings raised while
         scoring a recording (e.g. an implausible amplitude) are in
         ``warnings``.
 
@@ -667,10 +686,17 @@ def score_files(
     chosen formats, ``<name>_stages.tsv`` (epochs, minutes and percent per
     stage), for BIDS input ``<name>_events.tsv`` (BIDS columns ``onset``,
     ``duration``, ``trial_type``), and ``<name>_scoring.json`` (the model, the
-    channels, the settings and a fingerprint of the input). Every file is
-    written to a hidden temporary name and renamed when complete, and the
-    JSON sidecar last, so an interrupted run never leaves a truncated output
-    or a recording marked as done that is not.
+    channels, the settings, a fingerprint of the input, the sha256 of each
+    output and the input-quality record). Every output is written to a hidden
+    temporary name; the sidecar records their sha256 (marked incomplete)
+    before they are moved into place, and is completed last. So an
+    interrupted run never leaves a truncated output, never marks as done a
+    recording that is not, and the next run tells its own half-written
+    outputs (written again) from files edited by hand (kept).
+
+    While a recording is scored, a lock file ``.<name>_scoring.lock`` in its
+    output folder is held (:mod:`filelock`), so that two runs on the same
+    folder never score it twice.
     """
     if n_jobs is None:
         n_jobs = max(1, (os.cpu_count() or 1) // 2)
@@ -711,7 +737,11 @@ def score_files(
         + ", ".join(f"{n} {k}" for k, n in counts.items())
     )
     args = (settings, model, picks, emg, merge_bouts)
-    options = dict(allow_truncated=allow_truncated)
+    options = dict(
+        allow_truncated=allow_truncated,
+        reject_by_annotation=reject_by_annotation,
+        check_units=check_units,
+    )
     for ii, result, outputs in _run(todo, args, overwrite, options, n_jobs, client):
         result["outputs"] = outputs
         if result.get("warnings"):

@@ -66,6 +66,8 @@ def _cmd_score_batch(args):
         n_jobs=args.jobs,
         client=args.scheduler,
         allow_truncated=args.allow_truncated,
+        reject_by_annotation=not args.ignore_bad_annotations,
+        check_units=not args.no_unit_check,
         verbose=args.verbose,
     )
     _print_summary(summary)
@@ -95,6 +97,7 @@ def _cmd_score_one(args):
     from . import predict_proba, to_annotations
     from .batch import _check_writable, _read_recording, stage_summary
     from .datasets import fetch_misleep_example
+    from .quality import describe
 
     if args.example == bool(args.inputs) or len(args.inputs) > 1:
         print(
@@ -132,8 +135,16 @@ def _cmd_score_one(args):
             print(f"warning: {args.fname}: {message}", file=sys.stderr)
     picks = _picks(args.picks)
     proba = predict_proba(
-        raw, picks, model=args.model, emg=args.emg, verbose=args.verbose
+        raw,
+        picks,
+        model=args.model,
+        emg=args.emg,
+        reject_by_annotation=not args.ignore_bad_annotations,
+        check_units=not args.no_unit_check,
+        verbose=args.verbose,
     )
+    quality = proba.attrs["quality"]
+    quality["reader_warnings"] = [] if args.example else reader_warnings
     annot = to_annotations(proba, merge_bouts=args.merge_bouts)
     elapsed = time.perf_counter() - t0
     if args.out is not None:
@@ -146,6 +157,7 @@ def _cmd_score_one(args):
         f"scored with {proba.attrs['model']} from {proba.attrs['ch_names']} "
         f"in {elapsed:.1f} s"
     )
+    print(f"Input quality: {describe(quality)}")
     print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in outputs:
         print(f"Wrote {path}")
@@ -274,6 +286,18 @@ def _parser():
         action="store_true",
         help="replace existing output files (without it, no output is ever "
         "replaced: stale or edited ones are kept and reported)",
+    )
+    p_score.add_argument(
+        "--ignore-bad-annotations",
+        action="store_true",
+        help="score epochs under BAD_* annotations of the recording too "
+        "(default: left unscored, as MNE rejects them)",
+    )
+    p_score.add_argument(
+        "--no-unit-check",
+        action="store_true",
+        help="score amplitudes that look like a unit error (e.g. microvolts "
+        "stored as volts) instead of refusing them",
     )
     p_score.add_argument(
         "--allow-truncated",

@@ -16,6 +16,21 @@ from scipy.stats import median_abs_deviation
 from ._docs import fill_doc
 from .models import DEFAULT_MODEL, MouseSleepModel, get_model_card, load_model
 from .models._registry import MODELS
+from .quality import (
+    EXTREME,
+    FLAT,
+    FLAT_MIN_DURATION,
+    NONFINITE,
+    TYPICAL_MV,
+    _annotation_segments,
+    _bad_seconds,
+    _check_units,
+    _ChunkChecker,
+    _merge,
+    _probe_scale,
+    _segments_record,
+    _unscorable,
+)
 
 #: Cut-off (Hz) and order of the published low-pass Butterworth filter.
 LOWPASS_FREQ, LOWPASS_ORDER = 25.6, 2
@@ -76,7 +91,7 @@ def _pick_for_model(raw, picks, card):
         return [lower.index(n.lower()) for n in card.default_ch_names]
     try:
         idx = _picks_to_idx(raw.info, picks, none="all", exclude=(), allow_empty=False)
-    except ValueError as err:
+    except (ValueError, IndexError) as err:
         raise ValueError(
             f"picks={picks!r} does not match the channels of the recording "
             f"{raw.ch_names}: {err}"
@@ -158,7 +173,7 @@ def _interp_uniform(t, fp, lo, stop, num):
 
 
 def _read_lowpass_resample(
-    raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2, dtype=np.float64
+    raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2, dtype=np.float64, check=None
 ):
     """:func:`_lowpass_resample` of picked channels, read in chunks.
 
@@ -175,8 +190,13 @@ def _read_lowpass_resample(
     holds and converted to mV. Chunks are filtered in ``n_jobs`` threads (in
     float64); the result is stored as ``dtype``.
 
+    ``check`` (a :class:`~mne_mousesleep.quality._ChunkChecker`), if given,
+    is called on each chunk before it is filtered: it records the bad
+    stretches and sets NaN, infinite and extreme samples to 0; chunks then
+    overlap by at least its :data:`~mne_mousesleep.quality.FLAT_MIN_DURATION`.
+
     Returns the 64-Hz data in mV and the count of non-finite samples per
-    channel.
+    channel that no ``check`` handled (their chunks are left unfiltered).
     """
     sfreq, n_times = raw.info["sfreq"], raw.n_times
     n_new = round(n_times / sfreq * sfreq_new)
@@ -184,13 +204,15 @@ def _read_lowpass_resample(
     sos = _lowpass_sos(sfreq)
     b, a = sos2tf(sos)  # for a single section, its own coefficients
     overlap = _n_settle(sos) + 64
+    if check is not None:  # stretches that cross a chunk edge are seen whole
+        overlap = max(overlap, int(np.ceil(FLAT_MIN_DURATION * sfreq)) + 2)
     step = max(int(chunk_duration * sfreq), overlap)
     out = np.empty((len(idx), n_new), dtype)
     n_bad = np.zeros(len(idx), int)
 
     def process(s0, s1, lo, data):
         # A sum is a cheap test that every sample is finite (or overflows).
-        if not np.isfinite(data.sum()):
+        if check is None and not np.isfinite(data.sum()):
             bad = (~np.isfinite(data)).sum(axis=1)
             if bad.any():
                 return bad
@@ -215,6 +237,8 @@ def _read_lowpass_resample(
                 s1 = n_times
             lo, hi = max(s0 - overlap, 0), min(s1 + overlap, n_times)
             data = raw.get_data(picks=idx, start=lo, stop=hi, reject_by_annotation=None)
+            if check is not None:  # here, not in a thread: MNE's log level is global
+                check(data, lo, s0, s1)
             pending.append(pool.submit(process, s0, s1, lo, data))
             if len(pending) > max(n_jobs, 1):
                 n_bad += pending.pop(0).result()
@@ -227,7 +251,7 @@ def _read_lowpass_resample(
 
 @verbose
 @fill_doc
-def preprocess(raw, picks=None, *, model=None, verbose=None):
+def preprocess(raw, picks=None, *, model=None, check_units=True, verbose=None):
     """Apply the published preprocessing to the channels a model needs.
 
     The picked channels are converted from volts to millivolts, low-passed
@@ -244,6 +268,7 @@ def preprocess(raw, picks=None, *, model=None, verbose=None):
     %(picks_score)s
     %(model)s
         Only its card (channels, sampling rate) is used here.
+    %(check_units)s
     %(verbose)s
 
     Returns
@@ -258,26 +283,55 @@ def preprocess(raw, picks=None, *, model=None, verbose=None):
     ValueError
         If the channels cannot be picked or their number does not fit the
         model, if the sampling rate is below 64 Hz, if the recording is
-        shorter than three epochs (30 s), or if the picked data contain NaN or
-        infinite values.
+        shorter than three epochs (30 s), if the amplitude looks like a unit
+        error (see ``check_units``), or if the picked data contain NaN,
+        infinite or extreme values (their positions are given; the filter
+        would spread them; :func:`predict_proba` leaves the epochs near
+        them unscored instead).
 
     Warns
     -----
     RuntimeWarning
         If the robust standard deviation of a channel is outside 0.01–1 mV,
-        far from the training data (about 0.1 mV); often a sign of wrong units
-        (e.g. microvolts stored as volts).
+        far from the training data (about 0.1 mV).
 
     References
     ----------
     %(ref_grieger2021)s
     """
-    data, _ = _preprocess(raw, picks, _get_card(model))
+    data, _, quality = _preprocess(
+        raw, picks, _get_card(model), check_units=check_units
+    )
+    bad = [
+        seg for seg in quality["bad_segments"] if seg["reason"] in (NONFINITE, EXTREME)
+    ]
+    if bad:
+        where = ", ".join(
+            f"{seg['channel']} at {seg['onset']:g} s ({seg['reason']})"
+            for seg in bad[:5]
+        )
+        raise ValueError(
+            f"The picked data contain NaN, infinite or extreme values: {where}"
+            f"{' and more' if len(bad) > 5 else ''}. Interpolate or crop them, or "
+            "use predict_proba, which leaves the epochs near them unscored."
+        )
     return data
 
 
-def _preprocess(raw, picks, card, dtype=np.float64):
-    """Return the 64-Hz signal in mV and the picked channel names."""
+def _reach(sfreq, sfreq_new):
+    """Return the reach (samples at ``sfreq``) of one bad sample at 64 Hz."""
+    return _n_settle(_lowpass_sos(sfreq)) + 2 * int(np.ceil(sfreq / sfreq_new)) + 1
+
+
+def _preprocess(
+    raw, picks, card, dtype=np.float64, *, reject_by_annotation=True, check_units=True
+):
+    """Return the 64-Hz signal in mV, the picked channel names and a quality record.
+
+    The record (a JSON-ready dict) holds the amplitude, the bad stretches and
+    ``"unscorable"``, a dict ``{epoch: set of reasons}`` of the epochs whose
+    window touches one (taken out by the caller before the record is stored).
+    """
     _validate_type(raw, BaseRaw, "raw")
     sfreq = raw.info["sfreq"]
     if sfreq < card.sfreq:
@@ -294,33 +348,98 @@ def _preprocess(raw, picks, card, dtype=np.float64):
             f"least {2 * card.n_context + 1} epochs of {card.epoch_length:g} s "
             f"({min_duration:g} s)."
         )
+    notes = [
+        f"channel {name} is marked bad in info['bads'] but was picked"
+        for name in ch_names
+        if name in raw.info["bads"]
+    ]
+    for note in notes:
+        warn(note[0].upper() + note[1:] + ".", RuntimeWarning)
+    center, scale = _probe_scale(raw, idx)
+    likely_unit_error = _check_units(scale, ch_names, check_units)
+    if likely_unit_error:
+        warn(likely_unit_error, RuntimeWarning)
     logger.info(f"Scoring from channel(s) {ch_names} at {sfreq:g} Hz")
-    data, n_bad = _read_lowpass_resample(raw, idx, card.sfreq, dtype=dtype)
-    if n_bad.any():
-        bad = {name: int(count) for name, count in zip(ch_names, n_bad)}
-        raise ValueError(
-            "The picked data contain NaN or infinite values (samples per "
-            f"channel: {bad}); interpolate or crop them before scoring."
-        )
+    checker = _ChunkChecker(ch_names, sfreq, center, scale)
+    data, _ = _read_lowpass_resample(raw, idx, card.sfreq, dtype=dtype, check=checker)
     n_epoch_samples = round(card.epoch_length * card.sfreq)
-    if data.shape[1] // n_epoch_samples < 2 * card.n_context + 1:
+    n_epochs = data.shape[1] // n_epoch_samples
+    if n_epochs < 2 * card.n_context + 1:
         raise ValueError(
             f"The recording holds fewer than {2 * card.n_context + 1} full epochs "
             f"of {card.epoch_length:g} s after resampling to {card.sfreq:g} Hz."
         )
-    # At most about a million evenly spaced samples (a week at 64 Hz holds 39
-    # million): practically the same robust scale (this only decides a
-    # warning), without copies of the whole signal.
-    stride = max(1, data.shape[1] // 2**20)
-    scale = median_abs_deviation(data[:, ::stride], axis=-1, scale="normal")
+    segments = _merge(checker.found)
+    if reject_by_annotation:
+        segments = _merge(segments + _annotation_segments(raw, ch_names))
+    unscorable = _unscorable(segments, n_epochs, card, sfreq, _reach(sfreq, card.sfreq))
+    interior = range(card.n_context, n_epochs - card.n_context)
+    if all(k in unscorable for k in interior):
+        raise ValueError(_nothing_to_score(segments, raw, ch_names))
+    # The amplitude of the scorable epochs: at most about a million evenly
+    # spaced samples (a week at 64 Hz holds 39 million).
+    keep = np.ones(n_epochs, bool)
+    keep[list(unscorable)] = False
+    usable = data[:, : n_epochs * n_epoch_samples].reshape(
+        len(idx), n_epochs, n_epoch_samples
+    )[:, keep]
+    stride = max(1, usable.shape[1] * n_epoch_samples // 2**20)
+    amplitude = median_abs_deviation(
+        usable.reshape(len(idx), -1)[:, ::stride], axis=-1, scale="normal"
+    )
     lo, hi = AMPLITUDE_RANGE_MV
-    for name, value in zip(ch_names, scale):
-        if not lo <= value <= hi:
-            warn(
-                f"Channel {name} has a robust standard deviation of {value:.3g} mV "
+    for name, value in zip(ch_names, amplitude):
+        if not lo <= value <= hi and not likely_unit_error:  # said already
+            note = (
+                f"channel {name} has a robust standard deviation of {value:.3g} mV "
                 f"(after the low-pass), far from the training data of the model "
-                f"(about 0.1 mV; expected {lo}–{hi} mV). Check the units: the Raw "
-                "must hold volts.",
+                f"(about 0.1 mV; expected {lo}–{hi} mV)"
+            )
+            notes.append(note)
+            warn(
+                f"C{note[1:]}. Check the units: the Raw must hold volts.",
                 RuntimeWarning,
             )
-    return data, ch_names
+    quality = dict(
+        sfreq=float(sfreq),
+        model_sfreq=float(card.sfreq),
+        ch_names=ch_names,
+        amplitude_mv={n: float(v) for n, v in zip(ch_names, amplitude)},
+        typical_mv=TYPICAL_MV,
+        likely_unit_error=likely_unit_error,
+        reject_by_annotation=bool(reject_by_annotation),
+        bad_segments=_segments_record(segments, sfreq),
+        bad_seconds=_bad_seconds(segments, sfreq),
+        warnings=notes,
+        reader_warnings=[],
+        unscorable=unscorable,
+    )
+    return data, ch_names, quality
+
+
+def _nothing_to_score(segments, raw, ch_names):
+    """Return the message for a recording without a scorable epoch."""
+    sfreq, duration = raw.info["sfreq"], raw.n_times / raw.info["sfreq"]
+    parts = []
+    for name in ch_names:
+        flat = sum(s[1] - s[0] for s in segments if s[2] == FLAT and s[3] == name)
+        if flat / sfreq >= 0.9 * duration:
+            first = min(s[0] for s in segments if s[2] == FLAT and s[3] == name)
+            last = max(s[1] for s in segments if s[2] == FLAT and s[3] == name)
+            parts.append(
+                f"flat channel {name} (constant from {first / sfreq:g} s to "
+                f"{last / sfreq:g} s of {duration:g} s): a disconnected electrode, "
+                "or the wrong channel"
+            )
+    seconds = _bad_seconds(segments, sfreq)
+    if not parts:
+        parts = [f"{reason}: {sec:g} s" for reason, sec in seconds.items()]
+    where = ", ".join(
+        f"{seg['reason']} ({seg['channel']}) at {seg['onset']:g} s for "
+        f"{seg['duration']:g} s"
+        for seg in _segments_record(segments[:3], sfreq)
+    )
+    return (
+        f"Nothing to score: every epoch's 30-s window touches bad data "
+        f"({'; '.join(parts)}). First stretches: {where}."
+    )

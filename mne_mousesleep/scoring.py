@@ -14,6 +14,7 @@ from .hypnogram import to_annotations
 from .models import load_model
 from .models._registry import MODELS
 from .preprocessing import _get_card, _preprocess
+from .quality import NO_CONTEXT
 
 
 def _epochs_and_signal(model, data):
@@ -73,7 +74,15 @@ def _per_window_proba(model, data, batch_size, exits=None):
 @verbose
 @fill_doc
 def predict_proba(
-    raw, picks=None, *, model=None, emg=None, batch_size=32, verbose=None
+    raw,
+    picks=None,
+    *,
+    model=None,
+    emg=None,
+    batch_size=32,
+    reject_by_annotation=True,
+    check_units=True,
+    verbose=None,
 ):
     """Compute the probability of each stage for every 10-s epoch.
 
@@ -86,6 +95,8 @@ def predict_proba(
     %(model)s
     %(emg)s
     %(batch_size)s
+    %(reject_by_annotation)s
+    %(check_units)s
     %(verbose)s
 
     Returns
@@ -100,26 +111,52 @@ def predict_proba(
         ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`;
         with ``emg``, ``"emg_atonia"``; for a multi-exit network,
         ``"exit_fractions"`` (the share of epochs leaving at each exit).
+        ``"quality"`` is the input-quality record, a dict of plain values
+        (JSON-ready): ``"amplitude_mv"`` (robust standard deviation per
+        channel after the low-pass, mV, against ``"typical_mv"`` of the
+        training data), ``"likely_unit_error"``, ``"sfreq"`` and
+        ``"model_sfreq"`` (Hz), ``"bad_segments"`` (``onset`` and
+        ``duration`` in s from the first sample, ``reason``, ``channel``),
+        ``"bad_seconds"`` per reason, ``"warnings"`` (also emitted as
+        warnings, but kept here whatever the log level),
+        ``"reader_warnings"`` (filled by the command line and the batch),
+        ``"n_epochs"``, ``"n_unscored"``, ``"unscored_reasons"`` (epochs per
+        reason) and ``"unscored_epochs"`` (``[onset, reason]`` of every
+        unscored epoch).
 
     Raises
     ------
     TypeError
         If ``raw`` is not a Raw.
     ValueError
-        If channels cannot be picked or their number does not fit the model,
-        if the sampling rate is below 64 Hz, if the recording is shorter than
-        three epochs, or if the picked data contain NaN or infinite values.
+        If channels cannot be picked (names or indices not in the Raw) or
+        their number does not fit the model, if the sampling rate is below
+        64 Hz, if the recording is shorter than three epochs, if the
+        amplitude looks like a unit error (see ``check_units``), or if no
+        epoch can be scored (every window touches bad data, e.g. a flat
+        channel; the message says which and where).
 
     Warns
     -----
     RuntimeWarning
         If the amplitude is far from the training data (see
-        :func:`preprocess`).
+        :func:`preprocess`), or if a channel of ``info["bads"]`` is picked.
 
     Notes
     -----
     %(edges)s
 
+    Bad stretches of the picked channels do not stop the scoring. NaN or
+    infinite samples (:func:`mne.preprocessing.annotate_nan`), extreme values
+    (further than 10,000 robust standard deviations from the median), flat or
+    clipped signal (consecutive samples within 1/1000 of a robust standard
+    deviation for at least 1 s, :func:`mne.preprocessing.annotate_amplitude`)
+    and, with ``reject_by_annotation``, ``BAD_*`` annotations are found
+    chunk by chunk. Every epoch whose 30-s window comes within the reach of
+    the low-pass filter (a fraction of a second) of such a stretch is left
+    unscored (NaN, ``"Sleep stage ?"``), with its reason in the quality
+    record; the other epochs get the probabilities they would have in a clean
+    recording.
     The signal is preprocessed with :func:`preprocess` and each 30-s window
     is classified by the network of Grieger et al. (2021) [1]_.
 
@@ -136,14 +173,38 @@ def predict_proba(
     if not (model is None or (isinstance(model, str) and model in MODELS)):
         model = load_model(model)  # local file or model object: no download
     # Registry weights are downloaded only once the input has been checked.
-    data, ch_names = _preprocess(raw, picks, _get_card(model), dtype=np.float32)
+    data, ch_names, quality = _preprocess(
+        raw,
+        picks,
+        _get_card(model),
+        dtype=np.float32,
+        reject_by_annotation=reject_by_annotation,
+        check_units=check_units,
+    )
     model = load_model(model)
     card = model.card
     exits = []
     proba = _window_proba(model, data, batch_size, exits)
+    reasons = quality.pop("unscorable")
+    proba[sorted(reasons)] = np.nan
+    for k in (*range(card.n_context), *range(len(proba) - card.n_context, len(proba))):
+        reasons.setdefault(k, set()).add(NO_CONTEXT)
     onsets = np.arange(len(proba)) * card.epoch_length
     df = pd.DataFrame(
         proba, columns=list(card.classes), index=pd.Index(onsets, name="onset")
+    )
+    unscored = [
+        [float(onsets[k]), "; ".join(sorted(reasons[k]))] for k in sorted(reasons)
+    ]
+    counts = {}
+    for k in sorted(reasons):
+        for reason in sorted(reasons[k]):
+            counts[reason] = counts.get(reason, 0) + 1
+    quality.update(
+        n_epochs=len(df),
+        n_unscored=len(unscored),
+        unscored_reasons=counts,
+        unscored_epochs=unscored,
     )
     df.attrs = dict(
         model=card.name,
@@ -152,10 +213,17 @@ def predict_proba(
         epoch_length=card.epoch_length,
         ch_names=ch_names,
         sfreq=raw.info["sfreq"],
+        quality=quality,
     )
     logger.info(
-        f"Scored {len(df) - 2 * card.n_context} of {len(df)} epochs with {card.name}"
+        f"Scored {len(df) - len(unscored)} of {len(df)} epochs with {card.name}"
     )
+    bad = {r: n for r, n in counts.items() if r != NO_CONTEXT}
+    if bad:
+        logger.warning(
+            "Unscored epochs (bad data): "
+            + "; ".join(f"{r}: {n}" for r, n in bad.items())
+        )
     if exits:  # a multi-exit network: the share of epochs leaving at each exit
         counts = np.bincount(np.concatenate(exits), minlength=3)
         df.attrs["exit_fractions"] = [float(c) for c in counts / counts.sum()]
@@ -185,6 +253,8 @@ def score(
     emg=None,
     merge_bouts=False,
     batch_size=32,
+    reject_by_annotation=True,
+    check_units=True,
     verbose=None,
 ):
     """Score the sleep stages of a recording in 10-s epochs.
@@ -198,6 +268,8 @@ def score(
     %(emg)s
     %(merge_bouts)s
     %(batch_size)s
+    %(reject_by_annotation)s
+    %(check_units)s
     %(verbose)s
 
     Returns
@@ -235,5 +307,13 @@ def score(
     >>> annot = score(raw, picks="EEG_P")  # doctest: +SKIP
     >>> raw.set_annotations(raw.annotations + annot)  # doctest: +SKIP
     """
-    proba = predict_proba(raw, picks, model=model, emg=emg, batch_size=batch_size)
+    proba = predict_proba(
+        raw,
+        picks,
+        model=model,
+        emg=emg,
+        batch_size=batch_size,
+        reject_by_annotation=reject_by_annotation,
+        check_units=check_units,
+    )
     return to_annotations(proba, merge_bouts=merge_bouts)

@@ -89,10 +89,13 @@ def _load(recordings, picks, mice, classes, mapping, card):
         _validate_type(raw, BaseRaw, f"recordings[{ii}]")
         if not len(raw.annotations):
             raise ValueError(f"recordings[{ii}] has no stage annotations.")
-        data, _ = _preprocess(raw, picks, card)
+        data, _, quality = _preprocess(raw, picks, card)
         n_epochs = data.shape[1] // _EPOCH
         x = np.ascontiguousarray(data[:, : n_epochs * _EPOCH], dtype=np.float32)
         labels = _labels(raw, classes, mapping, n_epochs)
+        # Epochs whose window touches bad data (NaN, flat, BAD_*) are not
+        # learnt from.
+        labels[list(quality["unscorable"])] = -1
         mouse = mice[ii] if mice is not None else _mouse_of(raw, ii)
         out.append(_Recording(x, labels, str(mouse), str(rec)))
     return out

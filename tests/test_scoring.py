@@ -120,25 +120,35 @@ def test_bad_input(rng):
         mms.score(make_raw(rng, sfreq=50.0), picks="EEG_PR")
     with pytest.raises(ValueError, match="lasts 25 s.*30 s"):
         mms.score(make_raw(rng, duration=25.0), picks="EEG_PR")
-    nan = make_raw(rng)
-    nan._data[0, 100:103] = np.nan
-    with pytest.raises(ValueError, match=r"NaN or infinite.*'EEG_PR': 3"):
-        mms.score(nan, picks="EEG_PR")
-    inf = make_raw(rng)
-    inf._data[0, 5] = np.inf
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        mms.predict_proba(inf, picks="EEG_PR")
+    with pytest.raises(ValueError, match=r"picks=\[7\] does not match"):
+        mms.score(raw, picks=[7])  # not MNE's IndexError
+    # NaN and infinite samples leave epochs unscored (tests/test_quality.py).
     with pytest.raises(ValueError, match="batch_size must be a positive"):
         mms.predict_proba(raw, picks="EEG_PR", batch_size=0)
 
 
-@pytest.mark.parametrize("scale", [100e-6 * 1e6, 100e-6 * 1e-4])
-def test_wrong_units_warn(online, rng, scale):
-    """Data stored in µV as if volts (or far too small) gives a RuntimeWarning."""
+@pytest.mark.parametrize(
+    "scale, unit",
+    [(100e-6 * 1e6, "microvolts stored as volts"), (100e-6 * 1e-4, "times smaller")],
+)
+def test_wrong_units_refused(online, rng, scale, unit):
+    """µV stored as volts (or far too small) is refused, unless asked for."""
     raw = make_raw(rng, scale=scale)
-    with pytest.warns(RuntimeWarning, match="robust standard deviation.*units"):
-        annot = mms.score(raw, picks="EEG_PR", model=MODEL)
+    with pytest.raises(ValueError, match=f"{unit}.*check_units=False"):
+        mms.score(raw, picks="EEG_PR", model=MODEL)
+    with pytest.warns(RuntimeWarning, match=unit):
+        annot = mms.score(raw, picks="EEG_PR", model=MODEL, check_units=False)
     assert len(annot) == 12
+
+
+def test_unusual_gain_warns_and_is_recorded(online, rng):
+    """20 times the training amplitude: a gain, not a unit error; scored."""
+    raw = make_raw(rng, scale=100e-6 * 20)
+    with pytest.warns(RuntimeWarning, match="robust standard deviation.*units"):
+        proba = mms.predict_proba(raw, picks="EEG_PR", model=MODEL)
+    quality = proba.attrs["quality"]
+    assert quality["likely_unit_error"] is None
+    assert "far from the training data" in quality["warnings"][0]
 
 
 def test_plausible_amplitude_does_not_warn(online, rng):

@@ -3,6 +3,7 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -224,24 +225,40 @@ def _sha256(path):
 _FORMAT = "mne-mousesleep/1"
 
 
+def _incompatible(path, reason):
+    return ValueError(f"{str(path)!r} is not a compatible checkpoint: {reason}.")
+
+
 def _read_checkpoint(path):
     """Read a checkpoint safely: (state dict, saved model or None)."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise _incompatible(path, "the file is empty")
     try:
         with torch.serialization.safe_globals(_SAFE_GLOBALS):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        raise ValueError(
-            f"Could not read a model checkpoint from {str(path)!r} (loaded with "
-            f"weights_only=True): {err}"
+    except pickle.UnpicklingError:
+        # torch's message suggests weights_only=False, which would run any code
+        # the file holds: not an option for a downloaded or shared file.
+        raise _incompatible(
+            path,
+            "it holds Python objects other than tensors, numbers and strings, "
+            "which are refused because loading them can run code",
         ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
+        raise _incompatible(path, f"not a readable torch file ({first})") from None
     if isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT:
-        return ckpt["state_dict"], ckpt
+        return ckpt.get("state_dict"), ckpt
+    if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("mne-"):
+        raise _incompatible(
+            path, f"unknown format {ckpt['format']!r} (this version reads {_FORMAT})"
+        )
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
     required = ("feature_extractor.0.weight", "classifier.1.weight")
     if not isinstance(state, dict) or not all(k in state for k in required):
-        raise ValueError(
-            f"{str(path)!r} is not a 3conv_pool checkpoint: expected a state_dict "
-            f"with keys {required}."
+        raise _incompatible(
+            path,
+            f"not an {_FORMAT} file, nor a 3conv_pool state_dict with keys {required}",
         )
     return state, None
 
@@ -253,24 +270,68 @@ def _network_from_state(state, path):
     try:
         network.load_state_dict(state)
     except RuntimeError as err:
-        raise ValueError(
-            f"The weights in {str(path)!r} do not fit the 3conv_pool architecture: "
-            f"{err}"
+        first = str(err).strip().splitlines()[0]
+        raise _incompatible(
+            path, f"the weights do not fit the 3conv_pool architecture ({first})"
         ) from None
     return network
 
 
 def _from_saved(saved, path):
-    arch = saved["architecture"]
+    """Build the model of an ``mne-mousesleep/1`` file, checking every part."""
+    missing = [
+        k
+        for k in ("architecture", "n_channels", "n_classes", "state_dict", "card")
+        if k not in saved
+    ]
+    if missing:
+        raise _incompatible(path, f"missing {', '.join(missing)}")
+    arch, card = saved["architecture"], saved["card"]
     if arch not in ARCHITECTURES:
-        raise ValueError(f"{str(path)!r} has an unknown architecture {arch!r}.")
-    network = ARCHITECTURES[arch](saved["n_channels"], saved["n_classes"])
-    network.load_state_dict(saved["state_dict"])
-    fields = dict(saved["card"])
-    for key in ("classes", "channels", "default_ch_names"):
-        fields[key] = tuple(fields[key])
-    fields["sha256"] = _sha256(path)
-    return MouseSleepModel(network, ModelCard(**fields))
+        raise _incompatible(
+            path, f"unknown architecture {arch!r} (known: {', '.join(ARCHITECTURES)})"
+        )
+    if not isinstance(card, dict) or not isinstance(saved["state_dict"], dict):
+        raise _incompatible(path, "the card and the state_dict must be dicts")
+    known = {f.name for f in dataclasses.fields(ModelCard)}
+    unknown = sorted(set(card) - known)
+    if unknown:
+        raise _incompatible(path, f"unknown model card field(s) {unknown}")
+    fields = dict(card)
+    try:
+        for key in ("classes", "channels", "default_ch_names"):
+            fields[key] = tuple(fields.get(key, ()))
+        fields["sha256"] = _sha256(path)
+        card = ModelCard(**fields)
+    except TypeError as err:
+        raise _incompatible(path, f"invalid model card ({err})") from None
+    n_channels, n_classes = saved["n_channels"], saved["n_classes"]
+    problems = []
+    if card.n_classes != n_classes:
+        problems.append(
+            f"the card names {card.n_classes} classes for a {n_classes}-class head"
+        )
+    if card.n_channels != n_channels:
+        problems.append(
+            f"the card names {card.n_channels} channels for {n_channels} inputs"
+        )
+    for key in ("sfreq", "epoch_length"):
+        value = getattr(card, key)
+        if not isinstance(value, int | float) or not value > 0:
+            problems.append(f"{key} must be a positive number, got {value!r}")
+    if not isinstance(card.n_context, int) or card.n_context < 0:
+        problems.append(f"n_context must be >= 0, got {card.n_context!r}")
+    if problems:
+        raise _incompatible(path, "; ".join(problems))
+    try:
+        network = ARCHITECTURES[arch](n_channels, n_classes)
+        network.load_state_dict(saved["state_dict"])
+    except (RuntimeError, TypeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise _incompatible(
+            path, f"the weights do not fit a {arch} network ({first})"
+        ) from None
+    return MouseSleepModel(network, card)
 
 
 def _card_for_local_file(path, network, digest):
