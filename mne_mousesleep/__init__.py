@@ -46,6 +46,9 @@ __getattr__, __dir__, _ = _lazy.attach(
         "preprocessing": [
             "preprocess",
         ],
+        "quality": [
+            "describe_quality",
+        ],
         "review": [
             "confidence",
             "review_list",
@@ -82,6 +85,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ANNOTATION_DESCRIPTIONS",
+    "describe_quality",
     "STAGE_CODES",
     "STAGES",
     "YASA_STAGES",

@@ -176,7 +176,8 @@ def fetch_file(key):
             if repairing
             else ""
         )
-        raise OSError(
+        kind = FileNotFoundError if isinstance(err, FileNotFoundError) else OSError
+        raise kind(
             f"{state}{entry['fname']} could not be fetched from {where}: {fix}"
             f"{'; or delete the corrupted file' if repairing else ''}. ({reason})"
         ) from None

@@ -317,19 +317,18 @@ _TRUNCATED = "does not match the file size"
 def _read_recording(fname, *, allow_truncated=False):
     """Open a recording: a MiSleep ``.mat``, or any file MNE reads (not preloaded).
 
-    Returns the Raw and the reader's warnings (messages). The warnings are
-    caught whatever MNE's log level, and the reader's log output is kept off
-    the terminal. A truncated EDF/BDF raises :class:`ValueError` unless
+    Returns the Raw and the reader's warnings (messages), caught whatever
+    MNE's log level; the reader's information messages are not shown. A
+    truncated EDF/BDF raises :class:`ValueError` unless
     ``allow_truncated``.
     """
     import mne
 
     from .datasets import read_misleep_mat
 
-    with (
-        mne.utils.catch_logging(verbose="warning"),
-        warnings.catch_warnings(record=True) as caught,
-    ):
+    # At MNE's "warning" level the reader's information messages are not
+    # shown, and its warnings are Python warnings, caught here.
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if _recording_suffix(Path(fname)) == ".mat":
             raw = read_misleep_mat(fname)
@@ -441,7 +440,7 @@ def _score_into(
 ):
     from .hypnogram import to_annotations
     from .models import load_model
-    from .quality import describe
+    from .quality import describe_quality
     from .scoring import predict_proba
 
     try:
@@ -449,8 +448,8 @@ def _score_into(
         if key not in _MODELS:
             _MODELS[key] = load_model(model)
         raw, reader_warnings = _read(job, options.get("allow_truncated", False))
-        # No explicit verbose here: MNE's temporary log levels are global, and
-        # workers may be threads (a Dask cluster without processes).
+        # On a Dask cluster no explicit verbose: MNE's temporary log levels are
+        # global, and its workers may be threads.
         proba = predict_proba(
             raw,
             picks,
@@ -458,6 +457,9 @@ def _score_into(
             emg=emg,
             reject_by_annotation=options.get("reject_by_annotation", True),
             check_units=options.get("check_units", True),
+            # Local workers (this process or loky's): no chatter between the
+            # progress bar's lines; what matters is in the quality record.
+            verbose="error" if options.get("quiet") else None,
         )
         quality = proba.attrs["quality"]
         quality["reader_warnings"] = reader_warnings
@@ -491,11 +493,12 @@ def _score_into(
             ),
         )
         result.update(_summary_row(summary, raw))
-        result.update(unscored=quality["n_unscored"], quality=describe(quality))
+        result.update(unscored=quality["n_unscored"], quality=describe_quality(quality))
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
+        expected = isinstance(err, ValueError | TypeError | OSError)
         result.update(
             status="failed",
-            error=f"{type(err).__name__}: {err}",
+            error=str(err) if expected else f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
 
@@ -733,21 +736,26 @@ def score_files(
             rows[ii] = dict(row, status=state, note=note)
     counts = pd.Series([r["status"] for r in rows.values()]).value_counts()
     logger.info(
-        f"{len(jobs)} recording(s): {len(todo)} to score, "
-        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        ", ".join(
+            [f"{len(jobs)} recording(s): {len(todo)} to score"]
+            + [f"{n} {k}" for k, n in counts.items()]
+        )
     )
     args = (settings, model, picks, emg, merge_bouts)
     options = dict(
         allow_truncated=allow_truncated,
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,
+        quiet=client is None,
     )
     for ii, result, outputs in _run(todo, args, overwrite, options, n_jobs, client):
         result["outputs"] = outputs
+        # Each recording's problems are in its row of the summary (printed by
+        # the command line after the progress bar), logged here as they come.
         if result.get("warnings"):
-            logger.warning(f"{result['file']}: {result['warnings']}")
+            logger.info(f"{result['file']}: {result['warnings']}")
         if result["status"] == "failed":
-            logger.warning(f"Failed: {result['file']}: {result['error']}")
+            logger.info(f"Failed: {result['file']}: {result['error']}")
             logger.debug(result.pop("traceback", ""))
         elif result["status"] != "scored":
             logger.info(f"{result['file']}: {result['note']}")
@@ -860,6 +868,7 @@ def _run_dask(todo, args, overwrite, options, client):
             client.close()
 
 
-def _print_summary(summary, file=sys.stdout):
-    cols = [c for c in summary.columns if c not in ("outputs", "error", "warnings")]
-    print(summary[cols].round(2).to_string(index=False), file=file)
+def _print_summary(summary, file=None):
+    hidden = ("outputs", "error", "warnings", "note", "quality")
+    cols = [c for c in summary.columns if c not in hidden]
+    print(summary[cols].round(2).to_string(index=False), file=file or sys.stdout)

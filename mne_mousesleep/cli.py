@@ -24,13 +24,28 @@ _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
 
 
 def _cmd_models(args):
+    from ._fetch import REGISTRY, get_cache_dir
     from .models import get_model_card, list_models
+    from .models._registry import MODELS
 
-    names = [args.name] if args.name else list_models()
-    for ii, name in enumerate(names):
-        if ii:
-            print()
-        print(get_model_card(name))
+    if args.name:
+        print(get_model_card(args.name))
+        return 0
+    cache = get_cache_dir()
+    width = max(len(name) for name in list_models())
+    for name in list_models():
+        card = get_model_card(name)
+        fname = REGISTRY[MODELS[name][0]]["fname"]
+        cached = "cached" if (cache / fname).is_file() else "not cached"
+        channels = ", ".join(card.channels)
+        print(
+            f"{name:<{width}}  {card.n_classes} classes, {channels}, "
+            f"{card.sfreq:g} Hz  [{cached}]"
+        )
+    print(
+        "\nmne-mousesleep models NAME shows a model card; weights are cached in "
+        f"{cache}."
+    )
     return 0
 
 
@@ -97,7 +112,7 @@ def _cmd_score_one(args):
     from . import predict_proba, to_annotations
     from .batch import _check_writable, _read_recording, stage_summary
     from .datasets import fetch_misleep_example
-    from .quality import describe
+    from .quality import describe_quality
 
     if args.example == bool(args.inputs) or len(args.inputs) > 1:
         print(
@@ -157,7 +172,7 @@ def _cmd_score_one(args):
         f"scored with {proba.attrs['model']} from {proba.attrs['ch_names']} "
         f"in {elapsed:.1f} s"
     )
-    print(f"Input quality: {describe(quality)}")
+    print(f"Input quality: {describe_quality(quality)}")
     print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in outputs:
         print(f"Wrote {path}")
@@ -184,12 +199,29 @@ def _cmd_train(args):
     picks = args.picks.split(",") if "," in args.picks else args.picks
     # One mouse per file unless the file name says otherwise ("M01_day1.edf").
     mice = [p.name.split("_")[0].split(".")[0] for p in files]
+    split = None
+    if args.validation or args.test:
+        held = set(args.validation or []) | set(args.test or [])
+        unknown = sorted(held - set(mice))
+        if unknown:
+            print(
+                f"error: --validation/--test name mice {unknown} not among the "
+                f"mice of {folder}: {sorted(set(mice))}",
+                file=sys.stderr,
+            )
+            return 2
+        split = dict(
+            train=sorted(set(mice) - held),
+            validation=list(args.validation or []),
+            test=list(args.test or []),
+        )
     model = train(
         [str(p) for p in files],
         picks=picks,
         n_classes=args.classes,
         architecture=args.architecture,
         mice=mice,
+        split=split,
         init=args.init,
         freeze_features=args.freeze_features,
         max_epochs=args.epochs,
@@ -206,14 +238,31 @@ def _cmd_train(args):
 
 
 def _parser():
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="mne-mousesleep",
         description="Automated sleep scoring of mouse EEG (Grieger et al. 2021).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"mne-mousesleep {__version__}"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        default="info",
+        help="MNE log level: debug, info (default), warning or error",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (and debug messages)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_score = sub.add_parser(
         "score",
+        parents=[common],
         help="score recordings in 10-s epochs",
         description="Score recordings (any file MNE reads, or a MiSleep .mat), "
         "folders of them or BIDS datasets. Each recording gets its annotations, "
@@ -305,11 +354,11 @@ def _parser():
         help="score EDF/BDF files shorter than their header says, as far as "
         "they go (default: such a file fails)",
     )
-    p_score.add_argument("--verbose", default="info", help="MNE log level")
     p_score.set_defaults(func=_cmd_score)
 
     p_train = sub.add_parser(
         "train",
+        parents=[common],
         help="train or fine-tune a scorer on a folder of scored recordings",
         description="Train on every recording of a folder (files MNE reads, with "
         "stage annotations); the mouse of a file is the part of its name before "
@@ -320,7 +369,14 @@ def _parser():
     p_train.add_argument(
         "--picks", default="EEG_PR", help="input channel(s), comma-separated"
     )
-    p_train.add_argument("--classes", type=int, choices=(3, 5), default=5)
+    p_train.add_argument(
+        "--classes",
+        type=int,
+        choices=(3, 5),
+        default=5,
+        help="5 (Wake, REM, NREM, pre-REM, artifact) or 3 (Wake, REM, NREM; "
+        "pre-REM counted as NREM); default 5",
+    )
     p_train.add_argument(
         "--architecture",
         default=None,
@@ -336,13 +392,38 @@ def _parser():
     p_train.add_argument(
         "--epochs", type=int, default=50, help="maximum training epochs"
     )
-    p_train.add_argument("--windows-per-epoch", type=int, default=None)
-    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument(
+        "--windows-per-epoch",
+        type=int,
+        default=None,
+        help="30-s windows drawn per training epoch (default: all training "
+        "windows, as in Grieger et al. 2021)",
+    )
+    p_train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the split, the initial weights and the sampling "
+        "(default 0)",
+    )
+    p_train.add_argument(
+        "--validation",
+        nargs="+",
+        metavar="MOUSE",
+        help="mice held out for validation (early stopping); with fewer than 3 "
+        "mice, give the split this way (the rest is trained on)",
+    )
+    p_train.add_argument(
+        "--test", nargs="+", metavar="MOUSE", help="mice held out for testing"
+    )
     p_train.add_argument("--overwrite", action="store_true", help="replace --out")
-    p_train.add_argument("--verbose", default="info", help="MNE log level")
     p_train.set_defaults(func=_cmd_train)
 
-    p_models = sub.add_parser("models", help="list the models and their model cards")
+    p_models = sub.add_parser(
+        "models",
+        parents=[common],
+        help="list the models (one line each) or show a model card",
+    )
     p_models.add_argument("name", nargs="?", help="show only this model")
     p_models.set_defaults(func=_cmd_models)
     return parser
@@ -360,15 +441,42 @@ def main(argv=None):
     -------
     code : int
         Exit status: 0 on success; for ``score`` of several recordings, the
-        number of recordings that failed (at most 255); otherwise 1 on a failed
-        scoring or refused overwrite; 2 on a usage error.
+        number of recordings that failed (at most 255); otherwise 1 on a
+        failed scoring, a refused overwrite or any other error (one line on
+        standard error naming the problem; ``--debug`` shows the traceback);
+        2 on a usage error; 130 when interrupted.
     """
     args = _parser().parse_args(argv)
+    if args.debug:
+        args.verbose = "debug"
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 (one line for the user)
+        if args.debug:
+            raise
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        if not isinstance(err, ValueError | TypeError | OSError):
+            print(
+                "This looks like a bug; run again with --debug and report the "
+                "traceback.",
+                file=sys.stderr,
+            )
         return 1
+
+
+def _one_line(err):
+    """Return the message of an exception for a person (no traceback)."""
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
+        text = f"{err.filename}: {text}"
+    if isinstance(err, PermissionError):
+        text += " (check the permissions of the file or folder)"
+    if not isinstance(err, ValueError | TypeError | OSError):
+        text = f"{type(err).__name__}: {text}"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from mne._fiff.pick import _picks_to_idx
 from mne.io import BaseRaw
-from mne.utils import _validate_type, logger, verbose, warn
+from mne.utils import ProgressBar, _validate_type, logger, verbose, warn
 from scipy.signal import butter, lfilter, sos2tf, sos2zpk, sosfiltfilt
 from scipy.stats import median_abs_deviation
 
@@ -37,6 +37,8 @@ LOWPASS_FREQ, LOWPASS_ORDER = 25.6, 2
 #: Robust standard deviation (in mV) outside which the input is far from the
 #: training data (about 0.1 mV), e.g. because of wrong units.
 AMPLITUDE_RANGE_MV = (0.01, 1.0)
+#: Recordings at least this long (s) show progress bars while scored.
+PROGRESS_SECONDS = 3600.0
 
 _PARIETAL = re.compile(
     r"(^|[^a-z])(eeg[\s_-]?)?(p|pr|pl|pz|par|parietal)([^a-z]|$)", re.I
@@ -73,9 +75,11 @@ def _pick_for_model(raw, picks, card):
             idx = _find_parietal(raw)
             if len(idx) != 1:
                 found = [raw.ch_names[ii] for ii in idx] or "none"
+                bads = raw.info["bads"]
+                left_out = f" ({bads} in info['bads'] left out)" if bads else ""
                 raise ValueError(
                     f"picks=None looks for exactly one parietal EEG channel by name, "
-                    f"found {found} among {raw.ch_names}. Pass picks, e.g. "
+                    f"found {found} among {raw.ch_names}{left_out}. Pass picks, e.g. "
                     f"picks={raw.ch_names[idx[0] if idx else 0]!r}."
                 )
             return idx
@@ -229,12 +233,19 @@ def _read_lowpass_resample(
         np.multiply(resampled, 1e3, out=out[:, j0:j1])  # V -> mV
         return np.zeros(len(idx), int)
 
+    chunks = []
+    for s0 in range(0, n_times, step):
+        s1 = min(s0 + step, n_times)
+        if n_times - s1 < overlap:  # no short last chunk
+            s1 = n_times
+        chunks.append((s0, s1))
+        if s1 == n_times:
+            break
+    if check is not None and n_times / sfreq >= PROGRESS_SECONDS:
+        chunks = ProgressBar(chunks, mesg="Reading and filtering")
     with ThreadPoolExecutor(max(n_jobs, 1)) as pool:
         pending = []
-        for s0 in range(0, n_times, step):
-            s1 = min(s0 + step, n_times)
-            if n_times - s1 < overlap:  # no short last chunk
-                s1 = n_times
+        for s0, s1 in chunks:
             lo, hi = max(s0 - overlap, 0), min(s1 + overlap, n_times)
             data = raw.get_data(picks=idx, start=lo, stop=hi, reject_by_annotation=None)
             if check is not None:  # here, not in a thread: MNE's log level is global
@@ -242,8 +253,6 @@ def _read_lowpass_resample(
             pending.append(pool.submit(process, s0, s1, lo, data))
             if len(pending) > max(n_jobs, 1):
                 n_bad += pending.pop(0).result()
-            if s1 == n_times:
-                break
         for future in pending:
             n_bad += future.result()
     return out, n_bad

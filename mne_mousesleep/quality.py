@@ -31,6 +31,9 @@ UNIT_FACTOR = 300.0
 #: Samples further than this many robust standard deviations from the median
 #: are extreme (0.1 mV EEG: 1 V), marked bad like NaN.
 EXTREME_FACTOR = 1e4
+#: Samples larger than this (in "volts") are extreme whatever the scale: no
+#: unit mistake gives them (microvolts stored as volts are about 1e2).
+EXTREME_MAX = 1e6
 #: A stretch whose consecutive samples differ by at most this fraction of the
 #: robust standard deviation for at least :data:`FLAT_MIN_DURATION` seconds is
 #: flat (a disconnected electrode) or clipped (an amplifier at its rail).
@@ -51,8 +54,8 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0):
 
     ``n_segments`` stretches of ``seconds`` spread evenly over the recording
     are read (only the picked channels), so this is cheap for any length.
-    Non-finite samples are left out; a channel without finite samples gives
-    NaN.
+    Non-finite samples and those beyond :data:`EXTREME_MAX` are left out; a
+    channel without other samples gives NaN.
     """
     sfreq, n_times = raw.info["sfreq"], raw.n_times
     n_seg = max(1, round(seconds * sfreq))
@@ -65,7 +68,7 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0):
     data = np.concatenate(parts, axis=1)
     center, scale = np.full(len(idx), np.nan), np.full(len(idx), np.nan)
     for ii, row in enumerate(data):
-        row = row[np.isfinite(row)]
+        row = row[np.isfinite(row) & (np.abs(row) < EXTREME_MAX)]
         if row.size:
             center[ii] = np.median(row)
             scale[ii] = median_abs_deviation(row, scale="normal")
@@ -123,7 +126,7 @@ class _ChunkChecker:
         self.sfreq = sfreq
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, TYPICAL_MV * 1e-3)
         self.center = np.where(np.isfinite(center), center, 0.0)[:, None]
-        self.extreme = EXTREME_FACTOR * scale[:, None]
+        self.extreme = np.minimum(EXTREME_FACTOR * scale, EXTREME_MAX)[:, None]
         self.flat = FLAT_FRACTION * scale
         self.info = create_info(self.ch_names, sfreq, "eeg")
         self.found = []  # (start, stop, reason, channel), appended by chunk
@@ -272,20 +275,28 @@ def _bad_seconds(segments, sfreq):
     return out
 
 
-def describe(quality):
-    """Summarise a quality record in one line.
+def describe_quality(quality):
+    """Summarise the input-quality record of a scoring in one line.
 
     Parameters
     ----------
     quality : dict
         ``proba.attrs["quality"]`` as set by
-        :func:`mne_mousesleep.predict_proba`.
+        :func:`mne_mousesleep.predict_proba` (also in the JSON sidecar of a
+        batch).
 
     Returns
     -------
     text : str
-        E.g. ``"3 of 60 epochs unscored (NaN or infinite values (EEG_P): 1;
-        ...); amplitude 0.049 mV"``.
+        The unscored epochs by reason, the amplitude of each channel and the
+        warnings, e.g. ``"5 of 180 epochs unscored (no 30-s context (first or
+        last epoch): 2; NaN or infinite values (EEG_PR): 3); amplitude EEG_PR
+        0.094 mV"``.
+
+    Examples
+    --------
+    >>> proba = predict_proba(raw)  # doctest: +SKIP
+    >>> print(describe_quality(proba.attrs["quality"]))  # doctest: +SKIP
     """
     parts = []
     n_unscored = quality.get("n_unscored", 0)
@@ -298,10 +309,10 @@ def describe(quality):
     amp = quality.get("amplitude_mv") or {}
     if amp:
         parts.append(
-            "amplitude "
-            + ", ".join(f"{ch} {v:.3g} mV" for ch, v in amp.items() if v is not None)
+            "amplitude " + ", ".join(f"{ch} {v:.3g} mV" for ch, v in amp.items())
         )
     parts += quality.get("warnings", [])
+    parts += [f"reader: {w}" for w in quality.get("reader_warnings", [])]
     if quality.get("likely_unit_error"):
         parts.append(quality["likely_unit_error"])
     return "; ".join(parts)

@@ -5,7 +5,7 @@
 
 import numpy as np
 from mne.io import BaseRaw
-from mne.utils import _validate_type, verbose
+from mne.utils import _validate_type, verbose, warn
 
 from .hypnogram import (
     NREM,
@@ -99,12 +99,18 @@ def detect_spindles(
     spindles : yasa.SpindlesResults | None
         YASA's results (``spindles.summary()`` gives one row per spindle, with
         ``Stage`` the :data:`mne_mousesleep.STAGE_CODES` code), or None when no
-        spindle is found.
+        spindle is found or the scoring has no epoch of ``stages`` (then with
+        a warning), so that a loop over animals goes on.
 
     Raises
     ------
     ValueError
-        If ``stages`` holds unknown stages, or no epoch of ``stages`` exists.
+        If ``stages`` holds unknown stages.
+
+    Warns
+    -----
+    RuntimeWarning
+        If the scoring has no epoch of ``stages``.
 
     References
     ----------
@@ -123,7 +129,11 @@ def detect_spindles(
     hypno = stages_per_sample(raw, scoring)
     include = tuple(STAGE_CODES[s] for s in stages)
     if not np.isin(hypno, include).any():
-        raise ValueError(f"The scoring has no epoch of {list(stages)}.")
+        warn(
+            f"The scoring has no epoch of {list(stages)}: no spindle to detect.",
+            RuntimeWarning,
+        )
+        return None
     eeg = raw.copy().pick(picks).load_data()
     return yasa.spindles_detect(
         eeg,

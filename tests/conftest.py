@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mne
 import numpy as np
+import pooch
 import pytest
 
 # The offline copies of the weights, data and reference outputs sit beside the
@@ -18,6 +19,10 @@ SHARED = Path(
         "MNE_MOUSESLEEP_TEST_SHARED", Path(__file__).resolve().parents[2] / "shared"
     )
 )
+# pooch's "Downloading ..." messages go to a stream handler bound to the
+# stderr of its import; under pytest's capture that stream may be closed.
+pooch.get_logger().setLevel("WARNING")
+
 # Set by .ci/run: tests that need ../shared fail instead of being skipped.
 REQUIRE_SHARED = os.environ.get("MNE_MOUSESLEEP_REQUIRE_SHARED", "") == "1"
 

@@ -299,7 +299,8 @@ def test_workers_end_with_a_killed_parent(online, tmp_path):
     import sys
     import time
 
-    psutil = pytest.importorskip("psutil")
+    import psutil
+
     study = tmp_path / "study"
     study.mkdir()
     for ii in range(4):

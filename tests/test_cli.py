@@ -1,20 +1,25 @@
 """The command-line interface."""
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
+import sys
 
 import mne
 import pandas as pd
 import pytest
 
-from mne_mousesleep.cli import main
+import mne_mousesleep as mms
+from mne_mousesleep.cli import _parser, main
 
 
-def test_models_lists_cards(capsys):
+def test_models_lists_cards(capsys, online):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("grieger2021")]
+    assert len(lines) == 5  # one line per model
     for name in (
         "grieger2021-5stage",
         "grieger2021-5stage-balanced",
@@ -22,14 +27,88 @@ def test_models_lists_cards(capsys):
         "grieger2021-3stage-balanced",
         "grieger2021-3stage-eeg3-emg",
     ):
-        assert f"Model                  : {name}\n" in out
-    assert "Wake, REM, NREM, pre-REM, artifact" in out
+        assert sum(ln.split()[0] == name for ln in lines) == 1
     assert "frontal EEG, parietal-right EEG, parietal-left EEG, EMG" in out
+    mms.load_model("grieger2021-3stage")  # now in the cache
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert next(ln for ln in lines if ln.startswith("grieger2021-3stage ")).endswith(
+        "[cached]"
+    )
     assert main(["models", "grieger2021-3stage"]) == 0
     out = capsys.readouterr().out
     assert out.count("Model  ") == 1 and "test mean F1 0.948" in out
+    assert "Wake, REM, NREM" in out
     assert main(["models", "nope"]) == 1
     assert "model must be one of" in capsys.readouterr().err
+
+
+def test_help_is_quick_and_complete():
+    """--help imports no torch; every option has a help text; --version."""
+    code = (
+        "import sys\n"
+        "from mne_mousesleep.cli import main\n"
+        "for argv in (['--help'], ['score', '--help'], ['train', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'mne' not in sys.modules, 'mne imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    parser = _parser()
+    subparsers = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+    with pytest.raises(SystemExit):
+        main(["--version"])
+
+
+def test_expected_failures_are_one_line(tmp_path, capsys, misleep_raw):
+    """A malformed model file: one line naming it, no traceback; --debug shows it."""
+    fif = tmp_path / "m_raw.fif"
+    misleep_raw.save(fif)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"")
+    args = ["score", str(fif), "--out", str(tmp_path / "s.csv"), "--model", str(junk)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"error: '{junk}' is not a compatible checkpoint: the file is empty."
+    ]
+    with pytest.raises(ValueError, match="compatible checkpoint"):
+        main(args + ["--debug"])
+    # In a batch, the same failure is counted per recording.
+    assert main(["score", str(fif), "--model", str(junk)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "0 scored, 0 skipped, 1 failed" in captured.out
+
+
+def test_truncated_edf(online, tmp_path, capsys):
+    """A truncated EDF fails with the reason unless --allow-truncated."""
+    from mne_mousesleep.datasets import simulate_recording
+
+    raw = simulate_recording(600.0, 128.0, seed=0)
+    full = tmp_path / "full.edf"
+    mne.export.export_raw(full, raw, verbose=False)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["score", str(cut)]) == 1
+    captured = capsys.readouterr()
+    assert "cut.edf looks truncated" in captured.err
+    assert not (tmp_path / "cut_scoring.csv").exists()
+    assert main(["score", str(cut), "--allow-truncated"]) == 0
+    sidecar = json.loads((tmp_path / "cut_scoring.json").read_text())
+    warnings = sidecar["quality"]["reader_warnings"]
+    assert any("does not match the file size" in w for w in warnings)
+    assert main(["score", str(cut), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "looks truncated" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -55,6 +134,7 @@ def test_score_file(fif_file, tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "60 epochs of 10 s scored with grieger2021-5stage from ['EEG_P']" in printed
+    assert "Input quality: 2 of 60 epochs unscored (no 30-s context" in printed
     assert "Sleep stage W" in printed and "100.0" in printed
     annot = mne.read_annotations(out)
     assert len(annot) == 60
@@ -115,6 +195,7 @@ def test_console_script(online):
         pytest.skip("package not installed (no console script)")
     env = dict(os.environ)
     res = subprocess.run(
-        [exe, "score", "--example"], capture_output=True, text=True, env=env, check=True
+        [exe, "score", "--example"], capture_output=True, text=True, env=env
     )
+    assert res.returncode == 0, res.stderr
     assert "Sleep stage W" in res.stdout

@@ -56,13 +56,28 @@ def test_hash_mismatch_is_rejected(
     assert not (fresh_cache / FNAME).exists()
 
 
-def test_corrupted_cache_is_downloaded_again(online, fresh_cache):
+def test_corrupted_cache_is_downloaded_again(online, fresh_cache, caplog):
     path = fetch_file(KEY)
     path.write_bytes(b"truncated")
     n_before = len(online.requests)
-    assert fetch_file(KEY) == path
+    with caplog.at_level("INFO", logger="mne"):
+        assert fetch_file(KEY) == path
     assert _sha256(path) == REGISTRY[KEY]["sha256"]
     assert len(online.requests) == n_before + 1
+    assert "does not match its sha256" in caplog.text
+    assert "Repaired the cached file" in caplog.text
+
+
+def test_offline_errors_name_the_mirror(fresh_cache, monkeypatch):
+    """No connection: the error names MNE_MOUSESLEEP_MIRROR; a corrupted cache too."""
+    monkeypatch.delenv("MNE_MOUSESLEEP_MIRROR", raising=False)
+    monkeypatch.setitem(REGISTRY[KEY], "url", "http://127.0.0.1:9/x.pth")  # closed
+    with pytest.raises(OSError, match=f"offline\\? set MNE_MOUSESLEEP_MIRROR.*{FNAME}"):
+        fetch_file(KEY)
+    fresh_cache.mkdir(parents=True, exist_ok=True)
+    (fresh_cache / FNAME).write_bytes(b"corrupted")
+    with pytest.raises(OSError, match="is corrupted.*delete the corrupted file"):
+        fetch_file(KEY)
 
 
 def test_directory_mirror(shared_dir, fresh_cache, tmp_path, monkeypatch):

@@ -94,11 +94,11 @@ def test_load_model_bad_input(tmp_path):
         mms.load_model(tmp_path / "missing.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="Could not read a model checkpoint"):
+    with pytest.raises(ValueError, match="not a compatible checkpoint: not a read"):
         mms.load_model(junk)
     other = tmp_path / "other.pth"
     torch.save({"state_dict": {"a": torch.zeros(1)}}, other)
-    with pytest.raises(ValueError, match="not a 3conv_pool checkpoint"):
+    with pytest.raises(ValueError, match="not a compatible checkpoint.*3conv_pool"):
         mms.load_model(other)
     four = tmp_path / "four.pth"
     torch.save(_ThreeConvPool(1, 4).state_dict(), four)
@@ -121,9 +121,70 @@ def test_checkpoint_with_code_is_rejected(tmp_path):
     evil = tmp_path / "evil.pth"
     state = _ThreeConvPool(1, 3).state_dict()
     torch.save({"state_dict": state, "payload": _Payload(str(marker))}, evil)
-    with pytest.raises(ValueError, match="weights_only=True"):
+    with pytest.raises(ValueError, match="refused because loading them can run code"):
         mms.load_model(evil)
     assert not marker.exists()
+    try:
+        mms.load_model(evil)
+    except ValueError as err:  # torch's hint to disable the safety is not passed on
+        assert "weights_only=False" not in str(err)
+
+
+def _saved(tmp_path, name, change):
+    """A valid mne-mousesleep/1 file of a 5-class model, changed by ``change``."""
+    from mne_mousesleep.models._card import ModelCard
+    from mne_mousesleep.models._model import _FORMAT
+
+    card = ModelCard(
+        name="lab",
+        classes=("Wake", "REM", "NREM", "pre-REM", "artifact"),
+        channels=("parietal EEG",),
+    ).to_dict()
+    saved = dict(
+        format=_FORMAT,
+        architecture="3conv_pool",
+        n_channels=1,
+        n_classes=5,
+        state_dict=_ThreeConvPool(1, 5).state_dict(),
+        card=card,
+    )
+    change(saved)
+    path = tmp_path / f"{name}.pt"
+    torch.save(saved, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda c: c.pop("card"), "missing card"),
+        (lambda c: c.update(state_dict={"x": torch.zeros(2)}), "do not fit"),
+        (
+            lambda c: c["card"].update(colour="blue"),
+            r"unknown model card field.*colour",
+        ),
+        (
+            lambda c: c["card"].update(classes=[f"c{i}" for i in range(7)]),
+            "7 classes for a 5-class head",
+        ),
+        (lambda c: c["card"].update(sfreq=-64.0), "sfreq must be a positive"),
+        (lambda c: c.update(architecture="transformer"), "unknown architecture"),
+        (lambda c: c.update(format="mne-mousesleep/9"), "unknown format"),
+    ],
+)
+def test_malformed_checkpoints_say_why(tmp_path, change, reason):
+    good = mms.load_model(_saved(tmp_path, "good", lambda c: None))
+    assert good.card.n_classes == 5
+    path = _saved(tmp_path, "bad", change)
+    with pytest.raises(ValueError, match=f"not a compatible checkpoint: .*{reason}"):
+        mms.load_model(path)
+
+
+def test_empty_checkpoint(tmp_path):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="compatible checkpoint: the file is empty"):
+        mms.load_model(empty)
 
 
 def test_local_checkpoint_skips_network(shared_dir, tmp_path, monkeypatch, misleep_raw):

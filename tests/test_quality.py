@@ -14,7 +14,7 @@ from mne_mousesleep.quality import (
     FLAT,
     NO_CONTEXT,
     NONFINITE,
-    describe,
+    describe_quality,
 )
 
 SFREQ = 256.0
@@ -91,7 +91,7 @@ def test_bad_stretch_leaves_touched_epochs_unscored(clean, kind, reason):
     # The annotations say unscored there; nothing else changes.
     annot = mms.to_annotations(proba)
     assert annot.description[60] == "Sleep stage ?"
-    assert reason in describe(quality)
+    assert reason in describe_quality(quality)
     json.dumps(quality)  # the record is JSON-ready (sidecar)
 
 

@@ -224,3 +224,20 @@ def test_train_cli(mice, tmp_path, capsys):
     assert main(args) == 1  # no overwrite
     assert "exists" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "empty_dir_missing"), "--out", "x.pt"]) != 0
+    capsys.readouterr()
+    # Two mice: the split is given on the command line.
+    two = tmp_path / "two"
+    two.mkdir()
+    for m in (0, 1):
+        (folder / f"M{m}_day1_raw.fif").rename(two / f"M{m}_day1_raw.fif")
+    args[1] = str(two)
+    assert main(args + ["--overwrite"]) == 1
+    assert "at least 3 mice" in capsys.readouterr().err
+    assert main(args + ["--overwrite", "--validation", "M1"]) == 0
+    assert mms.load_model(out).card.details["split"] == {
+        "train": ["M0"],
+        "validation": ["M1"],
+        "test": [],
+    }
+    assert main(args + ["--overwrite", "--validation", "M9"]) == 2
+    assert "not among the mice" in capsys.readouterr().err

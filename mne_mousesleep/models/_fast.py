@@ -53,6 +53,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from mne.utils import ProgressBar
 from threadpoolctl import threadpool_limits
 
 # Interpolation points of the Toom-Cook transforms (plus the point at
@@ -72,6 +73,8 @@ LEFT, RIGHT = sum(_EDGE_PADS["left"]), sum(_EDGE_PADS["right"])
 #: Epochs per part of the recording given to a thread: small enough that the
 #: threads finish within about 20 ms of each other (about 0.1 s with 256).
 PART_EPOCHS = 64
+#: Recordings of at least an hour at 64 Hz show a progress bar.
+_PROGRESS_SAMPLES = 3600 * 64
 
 
 @lru_cache
@@ -435,6 +438,8 @@ class FastThreeConv:
                     for e0, e1 in zip(bounds[:-1], bounds[1:])
                     if e1 > e0
                 ]
+                if n_epochs * epoch_samples >= _PROGRESS_SAMPLES:
+                    futures = ProgressBar(futures, mesg="Classifying epochs")
                 for future in futures:
                     future.result()
         finally:

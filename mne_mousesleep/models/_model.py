@@ -236,7 +236,9 @@ def _read_checkpoint(path):
     try:
         with torch.serialization.safe_globals(_SAFE_GLOBALS):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as err:
+        if "unsupported global" not in str(err).lower():  # not objects: junk
+            raise _incompatible(path, "not a readable torch file") from None
         # torch's message suggests weights_only=False, which would run any code
         # the file holds: not an option for a downloaded or shared file.
         raise _incompatible(
@@ -244,8 +246,11 @@ def _read_checkpoint(path):
             "it holds Python objects other than tensors, numbers and strings, "
             "which are refused because loading them can run code",
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 (torch raises many kinds on junk)
+        text = str(err).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
         raise _incompatible(path, f"not a readable torch file ({first})") from None
     if isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT:
         return ckpt.get("state_dict"), ckpt
