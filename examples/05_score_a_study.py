@@ -47,11 +47,13 @@ print(sorted(str(p.relative_to(study)) for p in study.rglob("*.*")))
 # its sub-folders and scores each with the parietal EEG channel it finds by
 # name. From a terminal the same is::
 #
-#     mne-mousesleep score study/ --out-dir scores/ --jobs 2
+#     mne-mousesleep score study/ --out-dir scores/
 #
 # Outputs go next to each recording, or into ``out_dir`` (mirroring the
 # sub-folders). A recording that cannot be scored is reported and the others
-# go on; the command's exit status is the number of failures.
+# go on; the command's exit status is the number of failures. Recordings are
+# scored by one worker process per 2 CPU cores (``n_jobs``, ``--jobs``): one
+# recording already keeps 2 cores busy.
 out_dir = study.parent / "scores"
 summary = mne_mousesleep.score_files(study, out_dir, formats=("csv", "fif"))
 summary[["file", "status", "hours", "epochs", "Wake %", "NREM %", "REM %"]]
@@ -87,15 +89,27 @@ ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
 plt.tight_layout()
 
 # %%
-# Resuming
-# --------
-# Outputs are written to a temporary name and renamed when complete, the JSON
-# sidecar last. A second run skips every recording whose outputs exist and
-# whose input and settings have not changed, so an interrupted batch picks up
-# where it stopped; ``overwrite=True`` (``--overwrite``) scores everything
-# again.
+# Resuming, and hand corrections kept
+# ------------------------------------
+# Outputs are written to a temporary name and moved into place when complete;
+# the JSON sidecar records the sha256 of each. A second run skips every
+# recording whose outputs are as written and whose input and settings have not
+# changed, so an interrupted batch picks up where it stopped.
 again = mne_mousesleep.score_files(study, out_dir, formats=("csv", "fif"))
 again["status"].value_counts()
+
+# %%
+# No existing output is ever replaced without ``overwrite=True``
+# (``--overwrite``). Say an expert corrects the first scored epoch of M01 by
+# hand; a later run, even with another model, keeps the file and says so:
+csv = out_dir / "light" / "M01_scoring.csv"
+lines = csv.read_text().splitlines()
+lines[2] = lines[2].rsplit(",", 1)[0] + ",Sleep stage R"
+csv.write_text("\n".join(lines) + "\n")
+later = mne_mousesleep.score_files(
+    study, out_dir, formats=("csv", "fif"), model="grieger2021-3stage"
+)
+print(later[["file", "status", "note"]].to_string())
 
 # %%
 # BIDS datasets

@@ -768,7 +768,11 @@ def score_files(
     summary[["error", "note", "warnings"]] = summary[
         ["error", "note", "warnings"]
     ].fillna("")
-    summary["epochs"] = summary["epochs"].astype("Int64")  # integers, NA if none
+    for column in ("hours", "seconds"):
+        summary[column] = pd.to_numeric(summary[column]).astype(float)
+    for column in ("epochs", "unscored"):  # integers, NA where not scored
+        if column in summary:
+            summary[column] = pd.to_numeric(summary[column]).astype("Int64")
     first = ["file", "status", "error", "note", "hours", "epochs"]
     rest = [c for c in summary if c not in first]
     return summary[first + rest]

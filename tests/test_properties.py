@@ -5,7 +5,8 @@ units and picks go through :func:`mne_mousesleep.predict_proba`. Every
 outcome must be a ``TypeError``/``ValueError`` naming the problem, or a
 scoring in which every unscored epoch has a recorded reason (and no scored
 epoch has one), whose probabilities sum to 1, and which left the Raw as it
-was. ``HYPOTHESIS_PROFILE=long`` runs thousands of examples.
+was. ``HYPOTHESIS_PROFILE=long`` runs thousands of examples
+(``MNE_MOUSESLEEP_PROPERTY_EXAMPLES`` of them, default 3000).
 """
 
 import os
@@ -27,7 +28,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=3000,
+    max_examples=int(os.environ.get("MNE_MOUSESLEEP_PROPERTY_EXAMPLES", 3000)),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
