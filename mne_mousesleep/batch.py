@@ -330,10 +330,29 @@ def _read_recording(fname, *, allow_truncated=False):
     # shown, and its warnings are Python warnings, caught here.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if _recording_suffix(Path(fname)) == ".mat":
-            raw = read_misleep_mat(fname)
-        else:
-            raw = mne.io.read_raw(fname, preload=False, verbose="warning")
+        try:
+            if _recording_suffix(Path(fname)) == ".mat":
+                raw = read_misleep_mat(fname)
+            else:
+                raw = mne.io.read_raw(fname, preload=False, verbose="warning")
+        except OSError:
+            raise  # missing file, permissions: said as they are
+        except Exception as err:  # noqa: BLE001 (readers raise all kinds)
+            if "annotations channel" not in str(err) or _recording_suffix(
+                Path(fname)
+            ) not in (".edf", ".bdf"):
+                raise ValueError(f"{fname} could not be read: {err}") from err
+            # MNE's bare Exception for an EDF annotation channel that is not
+            # UTF-8: the signals are fine; read the annotations as latin1.
+            raw = mne.io.read_raw(
+                fname, preload=False, encoding="latin1", verbose="warning"
+            )
+            warnings.warn(
+                "the annotation channel is not valid UTF-8 (corrupt?); it was "
+                "read as latin1, so annotation texts may be garbled",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     if not allow_truncated and any(_TRUNCATED in m for m in messages):
         raise ValueError(
@@ -642,7 +661,7 @@ def score_files(
         one process per 2 CPU cores (``max(1, cpu_count // 2)``): one
         recording already keeps 2 cores busy, so on a 2-core machine more
         processes only compete (``n_jobs=2`` is slower than 1 there). Workers
-        are :mod:`joblib`'s loky processes and end with the process that
+        are joblib's loky processes and end with the process that
         started them, even if it is killed. Ignored when ``client`` is given.
     client : distributed.Client | str | None
         Run the batch on a Dask cluster: a client or a scheduler address
@@ -698,7 +717,7 @@ def score_files(
     outputs (written again) from files edited by hand (kept).
 
     While a recording is scored, a lock file ``.<name>_scoring.lock`` in its
-    output folder is held (:mod:`filelock`), so that two runs on the same
+    output folder is held (filelock), so that two runs on the same
     folder never score it twice.
     """
     if n_jobs is None:

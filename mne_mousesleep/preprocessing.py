@@ -415,6 +415,7 @@ def _preprocess(
         ch_names=ch_names,
         amplitude_mv={n: float(v) for n, v in zip(ch_names, amplitude)},
         typical_mv=TYPICAL_MV,
+        amplitude_ratio={n: float(v / TYPICAL_MV) for n, v in zip(ch_names, amplitude)},
         likely_unit_error=likely_unit_error,
         reject_by_annotation=bool(reject_by_annotation),
         bad_segments=_segments_record(segments, sfreq),

@@ -143,12 +143,35 @@ class _ChunkChecker:
                 out.append((start, stop, reason, ch or ",".join(chs)))
         return out
 
+    def _clean(self, data):
+        """Return True if the chunk surely has no bad stretch (a quick test).
+
+        Two passes over the data: the maximum and minimum of blocks of half
+        the flat duration. No NaN, no infinite or extreme sample, and no block
+        nearly still (a flat run of the full duration holds at least one whole
+        block) means nothing to look for.
+        """
+        n_ch, n = data.shape
+        size = max(int(np.ceil(FLAT_MIN_DURATION * self.sfreq)) // 2, 1)
+        k = n // size
+        if k == 0:
+            return False
+        blocks = data[:, : k * size].reshape(n_ch, k, size)
+        hi, lo = blocks.max(axis=2), blocks.min(axis=2)  # NaN propagates
+        tail = data[:, k * size :]
+        top = np.maximum(hi.max(axis=1), tail.max(axis=1, initial=-np.inf))
+        bottom = np.minimum(lo.min(axis=1), tail.min(axis=1, initial=np.inf))
+        center, extreme = self.center[:, 0], self.extreme[:, 0]
+        if not (np.all(top - center <= extreme) and np.all(center - bottom <= extreme)):
+            return False  # NaN, infinite or extreme samples
+        return not (hi - lo <= size * self.flat[:, None]).any()
+
     def __call__(self, data, lo, s0, s1):
+        if self._clean(data):
+            return
         nonfinite = ~np.isfinite(data)
         with np.errstate(invalid="ignore"):
             extreme = ~nonfinite & (np.abs(data - self.center) > self.extreme)
-        if not (nonfinite.any() or extreme.any()) and not self._maybe_flat(data):
-            return
         segments = []
         with use_log_level("error"):
             if nonfinite.any():
@@ -176,21 +199,6 @@ class _ChunkChecker:
                     segments += self._segments(annot, lo, s0, s1, FLAT, name)
         data[bad] = 0.0
         self.found.extend(segments)
-
-    def _maybe_flat(self, data):
-        """Return whether a channel has a long run of still samples (a pre-test)."""
-        n_min = int(np.ceil(FLAT_MIN_DURATION * self.sfreq))
-        still = np.abs(np.diff(data, axis=1)) <= self.flat[:, None]
-        if not still.any():
-            return False
-        # At least n_min consecutive still steps somewhere?
-        for row in still:
-            if row.sum() < n_min:
-                continue
-            edges = np.flatnonzero(np.diff(np.concatenate(([0], row, [0])).astype(int)))
-            if (edges[1::2] - edges[::2]).max(initial=0) >= n_min:
-                return True
-        return False
 
 
 def _merge(segments):

@@ -114,7 +114,8 @@ def predict_proba(
         ``"quality"`` is the input-quality record, a dict of plain values
         (JSON-ready): ``"amplitude_mv"`` (robust standard deviation per
         channel after the low-pass, mV, against ``"typical_mv"`` of the
-        training data), ``"likely_unit_error"``, ``"sfreq"`` and
+        training data; their ratio in ``"amplitude_ratio"``),
+        ``"likely_unit_error"``, ``"sfreq"`` and
         ``"model_sfreq"`` (Hz), ``"bad_segments"`` (``onset`` and
         ``duration`` in s from the first sample, ``reason``, ``channel``),
         ``"bad_seconds"`` per reason, ``"warnings"`` (also emitted as
@@ -148,7 +149,8 @@ def predict_proba(
 
     Bad stretches of the picked channels do not stop the scoring. NaN or
     infinite samples (:func:`mne.preprocessing.annotate_nan`), extreme values
-    (further than 10,000 robust standard deviations from the median), flat or
+    (further than 10,000 robust standard deviations from the median, or
+    beyond 1e6), flat or
     clipped signal (consecutive samples within 1/1000 of a robust standard
     deviation for at least 1 s, :func:`mne.preprocessing.annotate_amplitude`)
     and, with ``reject_by_annotation``, ``BAD_*`` annotations are found

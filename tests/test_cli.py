@@ -199,3 +199,31 @@ def test_console_script(online):
     )
     assert res.returncode == 0, res.stderr
     assert "Sleep stage W" in res.stdout
+
+
+def test_single_file_unwritable_fails_before_scoring(fif_file, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "scores.csv"
+    assert main(["score", str(fif_file), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write outputs to {blocker}" in err and "Traceback" not in err
+
+
+def test_corrupt_edf_annotation_channel(online, tmp_path, capsys):
+    """Not UTF-8: read as latin1 with a recorded warning, not a crash."""
+    from mne_mousesleep.datasets import simulate_recording
+
+    raw = simulate_recording(120.0, 128.0, seed=0)
+    raw.set_annotations(mne.Annotations([10, 20], [1, 1], ["hello", "world"]))
+    edf = tmp_path / "ann.edf"
+    mne.export.export_raw(edf, raw, verbose=False)
+    data = bytearray(edf.read_bytes())
+    at = data.find(b"hello")
+    data[at : at + 5] = b"\xff\xfe\xff\xfe\xff"
+    edf.write_bytes(bytes(data))
+    assert main(["score", str(edf)]) == 0
+    captured = capsys.readouterr()
+    assert "1 scored" in captured.out and "Traceback" not in captured.err
+    sidecar = json.loads((tmp_path / "ann_scoring.json").read_text())
+    assert any("latin1" in w for w in sidecar["quality"]["reader_warnings"])

@@ -241,3 +241,22 @@ def test_training_skips_bad_epochs(online):
     assert (rec.labels[29:32] == -1).all()
     assert (rec.labels[[28, 32]] >= 0).all()
     assert np.isfinite(rec.x).all()
+
+
+def test_progress_for_long_recordings(online, capsys):
+    """An hour or more: progress bars while reading and while classifying."""
+    raw = simulate_recording(3600.0, 128.0, seed=2)
+    mms.predict_proba(raw, picks="EEG_PR", verbose="info")
+    err = capsys.readouterr().err
+    assert "Reading and filtering" in err and "Classifying epochs" in err
+    short = simulate_recording(600.0, 128.0, seed=2)
+    mms.predict_proba(short, picks="EEG_PR", verbose="info")
+    assert "Classifying epochs" not in capsys.readouterr().err
+
+
+def test_amplitude_ratio_recorded(clean):
+    raw, proba = clean
+    quality = proba.attrs["quality"]
+    ratio = quality["amplitude_ratio"]["EEG_PR"]
+    assert ratio == pytest.approx(quality["amplitude_mv"]["EEG_PR"] / 0.1)
+    assert quality["sfreq"] == SFREQ and quality["model_sfreq"] == 64.0
