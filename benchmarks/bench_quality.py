@@ -88,12 +88,12 @@ def main():
         _read_lowpass_resample(r, [0], 64.0, dtype=np.float32, check=checker)
         return checker
 
-    reference = best_of(plain)
-    probe = best_of(lambda: _probe_scale(raw, [0]))
-    clean = best_of(lambda: checked(raw))
-    with mne.utils.use_log_level("error"):
+    with mne.utils.use_log_level("error"):  # no progress bars
+        reference = best_of(plain)
+        probe = best_of(lambda: _probe_scale(raw, [0]))
+        clean = best_of(lambda: checked(raw))
         damaged_time = best_of(lambda: checked(bad))
-    found = checked(bad).found
+        found = checked(bad).found
     print(f"preprocessing without checks (reference): {reference:.2f} s")
     print(f"amplitude probe:                          {probe:.3f} s")
     print(
