@@ -187,4 +187,5 @@ def fetch_file(key):
 
 
 def _file_sha256(path):
+    """Return the sha256 of a file (hex), computed by pooch."""
     return pooch.file_hash(str(path), alg="sha256")

@@ -3,7 +3,6 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
-import hashlib
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ import pandas as pd
 from mne.utils import ProgressBar, _validate_type, logger, verbose
 
 from ._docs import fill_doc
+from ._fetch import _file_sha256 as _sha256
 
 #: Suffixes of the recordings found in folders (MNE readers and MiSleep .mat).
 RECORDING_SUFFIXES = (
@@ -152,14 +152,6 @@ def _settings(model, picks, emg, merge_bouts):
     )
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_sidecar(job):
     sidecar = job["out"] / f"{job['stem']}{_SIDECAR}"
     try:
@@ -219,7 +211,9 @@ def _state(job, paths, settings):
     ]
     if info.get("input") != _fingerprint(job["path"]):
         changed.insert(0, "input file")
-    foreign = [p.name for p in existing if p.name not in known]
+    # Sidecars of earlier versions list their outputs without hashes.
+    ours = set(known) | set(info.get("outputs") or [])
+    foreign = [p.name for p in existing if p.name not in ours]
     if changed or foreign:
         what = [f"{', '.join(changed)} changed"] if changed else []
         what += [f"{', '.join(foreign)} not written by this scoring"] if foreign else []
@@ -459,7 +453,7 @@ def _score_into(
 ):
     from .hypnogram import to_annotations
     from .models import load_model
-    from .quality import describe_quality
+    from .quality import NO_CONTEXT, describe_quality
     from .scoring import predict_proba
 
     try:
@@ -512,7 +506,15 @@ def _score_into(
             ),
         )
         result.update(_summary_row(summary, raw))
-        result.update(unscored=quality["n_unscored"], quality=describe_quality(quality))
+        no_context = quality["unscored_reasons"].get(NO_CONTEXT, 0)
+        result.update(
+            unscored=quality["n_unscored"],
+            bad_epochs=quality["n_unscored"] - no_context,
+            input_warnings=len(quality["warnings"])
+            + len(quality["reader_warnings"])
+            + bool(quality["likely_unit_error"]),
+            quality=describe_quality(quality),
+        )
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
         expected = isinstance(err, ValueError | TypeError | OSError)
         result.update(
@@ -684,7 +686,10 @@ def score_files(
         lock file ``.<name>_scoring.lock`` is held) or ``"failed"``),
         ``error``, ``note``, ``hours``, ``epochs``, the percent of scored time
         per stage, ``unscored`` (epochs without a score, for any reason),
-        ``quality`` (the input-quality record in a line: unscored epochs by
+        ``bad_epochs`` (of them, those unscored for bad data),
+        ``input_warnings`` (warnings of the quality record: amplitude, picked
+        bad channel, reader, unit), ``quality`` (the input-quality record in a
+        line: unscored epochs by
         reason, amplitude, warnings; the whole record, reader warnings
         included, is in the JSON sidecar), ``seconds`` and ``outputs``. When
         the outputs of a recording cannot be written (read-only folder, a
@@ -789,7 +794,7 @@ def score_files(
     ].fillna("")
     for column in ("hours", "seconds"):
         summary[column] = pd.to_numeric(summary[column]).astype(float)
-    for column in ("epochs", "unscored"):  # integers, NA where not scored
+    for column in ("epochs", "unscored", "bad_epochs", "input_warnings"):
         if column in summary:
             summary[column] = pd.to_numeric(summary[column]).astype("Int64")
     first = ["file", "status", "error", "note", "hours", "epochs"]

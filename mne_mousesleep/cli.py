@@ -91,6 +91,10 @@ def _cmd_score_batch(args):
             print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
         elif row["note"] and row["status"] != "skipped":
             print(f"{row['status']}: {row['file']}: {row['note']}")
+        if row["status"] == "scored" and (
+            row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
+        ):
+            print(f"input quality: {row['file']}: {row['quality']}")
     n_failed = int((summary["status"] == "failed").sum())
     if args.out_dir is not None:
         path = args.out_dir / "scoring_summary.tsv"

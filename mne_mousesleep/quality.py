@@ -314,6 +314,11 @@ def describe_quality(quality):
         parts.append(
             f"{n_unscored} of {quality.get('n_epochs')} epochs unscored ({reasons})"
         )
+    bad = quality.get("bad_seconds") or {}
+    if bad:
+        parts.append(
+            "bad data " + ", ".join(f"{r} {sec:.3g} s" for r, sec in bad.items())
+        )
     amp = quality.get("amplitude_mv") or {}
     if amp:
         parts.append(

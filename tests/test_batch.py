@@ -346,3 +346,20 @@ def test_errors(tmp_path):
         score_files(tmp_path / "a", n_jobs=0)
     with pytest.raises(TypeError, match="n_jobs"):
         score_files(tmp_path / "a", n_jobs="2")
+
+
+def test_sidecar_of_an_earlier_version(online, tmp_path):
+    """Sidecars without hashes (earlier versions): up to date or stale, kept."""
+    study = tmp_path / "study"
+    study.mkdir()
+    simulate_recording(60.0, 128.0, seed=0).save(study / "M0_raw.fif")
+    assert list(score_files(study, n_jobs=1)["status"]) == ["scored"]
+    sidecar = study / "M0_scoring.json"
+    info = json.loads(sidecar.read_text())
+    for key in ("sha256", "complete", "pending_sha256", "quality"):
+        info.pop(key, None)
+    sidecar.write_text(json.dumps(info))
+    assert list(score_files(study, n_jobs=1)["status"]) == ["skipped"]
+    summary = score_files(study, model="grieger2021-3stage", n_jobs=1)
+    assert list(summary["status"]) == ["stale"]
+    assert summary["note"][0] == "stale (model changed): kept, pass --overwrite"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import mne
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -227,3 +228,21 @@ def test_corrupt_edf_annotation_channel(online, tmp_path, capsys):
     assert "1 scored" in captured.out and "Traceback" not in captured.err
     sidecar = json.loads((tmp_path / "ann_scoring.json").read_text())
     assert any("latin1" in w for w in sidecar["quality"]["reader_warnings"])
+
+
+def test_batch_prints_input_quality(online, tmp_path, capsys):
+    """Bad data in a batch: scored around, counted and said in the output."""
+    from mne_mousesleep.datasets import simulate_recording
+
+    raw = simulate_recording(600.0, 128.0, seed=0)
+    raw.load_data()
+    raw._data[raw.ch_names.index("EEG_PR"), 303 * 128 : 306 * 128] = np.nan
+    raw.save(tmp_path / "M0_raw.fif")
+    simulate_recording(600.0, 128.0, seed=1).save(tmp_path / "M1_raw.fif")
+    assert main(["score", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "input quality: " in out and "NaN or infinite values (EEG_PR): 3" in out
+    assert "bad data NaN or infinite values 3 s" in out
+    assert out.count("input quality: ") == 1  # M1 is clean
+    table = pd.read_csv(tmp_path / "out" / "scoring_summary.tsv", sep="\t")
+    assert list(table["bad_epochs"]) == [3, 0] and list(table["unscored"]) == [5, 2]

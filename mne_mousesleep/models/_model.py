@@ -4,7 +4,6 @@
 # License: BSD-3-Clause
 
 import dataclasses
-import hashlib
 import os
 import pickle
 from dataclasses import replace
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from mne.utils import logger
 
+from .._fetch import _file_sha256 as _sha256
 from .._fetch import fetch_file
 from ._architectures import ARCHITECTURES
 from ._card import ModelCard
@@ -212,14 +212,6 @@ def get_model_card(name):
     if name not in MODELS:
         raise ValueError(f"model must be one of {list_models()}, got {name!r}.")
     return MODELS[name][1]
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _FORMAT = "mne-mousesleep/1"
