@@ -68,7 +68,7 @@ print(summary.loc[summary["status"] == "failed", ["file", "error"]].to_string())
 # The annotations (CSV and FIF, both read by :func:`mne.read_annotations`), a
 # stage table and a JSON sidecar recording the model, the channels, the
 # settings and a fingerprint of the input.
-print(sorted(p.name for p in (out_dir / "light").iterdir()))
+print(sorted(p.name for p in (out_dir / "light").iterdir() if p.name[0] != "."))
 print((out_dir / "light" / "M01_stages.tsv").read_text())
 
 # %%
