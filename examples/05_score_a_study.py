@@ -109,7 +109,8 @@ csv.write_text("\n".join(lines) + "\n")
 later = mne_mousesleep.score_files(
     study, out_dir, formats=("csv", "fif"), model="grieger2021-3stage"
 )
-print(later[["file", "status", "note"]].to_string())
+later["file"] = [Path(f).name for f in later["file"]]
+print(later[["file", "status", "note"]].to_string(index=False))
 
 # %%
 # BIDS datasets
