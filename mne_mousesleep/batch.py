@@ -347,6 +347,11 @@ def _read_recording(fname, *, allow_truncated=False):
                 RuntimeWarning,
                 stacklevel=2,
             )
+    return _check_read(fname, raw, caught, allow_truncated)
+
+
+def _check_read(fname, raw, caught, allow_truncated):
+    """Return the Raw and the reader's warnings; refuse a truncated file."""
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     if not allow_truncated and any(_TRUNCATED in m for m in messages):
         raise ValueError(
@@ -364,8 +369,8 @@ def _read(job, allow_truncated=False):
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            raw = read_raw_bids(job["bids"], verbose="error")
-        return raw, list(dict.fromkeys(str(w.message) for w in caught))
+            raw = read_raw_bids(job["bids"], verbose="warning")
+        return _check_read(job["path"], raw, caught, allow_truncated)
     return _read_recording(job["path"], allow_truncated=allow_truncated)
 
 
