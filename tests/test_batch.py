@@ -363,3 +363,24 @@ def test_sidecar_of_an_earlier_version(online, tmp_path):
     summary = score_files(study, model="grieger2021-3stage", n_jobs=1)
     assert list(summary["status"]) == ["stale"]
     assert summary["note"][0] == "stale (model changed): kept, pass --overwrite"
+
+
+def test_default_jobs_one_per_two_cores(tmp_path, monkeypatch):
+    """n_jobs=None: one worker per 2 cores (1 on a 2-core machine)."""
+    import os
+
+    import mne_mousesleep.batch as batch
+
+    seen = []
+
+    def fake_run(todo, args, overwrite, options, n_jobs, client):
+        seen.append(n_jobs)
+        for ii, job, _, out in todo:
+            yield ii, dict(file=str(job["path"]), status="failed", error="-"), out
+
+    monkeypatch.setattr(batch, "_run", fake_run)
+    (tmp_path / "m_raw.fif").write_text("")
+    for cores, expected in ((2, 1), (1, 1), (8, 4)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        score_files(tmp_path)
+        assert seen[-1] == expected

@@ -239,10 +239,22 @@ def test_batch_prints_input_quality(online, tmp_path, capsys):
     raw._data[raw.ch_names.index("EEG_PR"), 303 * 128 : 306 * 128] = np.nan
     raw.save(tmp_path / "M0_raw.fif")
     simulate_recording(600.0, 128.0, seed=1).save(tmp_path / "M1_raw.fif")
+    weak = simulate_recording(600.0, 128.0, seed=2)
+    weak.load_data()._data *= 0.02
+    mne.export.export_raw(tmp_path / "M2.edf", weak)
     assert main(["score", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
-    assert "input quality: " in out and "NaN or infinite values (EEG_PR): 3" in out
-    assert "bad data NaN or infinite values 3 s" in out
-    assert out.count("input quality: ") == 1  # M1 is clean
+    captured = capsys.readouterr()
+    out = captured.out
+    lines = [ln for ln in out.splitlines() if ln.startswith("input quality: ")]
+    assert len(lines) == 2  # M1 is clean
+    assert "M0_raw.fif: " in lines[0] and "NaN or infinite values (EEG_PR): 3" in out
+    assert "bad data NaN or infinite values 3 s" in lines[0]
+    # The warning is the recording's, in its own line (not the launcher's).
+    assert "M2.edf: " in lines[1] and "far from the training data" in lines[1]
+    # No reader chatter (MNE's information messages) around the progress bar.
+    assert "Extracting EDF parameters" not in captured.out + captured.err
+    assert "Opening raw data file" not in captured.out + captured.err
     table = pd.read_csv(tmp_path / "out" / "scoring_summary.tsv", sep="\t")
-    assert list(table["bad_epochs"]) == [3, 0] and list(table["unscored"]) == [5, 2]
+    assert list(table["bad_epochs"]) == [3, 0, 0]
+    assert list(table["unscored"]) == [5, 2, 2]
+    assert list(table["input_warnings"]) == [0, 0, 1]
