@@ -150,15 +150,15 @@ def predict_proba(
     Bad stretches of the picked channels do not stop the scoring. NaN or
     infinite samples (:func:`mne.preprocessing.annotate_nan`), extreme values
     (further than 10,000 robust standard deviations from the median, or
-    beyond 1e6), flat or
-    clipped signal (consecutive samples within 1/1000 of a robust standard
-    deviation for at least 1 s, :func:`mne.preprocessing.annotate_amplitude`)
-    and, with ``reject_by_annotation``, ``BAD_*`` annotations are found
-    chunk by chunk. Every epoch whose 30-s window comes within the reach of
-    the low-pass filter (a fraction of a second) of such a stretch is left
-    unscored (NaN, ``"Sleep stage ?"``), with its reason in the quality
-    record; the other epochs get the probabilities they would have in a clean
-    recording.
+    beyond 1e6), flat or clipped signal (consecutive samples within 1/1000 of
+    a robust standard deviation for at least 1 s,
+    :func:`mne.preprocessing.annotate_amplitude`) and, with
+    ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk.
+    Every epoch whose 30-s window comes within the reach of the low-pass
+    filter (a fraction of a second) of such a stretch is left unscored (NaN,
+    ``"Sleep stage ?"``), with its reason in the quality record; the other
+    epochs get the probabilities they would have in a clean recording.
+
     The signal is preprocessed with :func:`preprocess` and each 30-s window
     is classified by the network of Grieger et al. (2021) [1]_.
 
