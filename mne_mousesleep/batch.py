@@ -32,6 +32,8 @@ RECORDING_SUFFIXES = (
 )
 #: Output formats of the annotations.
 FORMATS = ("csv", "fif", "tsv")
+#: The most worker processes the default ``n_jobs`` starts (memory per worker).
+MAX_DEFAULT_JOBS = 8
 _SIDECAR = "_scoring.json"
 
 
@@ -665,9 +667,10 @@ def score_files(
     n_jobs : int | None
         Number of local worker processes, each scoring one recording at a
         time with ``cpu_count // n_jobs`` torch threads. None (default) uses
-        one process per 2 CPU cores (``max(1, cpu_count // 2)``): one
-        recording already keeps 2 cores busy, so on a 2-core machine more
-        processes only compete (``n_jobs=2`` is slower than 1 there). Workers
+        one process per 2 CPU cores, at most 8 (each may hold a recording's
+        data, up to about 2 GB for 24 h at 1 kHz in memory): one recording
+        already keeps 2 cores busy, so on a 2-core machine more processes
+        only compete (``n_jobs=2`` is slower than 1 there). Workers
         are joblib's loky processes and end with the process that
         started them, even if it is killed. Ignored when ``client`` is given.
     client : distributed.Client | str | None
@@ -731,7 +734,7 @@ def score_files(
     folder never score it twice.
     """
     if n_jobs is None:
-        n_jobs = max(1, (os.cpu_count() or 1) // 2)
+        n_jobs = min(max(1, (os.cpu_count() or 1) // 2), MAX_DEFAULT_JOBS)
     _validate_type(n_jobs, "int", "n_jobs")
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer or None, got {n_jobs}.")

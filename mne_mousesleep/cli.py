@@ -323,8 +323,8 @@ def _parser():
         type=int,
         default=None,
         help="local worker processes, each scoring one recording (default: one "
-        "per 2 CPU cores, as one recording keeps 2 cores busy; 1 on a 2-core "
-        "machine)",
+        "per 2 CPU cores, at most 8, as one recording keeps 2 cores busy; 1 on "
+        "a 2-core machine)",
     )
     p_score.add_argument(
         "--scheduler",

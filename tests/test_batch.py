@@ -366,7 +366,7 @@ def test_sidecar_of_an_earlier_version(online, tmp_path):
 
 
 def test_default_jobs_one_per_two_cores(tmp_path, monkeypatch):
-    """n_jobs=None: one worker per 2 cores (1 on a 2-core machine)."""
+    """n_jobs=None: one worker per 2 cores, at most 8 (1 on a 2-core machine)."""
     import os
 
     import mne_mousesleep.batch as batch
@@ -380,7 +380,7 @@ def test_default_jobs_one_per_two_cores(tmp_path, monkeypatch):
 
     monkeypatch.setattr(batch, "_run", fake_run)
     (tmp_path / "m_raw.fif").write_text("")
-    for cores, expected in ((2, 1), (1, 1), (8, 4)):
+    for cores, expected in ((2, 1), (1, 1), (8, 4), (64, 8)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         score_files(tmp_path)
         assert seen[-1] == expected
