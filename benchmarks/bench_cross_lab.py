@@ -26,12 +26,12 @@ writes the table as CSV).
 """
 
 import argparse
-import platform
 import time
 
 import mne
 import numpy as np
 import pandas as pd
+from _machine import cpu_name  # benchmarks/_machine.py
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
@@ -57,17 +57,6 @@ SETTINGS = {
     "published": {},
     "+ EMG atonia": dict(emg="EMG"),
 }
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fid:
-            for line in fid:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_lab(params, hours, seed):

@@ -17,6 +17,7 @@ import time
 
 import mne
 import numpy as np
+from _machine import cpu_name  # benchmarks/_machine.py
 
 from mne_mousesleep.preprocessing import _read_lowpass_resample
 from mne_mousesleep.quality import _ChunkChecker, _probe_scale
@@ -47,17 +48,6 @@ def damaged(raw, fraction, seed=1):
         sl = slice(start, start + stretch)
         raw._data[0, sl] = (np.nan, 0.0, 1e200)[kind]
     return raw
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fid:
-            for line in fid:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def best_of(func, repeat=3):

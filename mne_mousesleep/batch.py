@@ -227,32 +227,51 @@ def _state(job, paths, settings):
     return "skipped", "up to date", set()
 
 
+def _tmp_path(path):
+    """Return a hidden temporary name beside ``path``, with the same suffix.
+
+    MNE needs the suffix (``-annot.fif``, ``.csv``); the process and thread
+    make it unique between concurrent writers.
+    """
+    return path.with_name(f".tmp{os.getpid()}_{threading.get_ident()}_{path.name}")
+
+
+def _move(tmp, path, overwrite):
+    """Move a complete temporary file to ``path``.
+
+    With ``overwrite=False`` the move never replaces a file that exists (a
+    hard link, which fails if ``path`` exists): :class:`FileExistsError` is
+    raised instead.
+    """
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{path} appeared while it was being written; kept"
+        ) from None
+    except OSError:  # no hard links on this file system
+        if path.exists():
+            raise FileExistsError(f"{path} exists; kept") from None
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+
+
 def _atomic(path, write, overwrite=True):
     """Call ``write(tmp)`` on a hidden temporary name, then move it to ``path``.
 
-    The temporary file keeps the suffix MNE needs (``-annot.fif``, ``.csv``);
-    an interrupted run leaves at most a hidden temporary file, never a
-    truncated output. With ``overwrite=False`` the move never replaces a file
-    that exists (a hard link, which fails if ``path`` exists):
-    :class:`FileExistsError` is raised instead.
+    An interrupted run leaves at most a hidden temporary file, never a
+    truncated output. With ``overwrite=False`` an existing ``path`` is never
+    replaced (see :func:`_move`).
     """
     path = Path(path)
-    tmp = path.with_name(f".tmp{os.getpid()}_{threading.get_ident()}_{path.name}")
+    tmp = _tmp_path(path)
     try:
         write(tmp)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path} appeared while it was being written; kept"
-                ) from None
-            except OSError:  # no hard links on this file system
-                if path.exists():
-                    raise FileExistsError(f"{path} exists; kept") from None
-                os.replace(tmp, path)
+        _move(tmp, path, overwrite)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -382,22 +401,13 @@ def _lock(job):
     return FileLock(job["out"] / f".{job['stem']}_scoring.lock", timeout=0)
 
 
-def _score_one(
-    job,
-    paths,
-    settings,
-    model,
-    picks,
-    emg,
-    merge_bouts,
-    n_threads,
-    overwrite=False,
-    options=None,
-):
+def _score_one(job, paths, run, n_threads):
     """Score one recording and write its outputs (runs in a worker).
 
-    The recording's lock is held meanwhile; if another run holds it, nothing
-    is done (status ``"busy"``). Its state is checked again under the lock.
+    ``run`` holds what is the same for every recording of the batch (see
+    :func:`score_files`). The recording's lock is held meanwhile; if another
+    run holds it, nothing is done (status ``"busy"``). Its state is checked
+    again under the lock.
     """
     import torch
     from filelock import Timeout
@@ -416,27 +426,15 @@ def _score_one(
         result.update(status="failed", error=f"cannot lock outputs: {err}")
         return result
     try:
-        state, note, replaceable = _state(job, paths, settings)
-        if state != "todo" and not overwrite:
+        state, note, replaceable = _state(job, paths, run["settings"])
+        if state != "todo" and not run["overwrite"]:
             result.update(status=state, note=note)
             return result
         result["note"] = note
         # Warnings (e.g. an implausible amplitude) are kept in the summary.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _score_into(
-                result,
-                job,
-                paths,
-                settings,
-                model,
-                picks,
-                emg,
-                merge_bouts,
-                overwrite,
-                replaceable,
-                options or {},
-            )
+            _score_into(result, job, paths, run, replaceable)
     finally:
         lock.release()
     messages = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
@@ -445,46 +443,34 @@ def _score_one(
     return result
 
 
-def _score_into(
-    result,
-    job,
-    paths,
-    settings,
-    model,
-    picks,
-    emg,
-    merge_bouts,
-    overwrite,
-    replaceable,
-    options,
-):
+def _score_into(result, job, paths, run, replaceable):
     from .hypnogram import to_annotations
     from .models import load_model
     from .quality import NO_CONTEXT, describe_quality
     from .scoring import predict_proba
 
     try:
-        key = str(model)
+        key = str(run["model"])
         if key not in _MODELS:
-            _MODELS[key] = load_model(model)
-        raw, reader_warnings = _read(job, options.get("allow_truncated", False))
+            _MODELS[key] = load_model(run["model"])
+        raw, reader_warnings = _read(job, run["allow_truncated"])
         # On a Dask cluster no explicit verbose: MNE's temporary log levels are
         # global, and its workers may be threads.
         proba = predict_proba(
             raw,
-            picks,
+            run["picks"],
             model=_MODELS[key],
-            emg=emg,
-            reject_by_annotation=options.get("reject_by_annotation", True),
-            check_units=options.get("check_units", True),
+            emg=run["emg"],
+            reject_by_annotation=run["reject_by_annotation"],
+            check_units=run["check_units"],
             # Local workers (this process or loky's): no chatter between the
             # progress bar's lines; what matters is in the quality record.
-            verbose="error" if options.get("quiet") else None,
+            verbose="error" if run["quiet"] else None,
         )
         quality = proba.attrs["quality"]
         quality["reader_warnings"] = reader_warnings
-        annot = to_annotations(proba, merge_bouts=merge_bouts)
-        per_epoch = to_annotations(proba) if merge_bouts else annot
+        annot = to_annotations(proba, merge_bouts=run["merge_bouts"])
+        per_epoch = to_annotations(proba) if run["merge_bouts"] else annot
         summary = stage_summary(per_epoch)
         first_time = proba.attrs["first_time"]
         writers = dict(
@@ -500,11 +486,11 @@ def _score_into(
             job,
             paths,
             writers,
-            overwrite,
+            run["overwrite"],
             replaceable,
             dict(
                 input=_fingerprint(job["path"]),
-                settings=settings,
+                settings=run["settings"],
                 outputs=[p.name for p in paths.values()],
                 model=proba.attrs["model"],
                 ch_names=proba.attrs["ch_names"],
@@ -556,9 +542,7 @@ def _write_outputs(job, paths, writers, overwrite, replaceable, sidecar):
             if path.exists() and not (overwrite or path.name in replaceable):
                 hashes[path.name] = _sha256(path)  # up to date: kept as it is
                 continue
-            tmp = path.with_name(
-                f".tmp{os.getpid()}_{threading.get_ident()}_{path.name}"
-            )
+            tmp = _tmp_path(path)
             writers[kind](tmp)
             tmps[path] = tmp
             hashes[path.name] = _sha256(tmp)
@@ -570,12 +554,7 @@ def _write_outputs(job, paths, writers, overwrite, replaceable, sidecar):
             dict(sidecar, complete=False, pending_sha256=pending, sha256=hashes),
         )
         for path, tmp in tmps.items():
-            if overwrite or path.name in replaceable:
-                os.replace(tmp, path)
-            else:
-                _atomic(
-                    path, lambda dst, tmp=tmp: os.replace(tmp, dst), overwrite=False
-                )
+            _move(tmp, path, overwrite or path.name in replaceable)
         _write_json(sidecar_path, dict(sidecar, complete=True, sha256=hashes))
     finally:
         for tmp in tmps.values():
@@ -773,14 +752,19 @@ def score_files(
             + [f"{n} {k}" for k, n in counts.items()]
         )
     )
-    args = (settings, model, picks, emg, merge_bouts)
-    options = dict(
+    run = dict(
+        settings=settings,
+        model=model,
+        picks=picks,
+        emg=emg,
+        merge_bouts=merge_bouts,
+        overwrite=overwrite,
         allow_truncated=allow_truncated,
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,
         quiet=client is None,
     )
-    for ii, result, outputs in _run(todo, args, overwrite, options, n_jobs, client):
+    for ii, result, outputs in _run(todo, run, n_jobs, client):
         result["outputs"] = outputs
         # Each recording's problems are in its row of the summary (printed by
         # the command line after the progress bar), logged here as they come.
@@ -810,18 +794,17 @@ def score_files(
     return summary[first + rest]
 
 
-def _run(todo, args, overwrite, options, n_jobs, client):
+def _run(todo, run, n_jobs, client):
     """Yield ``(index, result, outputs)`` as recordings finish, with progress."""
     if not todo:
         return
     if client is not None:
-        gen = _run_dask(todo, args, overwrite, options, client)
+        gen = _run_dask(todo, run, client)
     elif n_jobs > 1 and len(todo) > 1:
-        gen = _run_processes(todo, args, overwrite, options, n_jobs)
+        gen = _run_processes(todo, run, n_jobs)
     else:
         gen = (
-            (ii, _score_one(job, paths, *args, None, overwrite, options), out)
-            for ii, job, paths, out in todo
+            (ii, _score_one(job, paths, run, None), out) for ii, job, paths, out in todo
         )
     # One step per finished recording; tqdm's ETA is per recording.
     yield from ProgressBar(gen, max_value=len(todo), mesg="Scoring recordings")
@@ -843,7 +826,7 @@ def _worker_init(parent_pid):
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
-def _run_processes(todo, args, overwrite, options, n_jobs):
+def _run_processes(todo, run, n_jobs):
     from concurrent.futures import as_completed
 
     from joblib.externals.loky import get_reusable_executor
@@ -855,10 +838,7 @@ def _run_processes(todo, args, overwrite, options, n_jobs):
         initargs=(os.getpid(),),
     )
     futures = {
-        executor.submit(_score_one, job, paths, *args, threads, overwrite, options): (
-            ii,
-            out,
-        )
+        executor.submit(_score_one, job, paths, run, threads): (ii, out)
         for ii, job, paths, out in todo
     }
     try:
@@ -870,7 +850,7 @@ def _run_processes(todo, args, overwrite, options, n_jobs):
             future.cancel()
 
 
-def _run_dask(todo, args, overwrite, options, client):
+def _run_dask(todo, run, client):
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -885,15 +865,7 @@ def _run_dask(todo, args, overwrite, options, client):
         futures = {}
         for ii, job, paths, out in todo:
             future = client.submit(
-                _score_one,
-                job,
-                paths,
-                *args,
-                None,
-                overwrite,
-                options,
-                pure=False,
-                key=f"score-{ii}",
+                _score_one, job, paths, run, None, pure=False, key=f"score-{ii}"
             )
             futures[future] = (ii, out)
         for future in as_completed(futures):

@@ -378,9 +378,10 @@ def _preprocess(
             f"The recording holds fewer than {2 * card.n_context + 1} full epochs "
             f"of {card.epoch_length:g} s after resampling to {card.sfreq:g} Hz."
         )
-    segments = _merge(checker.found)
+    found = checker.found
     if reject_by_annotation:
-        segments = _merge(segments + _annotation_segments(raw, ch_names))
+        found = found + _annotation_segments(raw, ch_names)
+    segments = _merge(found)
     unscorable = _unscorable(segments, n_epochs, card, sfreq, _reach(sfreq, card.sfreq))
     interior = range(card.n_context, n_epochs - card.n_context)
     if all(k in unscorable for k in interior):

@@ -128,6 +128,7 @@ class _ChunkChecker:
         self.center = np.where(np.isfinite(center), center, 0.0)[:, None]
         self.extreme = np.minimum(EXTREME_FACTOR * scale, EXTREME_MAX)[:, None]
         self.flat = FLAT_FRACTION * scale
+        self.n_min = int(np.ceil(FLAT_MIN_DURATION * sfreq))  # flat run, samples
         self.info = create_info(self.ch_names, sfreq, "eeg")
         self.found = []  # (start, stop, reason, channel), appended by chunk
 
@@ -152,7 +153,7 @@ class _ChunkChecker:
         block) means nothing to look for.
         """
         n_ch, n = data.shape
-        size = max(int(np.ceil(FLAT_MIN_DURATION * self.sfreq)) // 2, 1)
+        size = max(self.n_min // 2, 1)
         k = n // size
         if k == 0:
             return False
@@ -182,8 +183,7 @@ class _ChunkChecker:
                 segments += self._segments(annotate_nan(marked), lo, s0, s1, EXTREME)
             bad = nonfinite | extreme
             checked = RawArray(np.where(bad, np.nan, data), self.info)
-            n_min = int(np.ceil(FLAT_MIN_DURATION * self.sfreq))
-            if data.shape[1] > n_min:
+            if data.shape[1] > self.n_min:
                 for ii, name in enumerate(self.ch_names):
                     annot, bads = annotate_amplitude(
                         checked,

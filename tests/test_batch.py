@@ -373,7 +373,7 @@ def test_default_jobs_one_per_two_cores(tmp_path, monkeypatch):
 
     seen = []
 
-    def fake_run(todo, args, overwrite, options, n_jobs, client):
+    def fake_run(todo, run, n_jobs, client):
         seen.append(n_jobs)
         for ii, job, _, out in todo:
             yield ii, dict(file=str(job["path"]), status="failed", error="-"), out

@@ -221,6 +221,12 @@ def _incompatible(path, reason):
     return ValueError(f"{str(path)!r} is not a compatible checkpoint: {reason}.")
 
 
+def _first_line(err):
+    """Return the first line of an exception's message (torch's run long)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _read_checkpoint(path):
     """Read a checkpoint safely: (state dict, saved model or None)."""
     if Path(path).is_file() and Path(path).stat().st_size == 0:
@@ -241,9 +247,9 @@ def _read_checkpoint(path):
     except FileNotFoundError:
         raise
     except Exception as err:  # noqa: BLE001 (torch raises many kinds on junk)
-        text = str(err).strip()
-        first = text.splitlines()[0] if text else type(err).__name__
-        raise _incompatible(path, f"not a readable torch file ({first})") from None
+        raise _incompatible(
+            path, f"not a readable torch file ({_first_line(err)})"
+        ) from None
     if isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT:
         return ckpt.get("state_dict"), ckpt
     if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("mne-"):
@@ -267,9 +273,9 @@ def _network_from_state(state, path):
     try:
         network.load_state_dict(state)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
         raise _incompatible(
-            path, f"the weights do not fit the 3conv_pool architecture ({first})"
+            path,
+            f"the weights do not fit the 3conv_pool architecture ({_first_line(err)})",
         ) from None
     return network
 
@@ -324,9 +330,8 @@ def _from_saved(saved, path):
         network = ARCHITECTURES[arch](n_channels, n_classes)
         network.load_state_dict(saved["state_dict"])
     except (RuntimeError, TypeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0]
         raise _incompatible(
-            path, f"the weights do not fit a {arch} network ({first})"
+            path, f"the weights do not fit a {arch} network ({_first_line(err)})"
         ) from None
     return MouseSleepModel(network, card)
 
