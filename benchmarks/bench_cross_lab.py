@@ -3,30 +3,40 @@
 The published networks come from one lab. This script simulates recordings of
 the same mice (same seed: same hypnogram) as other labs would record them
 (other gain, noise, spectral tilt, electrode polarity, sampling rate, EMG,
-theta-rich active Wake) and one day in the dark phase (mostly Wake), scores
-each with every setting the package has, and prints one table:
+theta-rich active Wake), plus a mostly-Wake night (dark phase) and a
+mostly-NREM day, scores each with the published method, with each of the
+package's cross-lab steps alone (gain step, EMG rules, HMM) and with all of
+them (the defaults), and prints one table. Epochs are pooled over the seeds
+before the figures are computed (REM is rare: per-recording F1 of a few REM
+epochs is noise):
 
-- 5-stage mean F1, 3-stage mean F1, and the 3-stage F1 of Wake and REM
-  against the simulated truth (:func:`mne_mousesleep.evaluate`);
-- ``changed``: the share of 5-stage calls that differ from the reference
-  lab's calls on the same epochs (same hypnogram; the labs that share it);
-- ``W->R``: Wake -> REM transitions in the calls (mice do not go from Wake
-  straight into REM; the truth has none).
+- 5-stage mean F1, 3-stage mean F1, the 3-stage F1 of Wake and REM and the
+  REM precision and recall against the simulated truth
+  (:func:`mne_mousesleep.evaluate`);
+- ``changed %``: the share of 5-stage calls that differ from the reference
+  lab's calls (1 kHz, gain 1) with the same setting on the same epochs (the
+  labs that share its hypnogram); for the sampling rates, 100 minus it is the
+  agreement with the 1-kHz scores;
+- ``W->R``: Wake -> REM transitions in the calls, summed over seeds (mice do
+  not go from Wake straight into REM; the truth has none);
+- ``verdict``: the trust verdicts (ok/review/unreliable counts).
 
-Then label-free indicators on the two real MiSleep recordings: the share of
-REM calls, Wake -> REM transitions, the share of REM calls in the upper half
-of the recording's EMG power (REM has muscle atonia), the mean confidence and
-the share of unscored epochs.
+Then label-free indicators on the two real MiSleep recordings (no labels):
+the share of REM calls, Wake -> REM transitions, the share of REM calls in
+the upper half of the recording's EMG power (REM has muscle atonia), the mean
+confidence, the gain applied, the verdict, and the largest share of calls that
+scaling the EEG by 0.25, 0.5, 2 or 4 changes.
 
 The simulator is a test bed, not physiology; the figures rank settings, they
 do not predict accuracy on real labs. Run:
 ``MNE_MOUSESLEEP_MIRROR=../shared python benchmarks/bench_cross_lab.py``
-(``--hours`` per recording, default 6; ``--seeds``, default 2; ``--out``
-writes the table as CSV).
+(``--hours`` per recording, default 6; ``--seeds``, default 2; ``--labs``, a
+comma-separated subset; ``--out`` writes the table as CSV).
 """
 
 import argparse
 import time
+import warnings
 
 import mne
 import numpy as np
@@ -34,10 +44,11 @@ import pandas as pd
 from _machine import cpu_name  # benchmarks/_machine.py
 
 import mne_mousesleep as mms
-from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.datasets import simulate_hypnogram, simulate_recording
 
 #: Simulated labs: parameters of :func:`simulate_recording`, plus
-#: ``resample`` (Hz) and ``emg_factor`` (the EMG scaled and buried in noise).
+#: ``resample`` (Hz), ``emg_factor`` (the EMG scaled and buried in noise) and
+#: ``mostly_nrem`` (most Wake bouts of the day replaced by NREM).
 LABS = {
     "reference (1 kHz)": {},
     "gain 0.3": dict(gain=0.3),
@@ -47,16 +58,38 @@ LABS = {
     "sign flip": dict(sign=-1),
     "256 Hz": dict(resample=256.0),
     "128 Hz": dict(resample=128.0),
+    "100 Hz": dict(resample=100.0),
+    "64 Hz": dict(resample=64.0),
     "EMG absent": dict(ch_names=("EEG_PR",)),
     "EMG weak": dict(emg_factor=0.1),
+    "EMG strong x3": dict(emg_factor=3.0),
     "theta-rich active Wake": dict(active_theta=70.0),
-    "dark phase (mostly Wake)": dict(start="2024-01-01 19:00:00"),
+    "mostly Wake (dark phase)": dict(start="2024-01-01 19:00:00"),
+    "mostly NREM": dict(mostly_nrem=True),
 }
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
 #: The package's settings, as keyword arguments of predict_proba.
 SETTINGS = {
-    "published": {},
-    "+ EMG atonia": dict(emg="EMG"),
+    "published": _PUBLISHED,
+    "+ gain step": dict(_PUBLISHED, adapt="gain"),
+    "+ EMG rules": dict(_PUBLISHED, emg="auto"),
+    "+ HMM": dict(_PUBLISHED, smooth="hmm"),
+    "all (defaults)": {},
 }
+
+
+def _mostly_nrem(hours, seed):
+    """A light-phase hypnogram with 80 % of its Wake bouts turned into NREM."""
+    stages = simulate_hypnogram(hours * 3600.0, seed=seed)
+    values = np.array(stages.astype(str), dtype=object)
+    rng = np.random.default_rng(seed)
+    bout = np.r_[0, np.cumsum(values[1:] != values[:-1])]
+    for b in np.unique(bout[values == "Wake"]):
+        if rng.random() < 0.8:
+            values[bout == b] = "NREM"
+    out = stages.copy()
+    out[:] = values
+    return out
 
 
 def make_lab(params, hours, seed):
@@ -64,6 +97,8 @@ def make_lab(params, hours, seed):
     params = dict(params)
     resample = params.pop("resample", None)
     emg_factor = params.pop("emg_factor", None)
+    if params.pop("mostly_nrem", False):
+        params["stages"] = _mostly_nrem(hours, seed)
     raw = simulate_recording(hours * 3600.0, 1000.0, seed=seed, **params)
     truth = mms.to_stages(raw.annotations)
     if resample is not None:
@@ -88,23 +123,39 @@ def wake_to_rem(stages):
     return int(((values[:-1] == "Wake") & (values[1:] == "REM")).sum())
 
 
-def measure(raw, truth, setting):
-    kwargs = dict(setting)
-    if kwargs.get("emg") and kwargs["emg"] not in raw.ch_names:
-        kwargs.pop("emg")  # no EMG in this lab: the setting does nothing
-    proba = mms.predict_proba(raw, picks="EEG_PR", verbose="error", **kwargs)
-    calls = mms.to_stages(proba)
+def score(raw, setting):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # low rates warn
+        proba = mms.predict_proba(raw, picks="EEG_PR", verbose="error", **setting)
+    return mms.to_stages(proba), proba.attrs["trust"]["verdict"]
+
+
+def figures(truth, calls):
+    """F1 figures on epochs pooled over recordings."""
     five = mms.evaluate(truth, calls)
     three = mms.evaluate(truth, calls, n_stages=3)
-    f1 = three.per_class["f1"]
-    return calls, {
+    per = three.per_class
+    return {
         "5-stage F1": five.mean_f1,
         "3-stage F1": three.mean_f1,
-        "Wake F1": f1.get("Wake", np.nan),
-        "REM F1": f1.get("REM", np.nan),
-        "W->R": wake_to_rem(calls),
-        "true W->R": wake_to_rem(truth),
+        "Wake F1": per.loc["Wake", "f1"],
+        "REM F1": per.loc["REM", "f1"],
+        "REM prec": per.loc["REM", "precision"],
+        "REM rec": per.loc["REM", "recall"],
     }
+
+
+def _pooled(series_list):
+    """Concatenate per-recording stage series on one continuous time axis."""
+    out, offset = [], 0.0
+    for s in series_list:
+        s = s.copy()
+        s.index = s.index + offset
+        offset = float(s.index[-1]) + 3600.0  # a gap: no transition across
+        out.append(s)
+    pooled = pd.concat(out)
+    pooled.attrs = dict(series_list[0].attrs)
+    return pooled
 
 
 def real_indicators():
@@ -112,22 +163,32 @@ def real_indicators():
     rows = {}
     mat = mms.datasets.fetch_misleep_example()
     edf = mms.datasets.fetch_misleep_edf_example()
-    # The .edf names no EMG channel (SOURCE.md): no EMG setting, no EMG figure.
+    # The .edf names no EMG channel (SOURCE.md): the EMG step finds none.
     for name, raw, picks, emg in (
         ("MiSleep .mat (EEG_P, EMG_DIFF)", mat, "EEG_P", "EMG_DIFF"),
         ("MiSleep .edf (Channel1)", edf, "Channel1", None),
     ):
+        raw = raw.copy().load_data()
+        eeg = raw.ch_names.index(picks)
+        power = mms.emg_power(raw, emg, verbose="error") if emg else None
         for setting, kwargs in SETTINGS.items():
-            if "emg" in kwargs and emg is None:
-                continue
-            kwargs = {k: (emg if k == "emg" else v) for k, v in kwargs.items()}
             with mne.utils.use_log_level("error"):
                 try:
                     proba = mms.predict_proba(raw, picks=picks, **kwargs)
                 except ValueError as err:  # e.g. nothing scorable: say so
                     rows[(name, setting)] = {"refused": str(err)[:60]}
                     continue
-                power = mms.emg_power(raw, emg) if emg else None
+                changed = 0.0
+                for factor in (0.25, 0.5, 2.0, 4.0):
+                    scaled = raw.copy()
+                    scaled._data[eeg] *= factor
+                    other = mms.predict_proba(
+                        scaled, picks=picks, check_units=False, **kwargs
+                    )
+                    a = np.asarray(mms.to_stages(proba).astype(str))
+                    b = np.asarray(mms.to_stages(other).astype(str))
+                    keep = (a != "unscored") & (b != "unscored")
+                    changed = max(changed, 100 * (a[keep] != b[keep]).mean())
             calls = mms.to_stages(proba)
             values = np.asarray(calls.astype(str))
             scored = values != "unscored"
@@ -137,12 +198,15 @@ def real_indicators():
                 n = min(len(power), len(rem))
                 high = power[:n] > np.nanmedian(power)
                 on_high = 100 * (rem[:n] & high).sum() / rem.sum()
+            gain = (proba.attrs["adapt"].get("gain") or {}).values()
             rows[(name, setting)] = {
                 "REM %": 100 * rem[scored].mean(),
                 "W->R": wake_to_rem(calls),
                 "REM on high EMG %": on_high,
                 "mean confidence": float(np.nanmean(proba.max(axis=1))),
-                "unscored %": 100 * (~scored).mean(),
+                "gain": next(iter(gain), np.nan),
+                "x0.25-4 changed % (max)": changed,
+                "verdict": proba.attrs["trust"]["verdict"],
             }
     return pd.DataFrame(rows).T
 
@@ -151,34 +215,60 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=6.0)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--labs", default=None, help="comma-separated subset")
     parser.add_argument("--out", default=None, help="write the table as CSV")
     args = parser.parse_args()
+    labs = LABS if args.labs is None else {k: LABS[k] for k in args.labs.split(",")}
     print(f"machine: {cpu_name()}; recordings of {args.hours:g} h, seeds 0..")
     t0 = time.perf_counter()
-    rows = []
+    calls = {}  # (lab, setting) -> list of per-seed calls
+    truths, verdicts, reference = {}, {}, {}
     for seed in range(args.seeds):
-        reference = {}
-        for lab, params in LABS.items():
+        for lab, params in {"reference (1 kHz)": {}, **labs}.items():
+            if (lab, seed) in truths:
+                continue
             raw, truth = make_lab(params, args.hours, seed)
+            truths[(lab, seed)] = truth
             for setting, kwargs in SETTINGS.items():
-                calls, row = measure(raw, truth, kwargs)
+                stages, verdict = score(raw, kwargs)
+                calls.setdefault((lab, setting), []).append(stages)
+                verdicts.setdefault((lab, setting), []).append(verdict)
                 if lab == "reference (1 kHz)":
-                    reference[setting] = calls
-                ref = reference.get(setting)
-                same_day = "start" not in params and ref is not None
-                if same_day:
-                    common = calls.index.intersection(ref.index)
-                    a = np.asarray(calls.loc[common].astype(str))
-                    b = np.asarray(ref.loc[common].astype(str))
-                    keep = (a != "unscored") & (b != "unscored")
-                    row["changed %"] = 100 * (a[keep] != b[keep]).mean()
-                else:
-                    row["changed %"] = np.nan
-                rows.append(dict(lab=lab, setting=setting, seed=seed, **row))
-    table = pd.DataFrame(rows).groupby(["lab", "setting"], sort=False).mean()
-    table = table.drop(columns="seed")
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
+                    reference[(setting, seed)] = stages
+        print(f"seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    rows = []
+    for (lab, setting), per_seed in calls.items():
+        if lab not in labs:
+            continue
+        truth = _pooled([truths[(lab, s)] for s in range(args.seeds)])
+        pooled = _pooled(per_seed)
+        row = dict(lab=lab, setting=setting, **figures(truth, pooled))
+        same_day = "start" not in LABS[lab] and "mostly_nrem" not in LABS[lab]
+        if same_day:
+            diffs = []
+            for seed, stages in enumerate(per_seed):
+                ref = reference[(setting, seed)]
+                common = stages.index.intersection(ref.index)
+                a = np.asarray(stages.loc[common].astype(str))
+                b = np.asarray(ref.loc[common].astype(str))
+                keep = (a != "unscored") & (b != "unscored")
+                diffs.append(a[keep] != b[keep])
+            row["changed %"] = 100 * np.concatenate(diffs).mean()
+        else:
+            row["changed %"] = np.nan
+        row["W->R"] = sum(wake_to_rem(c) for c in per_seed)
+        counts = pd.Series(verdicts[(lab, setting)]).value_counts()
+        row["verdict"] = "/".join(
+            f"{counts.get(v, 0)}" for v in ("ok", "review", "unreliable")
+        )
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index(["lab", "setting"])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("verdict: ok/review/unreliable counts")
         print(table.round(3).to_string())
+        means = table.drop(columns=["verdict"]).groupby(level="setting", sort=False)
+        print("\nMean over the labs:")
+        print(means.mean().round(3).to_string())
         print("\nReal MiSleep recordings, label-free indicators:")
         print(real_indicators().round(3).to_string())
     print(f"\n{time.perf_counter() - t0:.0f} s in all")

@@ -24,14 +24,35 @@ docdict = {
     Number of epochs per chunk of computation (default 32); lower it to save
     memory.""",
     "emg": """emg : str | None
-    Name of an EMG channel, to require muscle atonia for REM: per epoch the
-    log EMG power over 30–100 Hz (:func:`emg_power`) is split without labels
-    into low and high tone by a two-component Gaussian mixture fitted on the
-    recording; epochs predicted REM or pre-REM with high EMG are moved to Wake
-    (their REM and pre-REM probability is added to Wake). When the EMG is flat
-    or not bimodal (Ashman's D < 2) nothing changes. The count of changed
-    epochs is logged and stored in ``proba.attrs["emg_atonia"]``. Default None:
-    off, the published EEG-only method; on as soon as a channel is given.""",
+    The EMG channel, for the physiology of muscle tone. Default ``"auto"``:
+    the one channel of type ``emg`` or with "EMG" in its name (logged; none
+    or several: no EMG step, said in the trust notes). ``None`` turns it off
+    (the published EEG-only method). Per epoch the log EMG power over
+    30–100 Hz (:func:`emg_power`) is judged without labels: only if a
+    two-component Gaussian mixture beats one component (BIC) with separated
+    components (Ashman's D >= 2) is the EMG informative; awake-level tone is
+    then the upper component and more than 2 robust standard deviations
+    above the recording's own NREM EMG level. Epochs called REM, pre-REM or
+    NREM on awake-level EMG are moved to Wake (their probability is added to
+    Wake), each rule argued in :data:`mne_mousesleep.emg.RULES`. The fit and
+    the epochs changed per stage are in ``proba.attrs["emg_atonia"]``.""",
+    "adapt": """adapt : "gain" | None
+    ``"gain"`` (default): before the network, bring each channel's EEG scale
+    to the one the network was trained on, estimated without labels from the
+    amplitude expected for each epoch's spectral shape (so a recording that
+    is mostly Wake or mostly NREM is not pushed toward the training mix; see
+    :mod:`mne_mousesleep.adapt`). The gain is logged and stored in
+    ``proba.attrs["adapt"]``. ``None``: the input scale as recorded (the
+    published method).""",
+    "smooth": """smooth : "hmm" | pandas.DataFrame | None
+    ``"hmm"`` (default): a hidden Markov model over the per-epoch
+    probabilities with the mouse transition prior
+    (:func:`mne_mousesleep.smoothing.mouse_transition_prior`; Wake -> REM has
+    probability 1e-6): forward-backward gives the smoothed hypnodensity,
+    Viterbi the stages. A DataFrame is a lab's own transition matrix (rows
+    from, columns to, stage names), such as the probabilities of
+    :func:`transition_matrix` of its expert scorings; stages it lacks keep the
+    prior's rows. ``None``: no smoothing (the published method).""",
     "check_units": """check_units : bool
     If True (default), refuse with a :class:`ValueError` naming the likely
     unit and the fix an amplitude off by orders of magnitude (a robust

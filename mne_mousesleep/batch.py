@@ -142,13 +142,17 @@ def _fingerprint(path):
     return dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
-def _settings(model, picks, emg, merge_bouts):
+def _settings(model, picks, adapt, emg, smooth, merge_bouts):
     from . import __version__
 
+    if isinstance(smooth, pd.DataFrame):  # a lab's transition matrix
+        smooth = {"transition_matrix": smooth.round(8).to_dict()}
     return dict(
         model=str(model) if model is not None else None,
         picks=picks,
+        adapt=adapt,
         emg=emg,
+        smooth=smooth,
         merge_bouts=bool(merge_bouts),
         version=__version__,
     )
@@ -460,7 +464,9 @@ def _score_into(result, job, paths, run, replaceable):
             raw,
             run["picks"],
             model=_MODELS[key],
+            adapt=run["adapt"],
             emg=run["emg"],
+            smooth=run["smooth"],
             reject_by_annotation=run["reject_by_annotation"],
             check_units=run["check_units"],
             # Local workers (this process or loky's): no chatter between the
@@ -494,7 +500,10 @@ def _score_into(result, job, paths, run, replaceable):
                 outputs=[p.name for p in paths.values()],
                 model=proba.attrs["model"],
                 ch_names=proba.attrs["ch_names"],
+                adapt=proba.attrs.get("adapt"),
                 emg_atonia=proba.attrs.get("emg_atonia"),
+                hmm=_hmm_record(proba.attrs.get("hmm")),
+                trust=proba.attrs.get("trust"),
                 quality=quality,
             ),
         )
@@ -507,6 +516,8 @@ def _score_into(result, job, paths, run, replaceable):
             + len(quality["reader_warnings"])
             + bool(quality["likely_unit_error"]),
             quality=describe_quality(quality),
+            trust=proba.attrs["trust"]["verdict"],
+            trust_reasons="; ".join(proba.attrs["trust"]["reasons"]),
         )
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
         expected = isinstance(err, ValueError | TypeError | OSError)
@@ -515,6 +526,13 @@ def _score_into(result, job, paths, run, replaceable):
             error=str(err) if expected else f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
+
+
+def _hmm_record(hmm):
+    """Return the HMM record for the sidecar: what it did, not the whole path."""
+    if not hmm:
+        return None
+    return dict(n_changed=hmm["n_changed"], transition=hmm["transition"])
 
 
 def _write_json(path, info):
@@ -602,7 +620,9 @@ def score_files(
     *,
     picks=None,
     model=None,
-    emg=None,
+    adapt="gain",
+    emg="auto",
+    smooth="hmm",
     merge_bouts=False,
     formats=("csv",),
     overwrite=False,
@@ -628,7 +648,9 @@ def score_files(
         dataset into ``<root>/derivatives/mne-mousesleep/``.
     %(picks_score)s
     %(model)s
+    %(adapt)s
     %(emg)s
+    %(smooth)s
     %(merge_bouts)s
     formats : tuple of str
         Formats of the annotations: ``"csv"`` (``<name>_scoring.csv``, read by
@@ -724,7 +746,12 @@ def score_files(
     if model is not None and not isinstance(model, str | os.PathLike):
         raise TypeError("In a batch, model must be a registry name or a file path.")
     jobs = _find_jobs(inputs, out_dir)
-    settings = _settings(model, picks, emg, merge_bouts)
+    from .adapt import _check_adapt
+    from .smoothing import _check_smooth
+
+    _check_adapt(adapt)
+    _check_smooth(smooth, ("Wake", "REM", "NREM", "pre-REM", "artifact"))
+    settings = _settings(model, picks, adapt, emg, smooth, merge_bouts)
     # Before anything is scored: can the outputs be written?
     unwritable = {}
     for folder in dict.fromkeys(job["out"] for job in jobs):
@@ -756,7 +783,9 @@ def score_files(
         settings=settings,
         model=model,
         picks=picks,
+        adapt=adapt,
         emg=emg,
+        smooth=smooth,
         merge_bouts=merge_bouts,
         overwrite=overwrite,
         allow_truncated=allow_truncated,
@@ -877,6 +906,6 @@ def _run_dask(todo, run, client):
 
 
 def _print_summary(summary, file=None):
-    hidden = ("outputs", "error", "warnings", "note", "quality")
+    hidden = ("outputs", "error", "warnings", "note", "quality", "trust_reasons")
     cols = [c for c in summary.columns if c not in hidden]
     print(summary[cols].round(2).to_string(index=False), file=file or sys.stdout)

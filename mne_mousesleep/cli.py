@@ -58,6 +58,26 @@ def _cmd_score(args):
     return _cmd_score_batch(args)
 
 
+def _steps(args):
+    """Return the keyword arguments of the cross-lab steps (adapt, emg, smooth)."""
+    published = args.published
+    emg = args.emg
+    if published or (isinstance(emg, str) and emg.lower() == "none"):
+        emg = None
+    return dict(
+        adapt=None if published or args.no_adapt else "gain",
+        emg=emg,
+        smooth=None if published or args.no_smooth else "hmm",
+    )
+
+
+def _print_trust(trust, prefix="Trust"):
+    text = f"{prefix}: {trust['verdict']}"
+    if trust["reasons"]:
+        text += " (" + "; ".join(trust["reasons"]) + ")"
+    print(text)
+
+
 def _picks(arg):
     return arg.split(",") if arg is not None and "," in arg else arg
 
@@ -74,7 +94,7 @@ def _cmd_score_batch(args):
         args.out_dir,
         picks=_picks(args.picks),
         model=args.model,
-        emg=args.emg,
+        **_steps(args),
         merge_bouts=args.merge_bouts,
         formats=args.format,
         overwrite=args.overwrite,
@@ -95,6 +115,8 @@ def _cmd_score_batch(args):
             row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
         ):
             print(f"input quality: {row['file']}: {row['quality']}")
+        if row["status"] == "scored" and row.get("trust", "ok") != "ok":
+            print(f"trust: {row['file']}: {row['trust']} ({row['trust_reasons']})")
     n_failed = int((summary["status"] == "failed").sum())
     if args.out_dir is not None:
         path = args.out_dir / "scoring_summary.tsv"
@@ -157,7 +179,7 @@ def _cmd_score_one(args):
         raw,
         picks,
         model=args.model,
-        emg=args.emg,
+        **_steps(args),
         reject_by_annotation=not args.ignore_bad_annotations,
         check_units=not args.no_unit_check,
         verbose=args.verbose,
@@ -177,6 +199,9 @@ def _cmd_score_one(args):
         f"in {elapsed:.1f} s"
     )
     print(f"Input quality: {describe_quality(quality)}")
+    _print_trust(proba.attrs["trust"])
+    for note in proba.attrs["trust"]["notes"]:
+        print(f"  note: {note}")
     print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in outputs:
         print(f"Wrote {path}")
@@ -292,8 +317,24 @@ def _parser():
     )
     p_score.add_argument(
         "--emg",
-        default=None,
-        help="EMG channel: REM requires muscle atonia (high-EMG REM -> Wake)",
+        default="auto",
+        help="EMG channel for the muscle-tone rules (REM needs atonia); default "
+        "auto: the one channel of type emg or named EMG; none: off",
+    )
+    p_score.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="no gain step (score the EEG at the scale recorded)",
+    )
+    p_score.add_argument(
+        "--no-smooth",
+        action="store_true",
+        help="no hidden Markov model over the epochs (Wake -> REM allowed)",
+    )
+    p_score.add_argument(
+        "--published",
+        action="store_true",
+        help="the published method exactly: no gain step, no EMG, no smoothing",
     )
     p_score.add_argument(
         "--out",

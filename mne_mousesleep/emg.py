@@ -54,7 +54,8 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
         ``log10`` of the mean power spectral density (V²/Hz, Welch, 2-s
         windows) over 30–100 Hz, the upper limit cut at 0.45 x the sampling
         rate (below 90 Hz sampling, 0.25–0.45 x the rate). ``-inf`` for a flat
-        epoch.
+        epoch, NaN for an epoch with NaN, infinite or extreme samples (beyond
+        1 V), whose muscle tone is unknown (no rule acts on it).
 
     Raises
     ------
@@ -73,6 +74,9 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
         e1 = min(e0 + per_chunk, n_epochs)
         x = raw.get_data(picks=[picks], start=e0 * n_epoch, stop=e1 * n_epoch)
         x = x[0].reshape(e1 - e0, n_epoch)
+        # Epochs with NaN, infinite or extreme samples carry no EMG level.
+        bad = ~np.isfinite(x).all(axis=1) | (np.abs(np.nan_to_num(x)) > 1.0).any(axis=1)
+        x = np.where(bad[:, None], 0.0, x)
         psd, _ = psd_array_welch(
             x,
             sfreq,
@@ -81,36 +85,71 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
             n_fft=min(n_epoch, int(2 * sfreq)),
         )
         with np.errstate(divide="ignore"):
-            out.append(np.log10(psd.mean(axis=-1)))
+            power = np.log10(psd.mean(axis=-1))
+        power[bad] = np.nan
+        out.append(power)
     return np.concatenate(out) if out else np.empty(0)
 
 
-def _high_emg(log_power, seed=0):
-    """Epochs of high EMG from a two-component mixture on log power.
+def _find_emg(raw):
+    """Return the one EMG channel of ``raw`` (type ``emg`` or "EMG" in the name).
 
-    Returns a boolean mask (all False when EMG looks uninformative) and a
-    description of the fit.
+    Returns ``(name, note)``: ``name`` is None when there is none or several
+    (then ``note`` says which).
+    """
+    types = raw.get_channel_types()
+    found = [
+        name
+        for name, kind in zip(raw.ch_names, types)
+        if (kind == "emg" or "emg" in name.lower()) and name not in raw.info["bads"]
+    ]
+    if len(found) == 1:
+        return found[0], f"EMG channel {found[0]} found"
+    if not found:
+        return None, "no EMG channel (type emg or EMG in the name)"
+    return None, f"several EMG channels {found}: pass emg= to choose one"
+
+
+def _high_emg(log_power, seed=0):
+    """Awake-level EMG: the upper of two components, if the EMG has two.
+
+    A one-component and a two-component Gaussian mixture are fitted on the log
+    power; the EMG is informative only if the two-component one has the lower
+    BIC, its components are separated (Ashman's D >= :data:`MIN_SEPARATION`)
+    and the upper one holds at least 2 % of the epochs. Returns a boolean mask
+    (all False when the EMG is not informative) and a description of the fit.
     """
     from sklearn.mixture import GaussianMixture
 
     finite = np.isfinite(log_power)
     x = log_power[finite]
     none = np.zeros(len(log_power), bool)
-    if len(x) < 10 or np.ptp(x) == 0:
+    if len(x) < 10 or np.ptp(x) < 1e-6 * max(1.0, np.abs(x).max()):
         return none, dict(informative=False, reason="flat EMG")
+    one = GaussianMixture(1, random_state=seed).fit(x[:, None])
     gmm = GaussianMixture(2, random_state=seed, n_init=3).fit(x[:, None])
+    bic1, bic2 = one.bic(x[:, None]), gmm.bic(x[:, None])
     mu = gmm.means_[:, 0]
     sd = np.sqrt(gmm.covariances_.reshape(2))
     lo, hi = np.argsort(mu)
     separation = np.sqrt(2) * (mu[hi] - mu[lo]) / np.sqrt(sd[lo] ** 2 + sd[hi] ** 2)
     info = dict(
+        bic_one=float(bic1),
+        bic_two=float(bic2),
         separation=float(separation),
         low_mean=float(mu[lo]),
         high_mean=float(mu[hi]),
         high_weight=float(gmm.weights_[hi]),
     )
+    if bic2 >= bic1:
+        info.update(informative=False, reason="EMG power has one level (BIC)")
+        return none, info
     if separation < MIN_SEPARATION or gmm.weights_[hi] < 0.02:
-        info.update(informative=False, reason="EMG power is not bimodal")
+        info.update(
+            informative=False,
+            reason=f"EMG levels overlap (Ashman's D {separation:.2f} < "
+            f"{MIN_SEPARATION:g}) or the upper one is rare",
+        )
         return none, info
     # Threshold: where the high component becomes the more probable one,
     # between the two means.
@@ -123,28 +162,91 @@ def _high_emg(log_power, seed=0):
     return high, info
 
 
-def _apply_atonia(proba, log_power):
-    """Move REM and pre-REM epochs with high EMG to Wake (in place).
+#: Robust standard deviations above the NREM EMG level from which the tone is
+#: awake-level (and the upper mixture component's).
+NREM_MARGIN = 2.0
 
-    ``proba`` is the DataFrame of :func:`predict_proba`. For epochs whose most
-    probable class is REM or pre-REM and whose EMG is high, the REM and
-    pre-REM probabilities are added to Wake (which becomes the most probable
-    class). Returns the number of epochs changed and the fit description.
+
+def _awake_level(log_power, best, classes):
+    """Epochs with awake-level EMG, judged against the recording's NREM tone.
+
+    ``best`` is the index of each epoch's most probable class (-1: unscored).
+    Awake-level: in the upper component of the EMG mixture and more than
+    :data:`NREM_MARGIN` robust standard deviations above the median EMG of
+    the epochs called NREM in the lower component.
+    """
+    high, info = _high_emg(log_power)
+    if not info["informative"]:
+        return high, info
+    nrem = classes.index("NREM") if "NREM" in classes else -2
+    quiet = (best == nrem) & ~high & np.isfinite(log_power)
+    if quiet.sum() >= 10:
+        level = np.median(log_power[quiet])
+        spread = 1.4826 * np.median(np.abs(log_power[quiet] - level))
+        floor = level + NREM_MARGIN * spread
+        high &= log_power > floor
+        info.update(nrem_level=float(level), nrem_spread=float(spread))
+    else:
+        info.update(nrem_level=None, note="fewer than 10 NREM epochs of low EMG")
+    return high, info
+
+
+#: The relabelling rules of the EMG step: stage -> (new stage, reason).
+RULES = {
+    "REM": (
+        "Wake",
+        "REM has muscle atonia: its EMG is the lowest of all states, below "
+        "NREM's; awake-level tone with REM-like theta EEG is active "
+        "(exploring) Wake, whose hippocampal theta the EEG alone confuses "
+        "with REM",
+    ),
+    "pre-REM": (
+        "Wake",
+        "pre-REM is sleep on the way from NREM to REM, with muscle tone at or "
+        "below NREM's; awake-level tone with its spindle/theta EEG is Wake",
+    ),
+    "NREM": (
+        "Wake",
+        "a sleeping mouse does not hold awake-level muscle tone for a whole "
+        "epoch; slow EEG during such tone is quiet or grooming Wake (or "
+        "movement), which expert scorers call Wake",
+    ),
+}
+
+
+def _apply_atonia(proba, log_power):
+    """Apply the EMG rules (in place): stages that need low tone, on awake tone.
+
+    ``proba`` is the DataFrame of :func:`predict_proba`. For epochs whose
+    most probable class is REM, pre-REM or NREM and whose EMG is awake-level
+    (:func:`_awake_level`), that class's probability is moved to Wake (which
+    becomes the most probable class). Returns the record: the fit, the number
+    of epochs changed per rule and the share of REM calls on awake-level EMG
+    before the change.
     """
     n = min(len(proba), len(log_power))
-    high, info = _high_emg(log_power[:n])
-    rem_like = [c for c in ("REM", "pre-REM") if c in proba.columns]
+    classes = list(proba.columns)
     values = proba.to_numpy(copy=True)
     scored = ~np.isnan(values[:n]).any(axis=1)
     best = np.full(n, -1)
     best[scored] = values[:n][scored].argmax(axis=1)
-    cols = [proba.columns.get_loc(c) for c in rem_like]
-    change = high & np.isin(best, cols)
-    wake = proba.columns.get_loc("Wake")
-    idx = np.flatnonzero(change)
-    values[idx, wake] += values[np.ix_(idx, cols)].sum(axis=1)
-    values[np.ix_(idx, cols)] = 0.0
+    high, info = _awake_level(log_power[:n], best, classes)
+    changed = {}
+    for stage, (target, _) in RULES.items():
+        if stage not in classes:
+            continue
+        col = classes.index(stage)
+        idx = np.flatnonzero(high & (best == col))
+        values[idx, classes.index(target)] += values[idx, col]
+        values[idx, col] = 0.0
+        changed[stage] = int(len(idx))
+    rem = best == classes.index("REM") if "REM" in classes else np.zeros(n, bool)
     proba.iloc[:, :] = values
-    info["n_changed"] = int(change.sum())
+    info["n_changed"] = changed
     info["n_high"] = int(high.sum())
+    info["rem_on_awake_emg"] = (
+        float((rem & high).sum() / rem.sum())
+        if rem.any() and info["informative"]
+        else None
+    )
     return info

@@ -149,6 +149,15 @@ def proba_to_stages(proba):
     stages : pandas.Series, shape (n_epochs,)
         The stage sequence (categorical, :data:`STAGES`), ``"unscored"`` for
         rows of NaN, with the index and time attributes of ``proba``.
+
+    Notes
+    -----
+    When ``proba`` was smoothed by the hidden Markov model
+    (``smooth="hmm"`` in :func:`~mne_mousesleep.predict_proba`), the stages
+    are the most probable sequence (Viterbi path, in
+    ``proba.attrs["hmm"]["path"]``), which can differ from the most probable
+    stage of each epoch alone; remove ``proba.attrs["hmm"]`` to get the
+    latter.
     """
     values, scored = _check_proba(proba)
     stages = np.full(len(proba), UNSCORED, dtype=object)
@@ -156,6 +165,13 @@ def proba_to_stages(proba):
         stages[scored] = np.asarray(proba.columns, dtype=object)[
             values[scored].argmax(axis=1)
         ]
+    hmm = proba.attrs.get("hmm") or {}
+    if hmm.get("path"):  # smoothed: the labels are the Viterbi path
+        path = dict(zip(hmm["onsets"], hmm["path"]))
+        for ii, onset in enumerate(proba.index):
+            label = path.get(float(onset))
+            if scored[ii] and label is not None:
+                stages[ii] = label
     return _make_stages(stages, proba.index, proba.attrs)
 
 

@@ -9,12 +9,30 @@ from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
 from ._docs import fill_doc
-from .emg import _apply_atonia, _check_emg, emg_power
+from .adapt import _apply_gain, _check_adapt
+from .emg import _apply_atonia, _check_emg, _find_emg, emg_power
 from .hypnogram import to_annotations
 from .models import load_model
 from .models._registry import MODELS
 from .preprocessing import _get_card, _preprocess
 from .quality import NO_CONTEXT
+from .smoothing import _apply_hmm, _check_smooth
+from .trust import judge
+
+
+def _resolve_emg(raw, emg):
+    """Return ``(channel or None, note)`` for the ``emg`` argument."""
+    if emg is None:
+        return None, "emg=None"
+    if isinstance(emg, str) and emg == "auto":
+        name, note = _find_emg(raw)
+        if name is not None:
+            logger.info(f"EMG step: using {name} (emg='auto'; emg=None turns it off)")
+        else:
+            logger.info(f"EMG step: off, {note}")
+        return name, note
+    _check_emg(raw, emg)
+    return emg, "given"
 
 
 def _epochs_and_signal(model, data):
@@ -78,7 +96,9 @@ def predict_proba(
     picks=None,
     *,
     model=None,
-    emg=None,
+    adapt="gain",
+    emg="auto",
+    smooth="hmm",
     batch_size=32,
     reject_by_annotation=True,
     check_units=True,
@@ -93,7 +113,9 @@ def predict_proba(
         ``preload=False`` only the picked channels are read.
     %(picks_score)s
     %(model)s
+    %(adapt)s
     %(emg)s
+    %(smooth)s
     %(batch_size)s
     %(reject_by_annotation)s
     %(check_units)s
@@ -109,7 +131,13 @@ def predict_proba(
         ``proba.attrs`` holds ``"model"``, ``"meas_date"``, ``"first_time"``
         (s), ``"epoch_length"`` (s), ``"ch_names"`` and ``"sfreq"`` (Hz, of
         ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`;
-        with ``emg``, ``"emg_atonia"``; for a multi-exit network,
+        ``"adapt"`` (the gain step: ``"gain"`` applied per channel),
+        ``"emg_atonia"`` (the EMG step: channel, fit, ``"n_changed"`` per
+        stage, ``"rem_on_awake_emg"``), ``"hmm"`` (with ``smooth``: the
+        transition matrix, ``"n_changed"`` and the Viterbi ``"path"``),
+        ``"trust"`` (the verdict ``"ok"``, ``"review"`` or ``"unreliable"``
+        with its ``"reasons"``, ``"notes"`` and ``"indicators"``; see the docs
+        page "Scoring recordings from another lab"); for a multi-exit network,
         ``"exit_fractions"`` (the share of epochs leaving at each exit).
         ``"quality"`` is the input-quality record, a dict of plain values
         (JSON-ready): ``"amplitude_mv"`` (robust standard deviation per
@@ -147,6 +175,12 @@ def predict_proba(
     -----
     %(edges)s
 
+    ``adapt=None, emg=None, smooth=None`` is the published method of Grieger
+    et al. (2021) [1]_ exactly. The defaults add three steps for recordings
+    from other labs (their effect is measured in
+    ``benchmarks/bench_cross_lab.py``): the gain step before the network, then
+    the EMG rules and the hidden Markov model on its probabilities.
+
     Bad stretches of the picked channels do not stop the scoring. NaN or
     infinite samples (:func:`mne.preprocessing.annotate_nan`), extreme values
     (further than 10,000 robust standard deviations from the median, or
@@ -170,24 +204,34 @@ def predict_proba(
     _validate_type(batch_size, "int", "batch_size")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    if emg is not None:
-        _check_emg(raw, emg)  # before the scoring, which takes time
+    _check_adapt(adapt)
+    # The EMG channel and the transition matrix are checked before the
+    # scoring, which takes time.
+    emg, emg_note = _resolve_emg(raw, emg)
     if not (model is None or (isinstance(model, str) and model in MODELS)):
         model = load_model(model)  # local file or model object: no download
+    card = _get_card(model)
+    trans = _check_smooth(smooth, card.classes, card.epoch_length)
     # Registry weights are downloaded only once the input has been checked.
     data, ch_names, quality = _preprocess(
         raw,
         picks,
-        _get_card(model),
+        card,
         dtype=np.float32,
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,
     )
+    reasons = quality.pop("unscorable")
+    n_epoch_samples = round(card.epoch_length * card.sfreq)
+    keep = np.ones(data.shape[1] // n_epoch_samples, bool)
+    keep[sorted(reasons)] = False
+    if adapt == "gain":
+        adapt_record = _apply_gain(data, card, keep)
+    else:
+        adapt_record = dict(applied=False, reason="adapt=None")
     model = load_model(model)
-    card = model.card
     exits = []
     proba = _window_proba(model, data, batch_size, exits)
-    reasons = quality.pop("unscorable")
     proba[sorted(reasons)] = np.nan
     for k in (*range(card.n_context), *range(len(proba) - card.n_context, len(proba))):
         reasons.setdefault(k, set()).add(NO_CONTEXT)
@@ -216,6 +260,7 @@ def predict_proba(
         ch_names=ch_names,
         sfreq=raw.info["sfreq"],
         quality=quality,
+        adapt=adapt_record,
     )
     logger.info(
         f"Scored {len(df) - len(unscored)} of {len(df)} epochs with {card.name}"
@@ -231,18 +276,52 @@ def predict_proba(
         df.attrs["exit_fractions"] = [float(c) for c in counts / counts.sum()]
         shares = ", ".join(f"{f:.1%}" for f in df.attrs["exit_fractions"])
         logger.info(f"Exits 1, 2, 3 (threshold {model.exit_threshold:g}): {shares}")
+    network_labels = _labels(df)
     if emg is not None:
         log_power = emg_power(raw, emg, epoch_length=card.epoch_length)
         info = _apply_atonia(df, log_power)
-        df.attrs["emg_atonia"] = dict(channel=emg, **info)
+        emg_record = dict(channel=emg, **info)
         if info["informative"]:
+            moved = ", ".join(f"{n} {s}" for s, n in info["n_changed"].items() if n)
             logger.info(
-                f"EMG atonia ({emg}): {info['n_changed']} REM/pre-REM epochs with "
-                f"high EMG moved to Wake ({info['n_high']} high-EMG epochs)"
+                f"EMG step ({emg}): {moved or 'no'} epochs on awake-level EMG "
+                f"moved to Wake ({info['n_high']} awake-level epochs)"
             )
         else:
-            logger.info(f"EMG atonia ({emg}): no change, {info['reason']}")
+            logger.info(f"EMG step ({emg}): no change, {info['reason']}")
+    else:
+        emg_record = dict(channel=None, informative=False, reason=emg_note)
+    df.attrs["emg_atonia"] = emg_record
+    if trans is not None:
+        hmm = _apply_hmm(df, trans)
+        df.attrs["hmm"] = dict(
+            n_changed=hmm["n_changed"],
+            transition=np.asarray(trans).round(8).tolist(),
+            onsets=[float(o) for o in onsets],
+            path=hmm["path"],
+        )
+    df.attrs["trust"] = judge(
+        network_labels, df, quality, adapt_record, emg_record, trans is not None
+    )
+    _log_trust(df.attrs["trust"])
     return df
+
+
+def _labels(df):
+    values = df.to_numpy(float)
+    scored = ~np.isnan(values).any(axis=1)
+    out = np.full(len(values), None, dtype=object)
+    out[scored] = np.asarray(df.columns, dtype=object)[values[scored].argmax(axis=1)]
+    return out
+
+
+def _log_trust(trust):
+    text = f"Trust: {trust['verdict']}"
+    if trust["reasons"]:
+        text += " (" + "; ".join(trust["reasons"]) + ")"
+    (logger.warning if trust["verdict"] != "ok" else logger.info)(text)
+    for note in trust["notes"]:
+        logger.info(f"Trust note: {note}")
 
 
 @verbose
@@ -252,7 +331,9 @@ def score(
     picks=None,
     *,
     model=None,
-    emg=None,
+    adapt="gain",
+    emg="auto",
+    smooth="hmm",
     merge_bouts=False,
     batch_size=32,
     reject_by_annotation=True,
@@ -267,7 +348,9 @@ def score(
         The recording, in volts (MNE's unit). It is not modified.
     %(picks_score)s
     %(model)s
+    %(adapt)s
     %(emg)s
+    %(smooth)s
     %(merge_bouts)s
     %(batch_size)s
     %(reject_by_annotation)s
@@ -313,7 +396,9 @@ def score(
         raw,
         picks,
         model=model,
+        adapt=adapt,
         emg=emg,
+        smooth=smooth,
         batch_size=batch_size,
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,

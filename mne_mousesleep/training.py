@@ -14,6 +14,7 @@ from mne.utils import ProgressBar, _check_option, _validate_type, logger, verbos
 from sklearn.metrics import f1_score
 from torch.nn import functional as F
 
+from .adapt import BANDS, _check_adapt, _epoch_features, _log_gains, fit_gain_model
 from .evaluation import _kappa
 from .hypnogram import (
     ARTIFACT,
@@ -497,6 +498,7 @@ def train(
     windows_per_epoch=None,
     seed=0,
     name="trained",
+    adapt="gain",
     verbose=None,
 ):
     """Train (or fine-tune) a scorer on expert-scored recordings.
@@ -594,6 +596,18 @@ def train(
         augmentation; training on CPU with the same seed is deterministic.
     name : str
         Name of the model (in its card).
+    adapt : "gain" | None
+        ``"gain"`` (default): the gain step of scoring
+        (:mod:`mne_mousesleep.adapt`) is learnt and applied here too, so the
+        model does not depend on the amplifier of each training recording or
+        of the recordings it scores. From scratch, the gain model is fitted on
+        the training recordings without labels (one gain per recording, the
+        spectral shape terms shared) and each training recording is brought to
+        their median scale; validation and test recordings are scaled as
+        scoring would scale them. With ``init``, the gain model of ``init`` is
+        used for every recording. The gain model is stored in the card
+        (``card.details["gain_model"]``). ``None``: the recordings as they
+        are (the published recipe).
     %(verbose)s
 
     Returns
@@ -655,10 +669,48 @@ def train(
     return _train(data, **settings)
 
 
+def _scaled(rec, gains):
+    """Return a copy of a recording with each channel multiplied by its gain."""
+    x = rec.x * np.asarray(gains, np.float32)[:, None]
+    return _Recording(x, rec.labels, rec.mouse, rec.name)
+
+
+def _adapt_sets(sets, base, n_channels):
+    """Apply the gain step to the training data: scaled copies and the gain model."""
+    if base is not None:
+        gain_model = base.card.details.get("gain_model")
+        if not gain_model:
+            logger.info(f"Gain step: {base.name} has no gain model; not applied")
+            return sets, None
+        source = f"that of {base.name}"
+    else:
+        channels = []
+        for ch in range(n_channels):
+            features = [_epoch_features(rec.x[ch], 64.0, 10.0) for rec in sets["train"]]
+            fit = fit_gain_model(features)
+            channels.append(dict(coef=fit["coef"], intercept=fit["intercept"]))
+        gain_model = dict(
+            bands=[list(b) for b in BANDS],
+            channels=channels,
+            reference="the median scale of the training recordings",
+        )
+        source = "fitted on the training recordings"
+    out, shown = {}, []
+    for key, recs in sets.items():
+        out[key] = []
+        for rec in recs:
+            log_gain, _ = _log_gains(rec.x, 64.0, 10.0, gain_model)
+            gains = np.where(np.isfinite(log_gain), np.exp(log_gain), 1.0)
+            out[key].append(_scaled(rec, gains))
+            shown.append(f"{rec.mouse} x{gains[0]:.3g}")
+    logger.info(f"Gain step: gain model {source}; gains {', '.join(shown)}")
+    return out, gain_model
+
+
 def _train(data, *, picks, n_classes, architecture, split, init, freeze_features,
            balanced, class_weights, augmentation, batch_size, lr, warmup_epochs,
            lr_decay, weight_decay, clip_norm, dropout, max_epochs, min_epochs,
-           patience, windows_per_epoch, seed, name):  # fmt: skip
+           patience, windows_per_epoch, seed, name, adapt="gain"):  # fmt: skip
     """:func:`train` on recordings already loaded (see :func:`_load`)."""
     import pandas as pd
 
@@ -677,6 +729,10 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
             f"{architecture!r} architecture has sub-networks instead."
         )
     split, sets = _split(data, split, seed)
+    _check_adapt(adapt)
+    gain_model = None
+    if adapt == "gain":
+        sets, gain_model = _adapt_sets(sets, base, len(picks_list))
     idx = {key: _index(recs) for key, recs in sets.items()}
     for key in ("train", "validation"):
         if not len(idx[key]):
@@ -745,6 +801,7 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
             "package_version": __version__,
             "seed": int(seed),
             "split": {k: list(v) for k, v in split.items()},
+            **({} if gain_model is None else {"gain_model": gain_model}),
             **({} if best_epoch is None else {"best_training_epoch": int(best_epoch)}),
             "settings": {
                 "balanced": bool(balanced),

@@ -21,50 +21,101 @@ def _errors(raw, proba):
     return ev, conf.loc["Wake", ["REM", "pre-REM"]].sum()
 
 
+#: Only the EMG step: no gain step, no smoothing.
+EMG_ONLY = dict(adapt=None, smooth=None)
+
+
 def test_atonia_recovers_active_wake(online, active_wake_raw):
     raw = active_wake_raw
-    plain = mms.predict_proba(raw, picks="EEG_PR")
+    plain = mms.predict_proba(raw, picks="EEG_PR", emg=None, **EMG_ONLY)
     ev0, wrong0 = _errors(raw, plain)
-    assert "emg_atonia" not in plain.attrs  # off by default
+    assert plain.attrs["emg_atonia"]["channel"] is None
     assert wrong0 >= 30
-    proba = mms.predict_proba(raw, picks="EEG_PR", emg="EMG")
+    # emg="auto" (the default) finds the one EMG channel.
+    proba = mms.predict_proba(raw, picks="EEG_PR", **EMG_ONLY)
     ev, wrong = _errors(raw, proba)
     info = proba.attrs["emg_atonia"]
     assert info["informative"] and info["channel"] == "EMG"
+    assert info["bic_two"] < info["bic_one"] and info["nrem_level"] is not None
     assert wrong <= 2
-    # Every change is REM/pre-REM -> Wake, and the count is reported.
+    # Every change is a REM, pre-REM or NREM call on awake-level EMG moved to
+    # Wake, counted per stage.
     before, after = mms.proba_to_stages(plain), mms.proba_to_stages(proba)
     changed = before != after
-    assert info["n_changed"] == changed.sum() >= wrong0 - 2
-    assert set(before[changed]) <= {"REM", "pre-REM"} and set(after[changed]) == {
-        "Wake"
-    }
-    # True REM keeps its recall; the probabilities still sum to one.
+    assert sum(info["n_changed"].values()) == changed.sum() >= wrong0 - 2
+    assert set(before[changed]) <= {"REM", "pre-REM", "NREM"}
+    assert set(after[changed]) == {"Wake"}
+    for stage, n in info["n_changed"].items():
+        assert n == (before[changed] == stage).sum()
+    assert info["rem_on_awake_emg"] > 0.2  # the network's REM calls, before
+    # True REM keeps its recall and gains precision; rows still sum to one.
     rem_recall = ev.per_class.loc["REM", "recall"]
     assert rem_recall >= ev0.per_class.loc["REM", "recall"] - 0.02
-    assert ev.per_class.loc["REM", "f1"] > ev0.per_class.loc["REM", "f1"] + 0.1
+    assert (
+        ev.per_class.loc["REM", "precision"]
+        > ev0.per_class.loc["REM", "precision"] + 0.1
+    )
     np.testing.assert_allclose(proba.dropna().sum(axis=1), 1.0, atol=1e-5)
-    # score() takes the same argument.
-    annot = mms.score(raw, picks="EEG_PR", emg="EMG")
+    # The named channel is the same; score() takes the same argument.
+    named = mms.predict_proba(raw, picks="EEG_PR", emg="EMG", **EMG_ONLY)
+    np.testing.assert_array_equal(named.to_numpy(), proba.to_numpy())
+    annot = mms.score(raw, picks="EEG_PR", emg="EMG", **EMG_ONLY)
     assert list(annot.description).count("Sleep stage W") == (after == "Wake").sum()
 
 
-@pytest.mark.parametrize("kind", ["flat", "noise"])
+@pytest.mark.parametrize("kind", ["flat", "noise", "one level"])
 def test_uninformative_emg_changes_nothing(online, active_wake_raw, kind, rng):
+    """Flat, pure-noise or one-level EMG: no split, no change."""
     raw = active_wake_raw.copy().load_data()
     emg = raw.ch_names.index("EMG")
     if kind == "flat":
         raw._data[emg] = 0.0
-    else:
+    elif kind == "noise":
         raw._data[emg] = 30e-6 * rng.standard_normal(raw.n_times)
-    plain = mms.predict_proba(raw, picks="EEG_PR")
-    proba = mms.predict_proba(raw, picks="EEG_PR", emg="EMG")
+    else:  # one tonic level, log-normal from epoch to epoch (unimodal)
+        n_epoch = int(10 * raw.info["sfreq"])
+        level = np.repeat(np.exp(0.3 * rng.standard_normal(720)), n_epoch)
+        raw._data[emg] = 30e-6 * level * rng.standard_normal(raw.n_times)
+    plain = mms.predict_proba(raw, picks="EEG_PR", emg=None, **EMG_ONLY)
+    proba = mms.predict_proba(raw, picks="EEG_PR", emg="EMG", **EMG_ONLY)
     info = proba.attrs["emg_atonia"]
-    assert not info["informative"] and info["n_changed"] == 0
-    assert info["reason"] == (
-        "flat EMG" if kind == "flat" else "EMG power is not bimodal"
-    )
+    assert not info["informative"] and info["n_changed"] == {
+        "REM": 0,
+        "pre-REM": 0,
+        "NREM": 0,
+    }
+    if kind == "flat":
+        assert info["reason"] == "flat EMG"
+    else:  # one Gaussian explains the log power better than two
+        assert info["reason"] == "EMG power has one level (BIC)"
+        assert info["bic_one"] <= info["bic_two"]
     np.testing.assert_array_equal(proba.to_numpy(), plain.to_numpy())
+    assert any("not informative" in n for n in proba.attrs["trust"]["notes"])
+
+
+def test_emg_auto_detection(online, active_wake_raw):
+    """emg='auto': exactly one EMG channel by type or name, else no EMG step."""
+    from mne_mousesleep.emg import _find_emg
+
+    raw = active_wake_raw
+    assert _find_emg(raw) == ("EMG", "EMG channel EMG found")
+    renamed = raw.copy().rename_channels({"EMG": "muscle"})
+    assert _find_emg(renamed)[0] == "muscle"  # by type
+    as_misc = renamed.copy().set_channel_types({"muscle": "misc"}, verbose="error")
+    assert _find_emg(as_misc) == (
+        None,
+        "no EMG channel (type emg or EMG in the name)",
+    )
+    two = raw.copy().load_data()
+    two.add_channels(
+        [two.copy().pick(["EMG"]).rename_channels({"EMG": "EMG2"})],
+        force_update_info=True,
+    )
+    name, note = _find_emg(two)
+    assert name is None and "several EMG channels" in note
+    proba = mms.predict_proba(two, picks="EEG_PR", **EMG_ONLY)
+    assert proba.attrs["emg_atonia"]["channel"] is None
+    assert any("several EMG" in n for n in proba.attrs["trust"]["notes"])
 
 
 def test_emg_power(active_wake_raw):
@@ -90,5 +141,6 @@ def test_cli_emg(online, active_wake_raw, tmp_path, capsys):
     assert main(["score", str(fname), "--picks", "EEG_PR", "--emg", "EMG"]) == 0
     sidecar = (tmp_path / "m_scoring.json").read_text()
     assert '"emg": "EMG"' in sidecar and '"n_changed"' in sidecar
+    assert '"trust"' in sidecar
     annot = mne.read_annotations(tmp_path / "m_scoring.csv")
     assert len(annot) == 720

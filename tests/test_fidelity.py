@@ -5,12 +5,15 @@ import pytest
 
 import mne_mousesleep as mms
 
-PUBLISHED = [
+MODELS = [
     ("grieger2021-5stage", "exp005e"),
     ("grieger2021-5stage-balanced", "exp001b"),
     ("grieger2021-3stage", "exp005f"),
     ("grieger2021-3stage-balanced", "exp002b"),
 ]
+
+#: The published method (Grieger et al. 2021), which the reference reproduces.
+PUBLISHED = dict(adapt=None, emg=None, smooth=None)
 
 
 def test_preprocess_matches_reference(misleep_raw, reference):
@@ -20,10 +23,10 @@ def test_preprocess_matches_reference(misleep_raw, reference):
     np.testing.assert_allclose(data[0], reference["x64_mV"], rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("name, exp", PUBLISHED)
+@pytest.mark.parametrize("name, exp", MODELS)
 def test_proba_matches_reference(misleep_raw, reference, name, exp):
     """Probabilities of all single-channel models match (atol 1e-4)."""
-    proba = mms.predict_proba(misleep_raw, picks="EEG_P", model=name)
+    proba = mms.predict_proba(misleep_raw, picks="EEG_P", model=name, **PUBLISHED)
     expected = reference[exp]
     assert list(proba.columns) == list(mms.get_model_card(name).classes)
     assert proba.shape == (60, expected.shape[1])
@@ -34,11 +37,13 @@ def test_proba_matches_reference(misleep_raw, reference, name, exp):
     )
     assert np.isnan(proba.to_numpy()[[0, -1]]).all()
     np.testing.assert_array_equal(proba.index, np.arange(60) * 10.0)
+    assert proba.attrs["adapt"]["applied"] is False
+    assert proba.attrs["emg_atonia"]["channel"] is None and "hmm" not in proba.attrs
 
 
 def test_default_picks_find_parietal(misleep_raw, reference):
     """picks=None finds EEG_P by name (and not the EMG)."""
-    proba = mms.predict_proba(misleep_raw, model="grieger2021-3stage")
+    proba = mms.predict_proba(misleep_raw, model="grieger2021-3stage", **PUBLISHED)
     assert proba.attrs["ch_names"] == ["EEG_P"]
     np.testing.assert_allclose(
         proba.to_numpy()[1:-1], reference["exp005f"], rtol=0, atol=1e-4

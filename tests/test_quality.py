@@ -19,12 +19,15 @@ from mne_mousesleep.quality import (
 
 SFREQ = 256.0
 
+#: The published method: the quality checks are tested on it alone.
+PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+
 
 @pytest.fixture
 def clean(online):
     """A simulated 30-min recording and its probabilities."""
     raw = simulate_recording(1800.0, SFREQ, seed=0)
-    return raw, mms.predict_proba(raw, picks="EEG_PR")
+    return raw, mms.predict_proba(raw, picks="EEG_PR", **PUBLISHED)
 
 
 def _unscored(proba):
@@ -71,7 +74,7 @@ def test_bad_stretch_leaves_touched_epochs_unscored(clean, kind, reason):
     """Only the epochs whose 30-s window touches the stretch lose their score."""
     raw, reference = clean
     damaged = _damage(raw, kind)
-    proba = mms.predict_proba(damaged, picks="EEG_PR")
+    proba = mms.predict_proba(damaged, picks="EEG_PR", **PUBLISHED)
     last = len(reference) - 1
     # 603-607 s lies in epoch 60: the windows of epochs 59, 60 and 61.
     assert _unscored(proba) == [0, 59, 60, 61, last]
@@ -98,7 +101,9 @@ def test_bad_stretch_leaves_touched_epochs_unscored(clean, kind, reason):
 def test_stretch_near_epoch_edge_reaches_next_window(clean):
     """The filter's reach (a fraction of a second) counts as touching."""
     raw, reference = clean
-    proba = mms.predict_proba(_damage(raw, "nan", 603.0, 609.9), picks="EEG_PR")
+    proba = mms.predict_proba(
+        _damage(raw, "nan", 603.0, 609.9), picks="EEG_PR", **PUBLISHED
+    )
     assert _unscored(proba) == [0, 59, 60, 61, 62, len(reference) - 1]
     _assert_rest_as_clean(proba, reference)
 
@@ -110,7 +115,7 @@ def test_stretches_across_chunks_and_long_recordings(online):
     ch = raw.ch_names.index("EEG_PR")
     i0, i1 = int(599.4 * 128), int(600.5 * 128)  # 1.1 s across 600 s
     raw._data[ch, i0:i1] = 0.0
-    proba = mms.predict_proba(raw, picks="EEG_PR")
+    proba = mms.predict_proba(raw, picks="EEG_PR", **PUBLISHED)
     (segment,) = proba.attrs["quality"]["bad_segments"]
     assert segment["reason"] == FLAT
     assert segment["onset"] == pytest.approx(599.4, abs=0.02)
@@ -142,12 +147,14 @@ def test_bad_annotations_respected(clean, meas_date, first_samp):
             ch_names=[[], [], ["EMG"]],
         )
     )
-    proba = mms.predict_proba(moved, picks="EEG_PR")
+    proba = mms.predict_proba(moved, picks="EEG_PR", **PUBLISHED)
     # The note and the annotation of another channel change nothing.
     assert _unscored(proba) == [0, 59, 60, 61, len(reference) - 1]
     assert proba.attrs["quality"]["unscored_reasons"]["BAD_cable annotation"] == 3
     _assert_rest_as_clean(proba, reference)
-    ignored = mms.predict_proba(moved, picks="EEG_PR", reject_by_annotation=False)
+    ignored = mms.predict_proba(
+        moved, picks="EEG_PR", **PUBLISHED, reject_by_annotation=False
+    )
     assert _unscored(ignored) == [0, len(reference) - 1]
     _assert_rest_as_clean(ignored, reference)
 
@@ -156,8 +163,8 @@ def test_stage_annotations_are_not_bad_data(clean):
     """An expert's artifact label (BAD_artifact) is a stage, not bad data."""
     raw, reference = clean
     scored = raw.copy()
-    scored.set_annotations(mms.score(raw, picks="EEG_PR"))
-    proba = mms.predict_proba(scored, picks="EEG_PR")
+    scored.set_annotations(mms.score(raw, picks="EEG_PR", **PUBLISHED))
+    proba = mms.predict_proba(scored, picks="EEG_PR", **PUBLISHED)
     assert _unscored(proba) == [0, len(reference) - 1]
 
 
@@ -166,12 +173,12 @@ def test_nothing_scorable_is_refused_with_reason(clean):
     flat = raw.copy().load_data()
     flat._data[flat.ch_names.index("EEG_PR")] = 1e-5
     with pytest.raises(ValueError, match=r"flat channel EEG_PR \(constant from 0 s"):
-        mms.predict_proba(flat, picks="EEG_PR")
+        mms.predict_proba(flat, picks="EEG_PR", **PUBLISHED)
     holes = raw.copy().load_data()
     holes._data[holes.ch_names.index("EEG_PR"), ::512] = np.nan  # every 2 s
     level = mne.utils.logger.level
     with pytest.raises(ValueError, match="Nothing to score.*NaN or infinite"):
-        mms.score(holes, picks="EEG_PR")
+        mms.score(holes, picks="EEG_PR", **PUBLISHED)
     assert mne.utils.logger.level == level  # MNE's global log level untouched
 
 
@@ -184,9 +191,9 @@ def test_unit_errors_refused_unless_asked(clean, factor, unit, fix):
     wrong = raw.copy().load_data()
     wrong._data *= factor  # e.g. microvolts stored as volts
     with pytest.raises(ValueError, match=f"look like {unit} stored as volts.*{fix}"):
-        mms.predict_proba(wrong, picks="EEG_PR")
+        mms.predict_proba(wrong, picks="EEG_PR", **PUBLISHED)
     with pytest.warns(RuntimeWarning, match=unit):
-        proba = mms.predict_proba(wrong, picks="EEG_PR", check_units=False)
+        proba = mms.predict_proba(wrong, picks="EEG_PR", **PUBLISHED, check_units=False)
     assert unit in proba.attrs["quality"]["likely_unit_error"]
     assert proba.attrs["quality"]["amplitude_mv"]["EEG_PR"] > 10
 
@@ -196,7 +203,7 @@ def test_record_survives_silenced_logging(clean):
     raw, _ = clean
     weak = raw.copy().load_data()
     weak._data *= 0.02
-    proba = mms.predict_proba(weak, picks="EEG_PR", verbose="error")
+    proba = mms.predict_proba(weak, picks="EEG_PR", **PUBLISHED, verbose="error")
     quality = proba.attrs["quality"]
     assert any("far from the training data" in w for w in quality["warnings"])
     assert quality["amplitude_mv"]["EEG_PR"] < 0.01
@@ -211,7 +218,7 @@ def test_picks_errors_and_bad_channels(clean):
     marked = raw.copy()
     marked.info["bads"] = ["EEG_PR"]
     with pytest.warns(RuntimeWarning, match="marked bad"):
-        proba = mms.predict_proba(marked, picks="EEG_PR")
+        proba = mms.predict_proba(marked, picks="EEG_PR", **PUBLISHED)
     assert (
         "channel EEG_PR is marked bad in info['bads'] but was picked"
         in (proba.attrs["quality"]["warnings"])
@@ -223,7 +230,7 @@ def test_caller_raw_not_modified(clean):
     damaged = _damage(raw, "nan")
     before = damaged.get_data()
     annotations = damaged.annotations.copy()
-    mms.predict_proba(damaged, picks="EEG_PR")
+    mms.predict_proba(damaged, picks="EEG_PR", **PUBLISHED)
     np.testing.assert_array_equal(damaged.get_data(), before)  # NaN kept
     assert damaged.annotations == annotations
 
@@ -246,11 +253,11 @@ def test_training_skips_bad_epochs(online):
 def test_progress_for_long_recordings(online, capsys):
     """An hour or more: progress bars while reading and while classifying."""
     raw = simulate_recording(3600.0, 128.0, seed=2)
-    mms.predict_proba(raw, picks="EEG_PR", verbose="info")
+    mms.predict_proba(raw, picks="EEG_PR", **PUBLISHED, verbose="info")
     err = capsys.readouterr().err
     assert "Reading and filtering" in err and "Classifying epochs" in err
     short = simulate_recording(600.0, 128.0, seed=2)
-    mms.predict_proba(short, picks="EEG_PR", verbose="info")
+    mms.predict_proba(short, picks="EEG_PR", **PUBLISHED, verbose="info")
     assert "Classifying epochs" not in capsys.readouterr().err
 
 

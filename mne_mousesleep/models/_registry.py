@@ -4,6 +4,7 @@
 # License: BSD-3-Clause
 
 from .._fetch import REGISTRY as _FILES
+from ..adapt import BANDS
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, WAKE
 from ._card import ModelCard
 
@@ -51,6 +52,42 @@ _THREE_CLASS_NOTE = "; pre-REM relabelled as NREM and artifact epochs dropped"
 DEFAULT_MODEL = "grieger2021-5stage"
 
 
+#: Gain model of one EEG channel at the published networks' scale (see
+#: :mod:`mne_mousesleep.adapt`), fitted by ``benchmarks/calibrate_gain_model.py``
+#: on the simulated reference lab, whose gain 1 the published networks score
+#: best.
+_GAIN_EEG = dict(
+    coef=[
+        -1.15119,
+        -1.09327,
+        -0.73525,
+        -1.34868,
+        -0.31165,
+        -0.67827,
+        -2.20168,
+        -0.19768,
+        -0.17657,
+        -0.09589,
+        -0.14178,
+        -0.01685,
+        -0.08341,
+        -0.21242,
+    ],
+    intercept=-17.05547,
+)
+
+
+def _gain_model(channels):
+    return dict(
+        bands=[list(b) for b in BANDS],
+        channels=[None if c == "EMG" else _GAIN_EEG for c in channels],
+        reference=(
+            "simulated reference lab at the published networks' scale "
+            "(benchmarks/calibrate_gain_model.py)"
+        ),
+    )
+
+
 def _grieger_card(name, key, classes, channels, ch_names, training, metrics):
     entry = _FILES[key]
     return ModelCard(
@@ -64,6 +101,7 @@ def _grieger_card(name, key, classes, channels, ch_names, training, metrics):
         training=f"{_TRAINING}; {training}",
         metrics=metrics,
         sha256=entry["sha256"],
+        details={"gain_model": _gain_model(channels)},
     )
 
 

@@ -1,0 +1,169 @@
+"""The gain step: each recording's EEG scale brought to the network's.
+
+Labs record with other amplifiers, electrodes and placements, so the same
+mouse state gives EEG of another amplitude; the published networks respond to
+the amplitude (see the docs page "Scoring recordings from another lab"). A
+plain normalisation (dividing by the recording's standard deviation, as for
+every recording in U-Sleep) is not enough for mice: NREM has two to four
+times the amplitude of Wake, so a night that is mostly Wake would be pushed up
+toward NREM, and a day that is mostly NREM down toward Wake.
+
+The step here normalises by the amplitude *expected for each epoch's spectral
+shape*. Per 10-s epoch it computes the log total power ``P`` (0.5–25 Hz) and
+the shape ``S``, the log share of the power in seven bands, which does not
+depend on the gain. A quadratic regression ``P ~ c + f(S)`` fitted on data at
+the network's scale (the *gain model*, in the model card) says what power an
+epoch of that shape has at that scale. The gain of a recording is
+``exp(-median(P - c - f(S)) / 2)``: Wake epochs are compared with Wake-shaped
+epochs and NREM with NREM-shaped ones, whatever the mix of stages, and no
+label nor network call is needed. Scaling the input by any factor scales the
+estimate by its inverse exactly.
+"""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+from mne.utils import _check_option, logger
+from scipy.signal import welch
+
+#: Frequency bands (Hz) of the spectral shape of an epoch.
+BANDS = ((0.5, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0), (12.0, 16.0),
+         (16.0, 25.0))  # fmt: skip
+#: Gains outside this range are applied but make the verdict ``review``.
+GAIN_RANGE = (0.25, 4.0)
+#: Values of ``adapt``.
+ADAPT_OPTIONS = ("gain", None)
+_HUBER = 1.5
+
+
+def _check_adapt(adapt):
+    _check_option("adapt", adapt, ADAPT_OPTIONS)
+    return adapt
+
+
+def _epoch_features(x, sfreq, epoch_length):
+    """Log total power and log band shares of each epoch of one channel.
+
+    ``x`` is ``(n_times,)`` at ``sfreq``. Returns ``P`` ``(n_epochs,)`` and
+    ``S`` ``(n_epochs, len(BANDS))``; epochs without power are NaN.
+    """
+    n_epoch = round(epoch_length * sfreq)
+    n_epochs = len(x) // n_epoch
+    epochs = np.asarray(x[: n_epochs * n_epoch], float).reshape(n_epochs, n_epoch)
+    freqs, psd = welch(epochs, sfreq, nperseg=min(n_epoch, int(2 * sfreq)), axis=-1)
+    bands = np.stack(
+        [psd[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in BANDS], axis=1
+    )
+    total = bands.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = np.log(total)
+        shape = np.log(bands / total[:, None])
+    bad = ~np.isfinite(power) | ~np.isfinite(shape).all(axis=1)
+    power[bad] = np.nan
+    shape[bad] = np.nan
+    return power, shape
+
+
+def _design(shape):
+    """Return the regressors of the gain model: the shares and their squares."""
+    return np.concatenate([shape, shape**2], axis=1)
+
+
+def _robust_fit(X, y):
+    """Huber regression by iteratively reweighted least squares."""
+    w = np.ones(len(y))
+    coef = np.zeros(X.shape[1])
+    for _ in range(20):
+        sw = np.sqrt(w)
+        new = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+        resid = y - X @ new
+        scale = 1.4826 * np.median(np.abs(resid)) + 1e-12
+        w = np.minimum(1.0, _HUBER * scale / np.maximum(np.abs(resid), 1e-12))
+        done = np.allclose(new, coef, atol=1e-8)
+        coef = new
+        if done:
+            break
+    return coef
+
+
+def fit_gain_model(features):
+    """Fit the gain model of one channel on recordings at a common scale.
+
+    ``features`` is a list of ``(P, S)`` per recording (see
+    :func:`_epoch_features`). Each recording gets its own intercept (its own
+    gain); the shape terms are shared. Returns a dict with ``"coef"`` (the
+    shape coefficients), ``"intercept"`` (the median of the recordings'
+    intercepts: the reference scale) and ``"offsets"`` (each recording's
+    intercept minus the reference, i.e. twice its log gain away from it).
+    """
+    powers, designs, rec = [], [], []
+    for ii, (power, shape) in enumerate(features):
+        ok = np.isfinite(power)
+        powers.append(power[ok])
+        designs.append(_design(shape[ok]))
+        rec.append(np.full(ok.sum(), ii))
+    y = np.concatenate(powers)
+    rec = np.concatenate(rec)
+    dummies = (rec[:, None] == np.arange(len(features))[None]).astype(float)
+    coef = _robust_fit(np.concatenate([dummies, np.concatenate(designs)], axis=1), y)
+    intercepts = coef[: len(features)]
+    reference = float(np.median(intercepts))
+    return dict(
+        coef=[float(c) for c in coef[len(features) :]],
+        intercept=reference,
+        offsets=[float(c - reference) for c in intercepts],
+    )
+
+
+def _log_gains(data, sfreq, epoch_length, gain_model, keep=None):
+    """Log gain of each channel (NaN where the card has no gain model)."""
+    out = np.full(len(data), np.nan)
+    used = np.zeros(len(data), int)
+    for ch, (x, params) in enumerate(zip(data, gain_model["channels"])):
+        if params is None:
+            continue
+        power, shape = _epoch_features(x, sfreq, epoch_length)
+        ok = np.isfinite(power)
+        if keep is not None:
+            ok[: len(keep)] &= keep[: len(ok)]
+        if not ok.any():
+            continue
+        predicted = params["intercept"] + _design(shape[ok]) @ np.asarray(
+            params["coef"]
+        )
+        out[ch] = -0.5 * np.median(power[ok] - predicted)
+        used[ch] = ok.sum()
+    return out, used
+
+
+def _apply_gain(data, card, keep=None):
+    """Scale ``data`` (64 Hz, mV; in place) to the network's; return the record.
+
+    ``keep`` masks the epochs used for the estimate (the scorable ones). The
+    record (JSON-ready) holds ``"gain"`` per channel (the factor applied),
+    ``"n_epochs"`` used and ``"outside_range"`` (channels whose gain is
+    outside :data:`GAIN_RANGE`).
+    """
+    gain_model = card.details.get("gain_model")
+    if not gain_model:
+        logger.info(f"Gain step: model {card.name} has no gain model; not applied")
+        return dict(applied=False, reason=f"model {card.name} has no gain model")
+    log_gain, used = _log_gains(data, card.sfreq, card.epoch_length, gain_model, keep)
+    gains = {}
+    for ch, name in enumerate(card.channels):
+        if np.isfinite(log_gain[ch]):
+            g = float(np.exp(log_gain[ch]))
+            data[ch] *= g
+            gains[name] = g
+    lo, hi = GAIN_RANGE
+    outside = [name for name, g in gains.items() if not lo <= g <= hi]
+    shown = ", ".join(f"{name} x{g:.3g}" for name, g in gains.items())
+    logger.info(f"Gain step: {shown or 'no channel with a gain model'}")
+    return dict(
+        applied=bool(gains),
+        gain=gains,
+        n_epochs=[int(n) for n in used],
+        outside_range=outside,
+        reference=gain_model.get("reference", ""),
+    )

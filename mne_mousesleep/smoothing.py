@@ -1,0 +1,219 @@
+"""Sleep's own rules over time: a hidden Markov model over the network's output."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+import pandas as pd
+from mne.utils import _validate_type, logger
+
+from .hypnogram import ARTIFACT, NREM, PRE_REM, REM, WAKE
+
+_STATES = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+#: Mean bout length (s) of each state in the mouse transition prior.
+MEAN_BOUT_S = {WAKE: 120.0, NREM: 180.0, PRE_REM: 30.0, REM: 75.0, ARTIFACT: 20.0}
+#: Where each state goes when it ends (shares of the exits).
+EXITS = {
+    WAKE: {NREM: 0.95, ARTIFACT: 0.05},
+    NREM: {WAKE: 0.55, PRE_REM: 0.35, REM: 0.05, ARTIFACT: 0.05},
+    PRE_REM: {REM: 0.6, NREM: 0.28, WAKE: 0.1, ARTIFACT: 0.02},
+    REM: {WAKE: 0.88, NREM: 0.1, ARTIFACT: 0.02},
+    ARTIFACT: {WAKE: 0.6, NREM: 0.4},
+}
+#: Probability of a Wake -> REM step per epoch: mice do not fall asleep
+#: straight into REM (outside narcolepsy-like phenotypes).
+WAKE_TO_REM = 1e-6
+#: Power to which the prior's allowed transitions are raised (then
+#: renormalised). The network already sees each epoch's neighbours (30-s
+#: windows for 10-s epochs), so an untempered prior would count that context
+#: twice and erase short true bouts; tempered, it decides close calls only
+#: (chosen on ``benchmarks/bench_cross_lab.py``: 0.1 is the highest value at
+#: which the smoothed 5-stage mean F1 is not below the unsmoothed one).
+TEMPER = 0.1
+#: Floor of every transition probability of a matrix given by the user.
+FLOOR = 1e-6
+#: Values of ``smooth``.
+SMOOTH_OPTIONS = ("hmm", None)
+
+
+def mouse_transition_prior(epoch_length=10.0):
+    """Return the mouse transition prior of the hidden Markov model.
+
+    Parameters
+    ----------
+    epoch_length : float
+        Epoch length in seconds.
+
+    Returns
+    -------
+    probs : pandas.DataFrame, shape (5, 5)
+        Probability of going from the row stage to the column stage in one
+        epoch (Wake, NREM, pre-REM, REM, artifact). Each state ends with
+        probability ``epoch_length / MEAN_BOUT_S[state]``, its exits shared as
+        in ``EXITS``: Wake ends into NREM, NREM into Wake, pre-REM and
+        (seldom) REM, pre-REM mostly into REM, REM mostly into Wake. These
+        probabilities are then tempered (raised to :data:`TEMPER` and
+        renormalised); transitions absent from ``EXITS`` stay impossible.
+        Wake -> REM has probability :data:`WAKE_TO_REM`.
+
+    Notes
+    -----
+    The bout lengths are typical of mice in the light phase (Wake bouts of
+    minutes, NREM bouts of a few minutes, REM bouts of about a minute, pre-REM
+    of tens of seconds; see e.g. Grieger et al. 2021, Fig. 5, and the bout
+    statistics of :func:`mne_mousesleep.sleep_statistics`). The prior only
+    needs to be roughly right: the network's evidence dominates every epoch
+    whose probabilities are clear, and the prior decides between close calls
+    and forbids Wake -> REM. Replace it by a lab's own
+    (:func:`mne_mousesleep.transition_matrix` of its expert scorings) with
+    ``smooth=probs``.
+    """
+    n = len(_STATES)
+    probs = np.zeros((n, n))
+    for ii, state in enumerate(_STATES):
+        leave = min(1.0, epoch_length / MEAN_BOUT_S[state])
+        probs[ii, ii] = 1.0 - leave
+        for target, share in EXITS[state].items():
+            probs[ii, _STATES.index(target)] = leave * share
+    probs = probs**TEMPER
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[_STATES.index(WAKE), _STATES.index(REM)] = WAKE_TO_REM
+    probs /= probs.sum(axis=1, keepdims=True)
+    return pd.DataFrame(probs, index=list(_STATES), columns=list(_STATES))
+
+
+def _stationary(probs):
+    values, vectors = np.linalg.eig(probs.T)
+    pi = np.real(vectors[:, np.argmin(np.abs(values - 1))])
+    return pi / pi.sum()
+
+
+def _for_classes(probs, classes):
+    """Return the transition matrix over ``classes`` (the network's output order).
+
+    States the network does not output are folded into the ones it does
+    (pre-REM into NREM for 3-stage networks, weighted by how often each is
+    visited); artifact is dropped when the network has no artifact class.
+    """
+    states = list(probs.index)
+    if set(classes) <= set(states) and len(classes) == len(states):
+        return probs.loc[list(classes), list(classes)].to_numpy(float)
+    fold = {s: s for s in states}
+    if PRE_REM not in classes:
+        fold[PRE_REM] = NREM
+    keep = [s for s in states if fold[s] in classes]
+    sub = probs.loc[keep, keep].to_numpy(float)
+    sub = sub / sub.sum(axis=1, keepdims=True)
+    pi = _stationary(sub)
+    out = np.zeros((len(classes), len(classes)))
+    weight = np.zeros(len(classes))
+    for ii, a in enumerate(keep):
+        ia = classes.index(fold[a])
+        weight[ia] += pi[ii]
+        for jj, b in enumerate(keep):
+            out[ia, classes.index(fold[b])] += pi[ii] * sub[ii, jj]
+    return out / weight[:, None]
+
+
+def _check_smooth(smooth, classes, epoch_length=10.0):
+    """Return the transition matrix (array over ``classes``) or None."""
+    if smooth is None:
+        return None
+    if isinstance(smooth, str):
+        if smooth != "hmm":
+            raise ValueError(
+                f"smooth must be 'hmm', None or a transition matrix (DataFrame), "
+                f"got {smooth!r}."
+            )
+        return _for_classes(mouse_transition_prior(epoch_length), list(classes))
+    _validate_type(smooth, pd.DataFrame, "smooth", "'hmm', None or DataFrame")
+    rows, cols = list(smooth.index), list(smooth.columns)
+    if rows != cols or not set(rows) <= set(_STATES):
+        raise ValueError(
+            f"smooth as a DataFrame must be a transition matrix with the same "
+            f"stages as rows and columns (among {list(_STATES)}), such as the "
+            f"probabilities of transition_matrix(); got rows {rows} and columns "
+            f"{cols}."
+        )
+    values = smooth.to_numpy(float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(
+            "smooth has NaN or negative transition probabilities (a stage never "
+            "left in the scorings it came from?)."
+        )
+    # Stages the lab's matrix lacks (e.g. artifact, excluded by
+    # transition_matrix) keep the rows of the mouse prior.
+    full = mouse_transition_prior(epoch_length)
+    full.loc[rows, rows] = (
+        values
+        / values.sum(axis=1, keepdims=True)
+        * full.loc[rows, rows].to_numpy().sum(axis=1, keepdims=True)
+    )
+    full = full.clip(lower=FLOOR)
+    full = full.div(full.sum(axis=1), axis=0)
+    return _for_classes(full, list(classes))
+
+
+def _forward_backward(like, trans):
+    """Posterior state probabilities (scaled forward-backward)."""
+    n, k = like.shape
+    alpha = np.empty((n, k))
+    prior = _stationary(trans)
+    a = prior * like[0]
+    alpha[0] = a / a.sum()
+    for t in range(1, n):
+        a = (alpha[t - 1] @ trans) * like[t]
+        alpha[t] = a / a.sum()
+    post = np.empty((n, k))
+    post[-1] = alpha[-1]
+    beta = np.ones(k)
+    for t in range(n - 2, -1, -1):
+        beta = trans @ (like[t + 1] * beta)
+        beta /= beta.sum()
+        p = alpha[t] * beta
+        post[t] = p / p.sum()
+    return post
+
+
+def _viterbi(like, trans):
+    """Most probable state path."""
+    n, k = like.shape
+    with np.errstate(divide="ignore"):  # a zero transition: never taken
+        log_t = np.log(trans)
+    log_l = np.log(np.maximum(like, 1e-300))
+    delta = np.log(np.maximum(_stationary(trans), 1e-300)) + log_l[0]
+    back = np.empty((n, k), int)
+    for t in range(1, n):
+        scores = delta[:, None] + log_t
+        back[t] = scores.argmax(axis=0)
+        delta = scores.max(axis=0) + log_l[t]
+    path = np.empty(n, int)
+    path[-1] = delta.argmax()
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def _apply_hmm(proba, trans):
+    """Smooth ``proba`` (in place) and return the record with the Viterbi path.
+
+    The network's probabilities are the emission likelihoods (the class priors
+    of the training data are not published, so they are taken as equal).
+    Unscored epochs (NaN rows) carry no evidence and stay NaN.
+    """
+    values = proba.to_numpy(float)
+    scored = ~np.isnan(values).any(axis=1)
+    if not scored.any():
+        return dict(n_changed=0, path=[])
+    like = np.where(scored[:, None], np.clip(values, 1e-12, None), 1.0)
+    post = _forward_backward(like, trans)
+    path = _viterbi(like, trans)
+    before = np.full(len(values), -1)
+    before[scored] = values[scored].argmax(axis=1)
+    post[~scored] = np.nan
+    proba.iloc[:, :] = post
+    classes = list(proba.columns)
+    labels = [classes[p] if s else None for p, s in zip(path, scored)]
+    changed = int((scored & (path != before)).sum())
+    logger.info(f"HMM smoothing: {changed} of {int(scored.sum())} epochs relabelled")
+    return dict(n_changed=changed, path=labels)
