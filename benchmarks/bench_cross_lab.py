@@ -5,8 +5,9 @@ the same mice (same seed: same hypnogram) as other labs would record them
 (other gain, noise, spectral tilt, electrode polarity, sampling rate, EMG,
 theta-rich active Wake), plus a mostly-Wake night (dark phase) and a
 mostly-NREM day, scores each with the published method, with each of the
-package's cross-lab steps alone (gain step, EMG rules, HMM) and with all of
-them (the defaults), and prints one table. Epochs are pooled over the seeds
+package's cross-lab steps alone (gain step, EMG rules, HMM), with the gain
+step and the EMG rules (what the HMM smooths) and with all of them (the
+defaults), and prints one table. Epochs are pooled over the seeds
 before the figures are computed (REM is rare: per-recording F1 of a few REM
 epochs is noise):
 
@@ -74,6 +75,7 @@ SETTINGS = {
     "+ gain step": dict(_PUBLISHED, adapt="gain"),
     "+ EMG rules": dict(_PUBLISHED, emg="auto"),
     "+ HMM": dict(_PUBLISHED, smooth="hmm"),
+    "gain + EMG (no HMM)": dict(smooth=None),
     "all (defaults)": {},
 }
 

@@ -28,9 +28,15 @@ print(raw)
 
 # %%
 # Score every 10-s epoch. The probabilities (one row per epoch) are the
-# hypnodensity; the annotations go back into the Raw.
+# hypnodensity; the annotations go back into the Raw. The defaults find and
+# use the EMG channel (REM needs muscle atonia), bring the EEG to the network's
+# scale and smooth the epochs with sleep's own order of stages (see
+# :doc:`/cross_lab`); the trust verdict says what the network got wrong before
+# those steps.
 proba = mne_mousesleep.predict_proba(raw, picks="EEG_PR", verbose="error")
 stages = mne_mousesleep.to_stages(proba)
+trust = proba.attrs["trust"]
+print(trust["verdict"], trust["reasons"], trust["notes"], sep="\n")
 
 # %%
 # Stage statistics per phase: time and percentage of each stage, bouts,
@@ -42,11 +48,20 @@ print(phases[["REM entries via pre-REM %", "P(pre-REM -> REM)"]].round(2))
 
 # %%
 # The simulation knows the true stages (its annotations): the same report on
-# them shows what the scoring got right. The published EEG-only network takes
-# the simulator's theta-rich active wake for REM, hence too much REM, above
-# all in the dark phase.
+# them shows what the scoring got right. The published EEG-only method
+# (``adapt=None, emg=None, smooth=None``) takes the simulator's theta-rich
+# active wake for REM, hence about three times too much REM, above all in the
+# dark phase; the EMG rules move those epochs back to Wake.
 truth = mne_mousesleep.phase_statistics(raw.annotations, lights_on="07:00")
 print(truth[columns].round(1))
+published = mne_mousesleep.predict_proba(
+    raw, picks="EEG_PR", adapt=None, emg=None, smooth=None, verbose="error"
+)
+print(
+    mne_mousesleep.phase_statistics(
+        mne_mousesleep.to_stages(published), lights_on="07:00"
+    )[columns].round(1)
+)
 
 # %%
 # The hourly time course (ZT0 = lights on); the dark phase is shaded.

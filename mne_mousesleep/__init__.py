@@ -11,6 +11,9 @@ __getattr__, __dir__, _ = _lazy.attach(
     __name__,
     submodules=["datasets"],
     submod_attrs={
+        "adapt": [
+            "estimate_gain",
+        ],
         "batch": [
             "score_files",
             "stage_summary",
@@ -57,6 +60,9 @@ __getattr__, __dir__, _ = _lazy.attach(
             "predict_proba",
             "score",
         ],
+        "smoothing": [
+            "mouse_transition_prior",
+        ],
         "spindles": [
             "detect_spindles",
             "stages_per_sample",
@@ -94,6 +100,7 @@ __all__ = [
     "datasets",
     "detect_spindles",
     "emg_power",
+    "estimate_gain",
     "evaluate",
     "Evaluation",
     "get_model_card",
@@ -102,6 +109,7 @@ __all__ = [
     "load_model",
     "ModelCard",
     "MouseSleepModel",
+    "mouse_transition_prior",
     "phase_statistics",
     "plot_confusion_matrix",
     "plot_hourly",

@@ -24,8 +24,10 @@ estimate by its inverse exactly.
 # License: BSD-3-Clause
 
 import numpy as np
-from mne.utils import _check_option, logger
+from mne.utils import _check_option, logger, verbose
 from scipy.signal import welch
+
+from ._docs import fill_doc
 
 #: Frequency bands (Hz) of the spectral shape of an epoch.
 BANDS = ((0.5, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0), (12.0, 16.0),
@@ -167,3 +169,60 @@ def _apply_gain(data, card, keep=None):
         outside_range=outside,
         reference=gain_model.get("reference", ""),
     )
+
+
+@verbose
+@fill_doc
+def estimate_gain(raw, picks=None, *, model=None, verbose=None):
+    """Estimate the gain that brings a recording to a network's EEG scale.
+
+    This is the gain step of :func:`~mne_mousesleep.predict_proba` (``adapt=
+    "gain"``) on its own: no network runs.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording, in volts. It is not modified.
+    %(picks_score)s
+    %(model)s
+        Its card holds the gain model.
+    %(verbose)s
+
+    Returns
+    -------
+    gains : dict
+        The factor (unitless) by which each input channel (named as in the
+        model card) is multiplied before the network; channels without a gain
+        model (e.g. an EMG input) are left out. Empty when the model has no
+        gain model.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~mne_mousesleep.preprocess`, if the channels cannot be
+        picked or the recording is shorter than three epochs.
+
+    Notes
+    -----
+    Per 10-s epoch of the preprocessed signal (64 Hz, mV), ``P`` is the log
+    of the power between 0.5 and 25 Hz (Welch, 2-s windows) and ``S`` the log
+    share of that power in each band of :data:`BANDS`. The gain model
+    predicts ``P`` from ``S`` and ``S**2`` at the network's scale; the log gain
+    is ``-median(P - predicted) / 2`` over the epochs without bad data. The
+    model of the published networks was fitted on the package's simulated
+    reference lab (``benchmarks/calibrate_gain_model.py``), at whose scale the
+    published networks score best; :func:`~mne_mousesleep.train` fits one on
+    its training recordings. Per-recording normalisation is standard in human
+    sleep staging (e.g. U-Sleep); conditioning it on the spectral shape makes
+    it independent of the mix of stages, which in mice changes the amplitude
+    by a factor of two or more between a day and a night.
+    """
+    from .preprocessing import _get_card, _preprocess
+
+    card = _get_card(model)
+    data, _, quality = _preprocess(raw, picks, card)
+    n_epoch = round(card.epoch_length * card.sfreq)
+    keep = np.ones(data.shape[1] // n_epoch, bool)
+    keep[sorted(quality["unscorable"])] = False
+    record = _apply_gain(data, card, keep)
+    return dict(record.get("gain") or {})

@@ -46,8 +46,16 @@ _T = (2 * _CONTEXT + 1) * _EPOCH
 class _Recording:
     """A preprocessed recording: signal (64 Hz, mV) and per-epoch class index."""
 
-    def __init__(self, x, labels, mouse, name):
+    def __init__(self, x, labels, mouse, name, versions=()):
         self.x, self.labels, self.mouse, self.name = x, labels, mouse, name
+        # The same signal preprocessed from lower sampling rates (training
+        # windows are drawn from any version; see ``resample_rates``).
+        self.versions = tuple(versions)
+
+    def version(self, rng):
+        """Return the signal of one version, at random (the original included)."""
+        k = rng.integers(len(self.versions) + 1)
+        return self.x if k == 0 else self.versions[k - 1][1]
 
     def windows(self):
         """Epochs with full context and a label: (epoch indices, labels)."""
@@ -75,7 +83,23 @@ def _labels(raw, classes, mapping, n_epochs):
     return labels
 
 
-def _load(recordings, picks, mice, classes, mapping, card):
+def _lower_rate_versions(raw, ch_names, card, rates, n_samples):
+    """Return ``(rate, 64-Hz signal)`` of ``ch_names`` after resampling ``raw``."""
+    out = []
+    for rate in rates:
+        if rate >= raw.info["sfreq"]:
+            continue
+        low = raw.copy().pick(ch_names).load_data(verbose="error")
+        low.resample(rate, method="polyphase", verbose="error")
+        data, _, _ = _preprocess(low, ch_names, card, check_units=False)
+        x = np.zeros((len(ch_names), n_samples), np.float32)
+        n = min(n_samples, data.shape[1])
+        x[:, :n] = data[:, :n]
+        out.append((float(rate), x))
+    return out
+
+
+def _load(recordings, picks, mice, classes, mapping, card, rates=()):
     _validate_type(recordings, (list, tuple), "recordings")
     if mice is not None and len(mice) != len(recordings):
         raise ValueError(
@@ -90,15 +114,16 @@ def _load(recordings, picks, mice, classes, mapping, card):
         _validate_type(raw, BaseRaw, f"recordings[{ii}]")
         if not len(raw.annotations):
             raise ValueError(f"recordings[{ii}] has no stage annotations.")
-        data, _, quality = _preprocess(raw, picks, card)
+        data, ch_names, quality = _preprocess(raw, picks, card)
         n_epochs = data.shape[1] // _EPOCH
         x = np.ascontiguousarray(data[:, : n_epochs * _EPOCH], dtype=np.float32)
+        versions = _lower_rate_versions(raw, ch_names, card, rates, x.shape[1])
         labels = _labels(raw, classes, mapping, n_epochs)
         # Epochs whose window touches bad data (NaN, flat, BAD_*) are not
         # learnt from.
         labels[list(quality["unscorable"])] = -1
         mouse = mice[ii] if mice is not None else _mouse_of(raw, ii)
-        out.append(_Recording(x, labels, str(mouse), str(rec)))
+        out.append(_Recording(x, labels, str(mouse), str(rec), versions))
     return out
 
 
@@ -262,15 +287,17 @@ def learning_rate(epoch, *, peak, warmup_epochs=12, decay=0.06):
 
 
 def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(),
-         stage=None):  # fmt: skip
+         stage=None, keep_start=False):  # fmt: skip
     """Train ``net`` in place on ``idx["train"]``, keep the best by validation.
 
     ``net`` maps windows to log-probabilities of ``classes``; ``idx`` holds
     (recording, epoch, class index) rows per set; ``trainable`` tells which
     parameters are trained (by name), ``frozen`` modules stay in evaluation
-    mode (their batch-normalisation statistics too). Returns the history rows
-    and the best training epoch; ``net`` ends with the best weights, in
-    evaluation mode.
+    mode (their batch-normalisation statistics too). With ``keep_start``
+    (fine-tuning), the starting weights compete too (training epoch 0): a
+    fine-tuning that never beats them on the validation mice keeps them.
+    Returns the history rows and the best training epoch; ``net`` ends with
+    the best weights, in evaluation mode.
     """
     trainable = trainable or (lambda name: True)
     labels = idx["train"][:, 2]
@@ -291,6 +318,10 @@ def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(
     )
     best = (-1.0, None, -1)
     history = []
+    if keep_start:
+        _, start_f1, _, _ = _scores(net, recs["validation"], idx["validation"], classes)
+        best = (start_f1, copy.deepcopy(net.state_dict()), 0)
+        logger.info(f"starting weights: validation mean F1 {start_f1:.3f}")
     train_recs = recs["train"]
     n_steps = math.ceil(n_draw / batch_size)
     prefix = f"{stage}: " if stage else ""
@@ -313,7 +344,9 @@ def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(
                 batch = idx["train"][draw[step * batch_size : (step + 1) * batch_size]]
                 x = np.stack(
                     [
-                        _augmented_window(train_recs[r].x, k, cfg["aug"], rng)
+                        _augmented_window(
+                            train_recs[r].version(rng), k, cfg["aug"], rng
+                        )
                         for r, k, _ in batch
                     ]
                 )
@@ -458,7 +491,7 @@ def _new_network(architecture, init, picks_list, n_classes, classes, dropout):
     return net, architecture, None
 
 
-def _load_for_training(recordings, picks, n_classes, mice, mapping):
+def _load_for_training(recordings, picks, n_classes, mice, mapping, rates=()):
     _check_option("n_classes", n_classes, (3, 5))
     picks_list = [picks] if isinstance(picks, str) else list(picks)
     card = ModelCard(
@@ -467,7 +500,7 @@ def _load_for_training(recordings, picks, n_classes, mice, mapping):
         channels=tuple(picks_list),
         default_ch_names=tuple(picks_list),
     )
-    return _load(recordings, picks, mice, _CLASSES[n_classes], mapping, card)
+    return _load(recordings, picks, mice, _CLASSES[n_classes], mapping, card, rates)
 
 
 @verbose
@@ -499,6 +532,7 @@ def train(
     seed=0,
     name="trained",
     adapt="gain",
+    resample_rates=(128.0,),
     verbose=None,
 ):
     """Train (or fine-tune) a scorer on expert-scored recordings.
@@ -555,6 +589,10 @@ def train(
     init : str | path-like | MouseSleepModel | None
         Fine-tune this model (a registry name, a saved file, a model) instead
         of starting from scratch; its classes and input channels must match.
+        Its own weights compete with those of every training epoch on the
+        validation mice: if no training epoch beats them, they are kept
+        (``card.details["best_training_epoch"]`` is 0), so a fine-tuning on
+        few labels cannot make the model worse on the validation mice.
     freeze_features : bool
         With ``init``: train only the classifier (the feature extractor, its
         batch-normalisation statistics included, stays as it is). Not for the
@@ -608,6 +646,16 @@ def train(
         used for every recording. The gain model is stored in the card
         (``card.details["gain_model"]``). ``None``: the recordings as they
         are (the published recipe).
+    resample_rates : tuple of float
+        Sampling-rate augmentation: each training recording is also resampled
+        to each of these rates (Hz) below its own
+        (:meth:`mne.io.Raw.resample`, polyphase) and preprocessed, and every
+        training window is drawn from one of the versions at random. The
+        published preprocessing lets content above 32 Hz fold into the
+        network input at high rates, content a 128-Hz recording does not
+        have; a model that has seen both scores both alike. Default
+        ``(128.0,)``; ``()`` for the published recipe. Validation and test
+        use the recordings as they are.
     %(verbose)s
 
     Returns
@@ -663,16 +711,19 @@ def train(
     settings = {
         key: value
         for key, value in locals().items()
-        if key not in ("recordings", "mice", "mapping", "verbose")
+        if key not in ("recordings", "mice", "mapping", "verbose", "resample_rates")
     }
-    data = _load_for_training(recordings, picks, n_classes, mice, mapping)
+    data = _load_for_training(
+        recordings, picks, n_classes, mice, mapping, tuple(resample_rates)
+    )
     return _train(data, **settings)
 
 
 def _scaled(rec, gains):
     """Return a copy of a recording with each channel multiplied by its gain."""
-    x = rec.x * np.asarray(gains, np.float32)[:, None]
-    return _Recording(x, rec.labels, rec.mouse, rec.name)
+    g = np.asarray(gains, np.float32)[:, None]
+    versions = [(rate, v * g) for rate, v in rec.versions]
+    return _Recording(rec.x * g, rec.labels, rec.mouse, rec.name, versions)
 
 
 def _adapt_sets(sets, base, n_channels):
@@ -766,6 +817,7 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
                 else None
             ),
             frozen=frozen,
+            keep_start=base is not None,
         )
     metrics = {}
     for key in ("validation", "test"):
@@ -811,6 +863,9 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
                 "weight_decay": float(weight_decay),
                 "clip_norm": float(clip_norm),
                 "freeze_features": bool(freeze_features),
+                "resample_rates": sorted(
+                    {rate for rec in sets["train"] for rate, _ in rec.versions}
+                ),
             },
         },
     )
@@ -900,7 +955,8 @@ def cross_validate(
             f"that the folds set): {unknown}."
         )
     _validate_type(n_folds, "int", "n_folds")
-    data = _load_for_training(recordings, picks, n_classes, mice, mapping)
+    rates = tuple(kwargs.pop("resample_rates", (128.0,)))
+    data = _load_for_training(recordings, picks, n_classes, mice, mapping, rates)
     ids = sorted({r.mouse for r in data})
     if n_folds < 2 or len(ids) < n_folds + 2:
         raise ValueError(
@@ -912,7 +968,7 @@ def cross_validate(
     defaults = {
         key: param.default
         for key, param in inspect.signature(train).parameters.items()
-        if key in allowed
+        if key in allowed - {"resample_rates"}
     }
     rows, models = [], []
     for ii, test in enumerate(folds):

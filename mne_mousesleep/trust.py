@@ -98,12 +98,15 @@ def judge(network_labels, proba, quality, adapt_record, emg_record, smoothed):
     )
     sfreq = quality.get("sfreq")
     indicators["sfreq"] = sfreq
+    emg = emg_record or {}
+    low_rate = None
     if sfreq is not None and sfreq < MIN_RELIABLE_SFREQ:
-        flag(
-            1,
+        low_rate = (
             f"sampling rate {sfreq:g} Hz < {MIN_RELIABLE_SFREQ:g} Hz: the published "
-            "networks' calls change with the rate below it",
+            "networks' calls change with the rate below it"
         )
+        if not emg.get("informative"):
+            flag(1, low_rate)
     gains = (adapt_record or {}).get("gain") or {}
     indicators["gain"] = gains
     lo, hi = GAIN_RANGE
@@ -113,10 +116,11 @@ def judge(network_labels, proba, quality, adapt_record, emg_record, smoothed):
                  "training scale")  # fmt: skip
     if quality.get("likely_unit_error"):
         flag(2, "likely unit error: " + quality["likely_unit_error"])
-    emg = emg_record or {}
     indicators["emg_used"] = emg.get("channel")
     indicators["emg_informative"] = bool(emg.get("informative", False))
     notes = []
+    if low_rate and emg.get("informative"):
+        notes.append(low_rate + "; the EMG rules correct most of it")
     if not emg.get("channel"):
         notes.append(f"EEG only ({emg.get('reason', 'no EMG')}): REM not checked "
                      "for atonia")  # fmt: skip

@@ -232,14 +232,15 @@ def test_corrupt_edf_annotation_channel(online, tmp_path, capsys):
 
 def test_batch_prints_input_quality(online, tmp_path, capsys):
     """Bad data in a batch: scored around, counted and said in the output."""
+    # (256 Hz: below 140 Hz the rate itself is an input warning.)
     from mne_mousesleep.datasets import simulate_recording
 
-    raw = simulate_recording(600.0, 128.0, seed=0)
+    raw = simulate_recording(600.0, 256.0, seed=0)
     raw.load_data()
-    raw._data[raw.ch_names.index("EEG_PR"), 303 * 128 : 306 * 128] = np.nan
+    raw._data[raw.ch_names.index("EEG_PR"), 303 * 256 : 306 * 256] = np.nan
     raw.save(tmp_path / "M0_raw.fif")
-    simulate_recording(600.0, 128.0, seed=1).save(tmp_path / "M1_raw.fif")
-    weak = simulate_recording(600.0, 128.0, seed=2)
+    simulate_recording(600.0, 256.0, seed=1).save(tmp_path / "M1_raw.fif")
+    weak = simulate_recording(600.0, 256.0, seed=2)
     weak.load_data()._data *= 0.02
     mne.export.export_raw(tmp_path / "M2.edf", weak)
     assert main(["score", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 0

@@ -255,10 +255,72 @@ def test_trust_verdict_reasons(online, light):
 
 
 def test_low_sampling_rate_warns(online, light):
+    """Below 140 Hz: a warning and review, a note when the EMG corrects it."""
     low = light.copy().crop(0, 1200.0).resample(100.0, verbose="error")
     with pytest.warns(RuntimeWarning, match="sampling rate is 100 Hz"):
-        proba = mms.predict_proba(low, picks="EEG_PR")
+        proba = mms.predict_proba(low, picks="EEG_PR", emg=None)
     trust = proba.attrs["trust"]
     assert trust["verdict"] == "review"
-    assert any("sampling rate 100 Hz" in r for r in trust["reasons"])
+    assert any("sampling rate 100 Hz < 140 Hz" in r for r in trust["reasons"])
     assert any("100 Hz" in w for w in proba.attrs["quality"]["warnings"])
+    with pytest.warns(RuntimeWarning, match="sampling rate is 100 Hz"):
+        with_emg = mms.predict_proba(low, picks="EEG_PR")
+    trust = with_emg.attrs["trust"]
+    assert with_emg.attrs["emg_atonia"]["informative"]
+    assert not any("sampling rate" in r for r in trust["reasons"])
+    assert any("EMG rules correct" in n for n in trust["notes"])
+
+
+def test_fine_tuning_keeps_better_start_and_rate_augmentation(online):
+    """A fine-tuning that only harms keeps the starting weights; rates recorded."""
+    import torch
+
+    recs = []
+    for seed in range(3):
+        raw = simulate_recording(1200.0, 256.0, seed=20 + seed)
+        raw.info["subject_info"] = {"his_id": f"m{seed}"}
+        recs.append(raw)
+    split = {"train": ["m0", "m1"], "validation": ["m2"]}
+    base = mms.load_model("grieger2021-3stage")
+    wrecked = mms.train(
+        recs,
+        n_classes=3,
+        init=base,
+        split=split,
+        lr=10.0,  # a step this large ruins the network
+        max_epochs=1,
+        min_epochs=1,
+        windows_per_epoch=64,
+        verbose="error",
+    )
+    assert wrecked.card.details["best_training_epoch"] == 0
+    for key, value in base._network.state_dict().items():
+        torch.testing.assert_close(wrecked._network.state_dict()[key], value)
+    assert wrecked.card.details["settings"]["resample_rates"] == [128.0]
+    assert wrecked.card.details["gain_model"] == base.card.details["gain_model"]
+    none = mms.train(
+        recs,
+        n_classes=3,
+        split=split,
+        max_epochs=1,
+        min_epochs=1,
+        windows_per_epoch=64,
+        resample_rates=(),
+        verbose="error",
+    )
+    assert none.card.details["settings"]["resample_rates"] == []
+
+
+def test_lower_rate_versions(light):
+    """Each lower rate gives a 64-Hz signal of the same length."""
+    from mne_mousesleep.training import _lower_rate_versions
+
+    card = mms.get_model_card("grieger2021-3stage")
+    raw = light.copy().crop(0, 600.0)
+    x = mms.preprocess(raw, picks="EEG_PR", verbose="error")
+    versions = _lower_rate_versions(raw, ["EEG_PR"], card, (128.0, 512.0), 38400)
+    assert [rate for rate, _ in versions] == [128.0]  # 512 Hz > 256 Hz: none
+    low = versions[0][1]
+    assert low.shape == (1, 38400)
+    # Same signal below 20 Hz: highly correlated with the original.
+    assert np.corrcoef(low[0, :38000], x[0, :38000])[0, 1] > 0.95
