@@ -125,6 +125,30 @@ def main():
         )
     t_total = float(np.median(times[1:]))
     print(f"score, median of the later calls: {t_total:.2f} s wall")
+    # The cross-lab steps (gain step, HMM; this Raw has no EMG channel) against
+    # the published path, in the same process.
+    published = dict(adapt=None, emg=None, smooth=None)
+    t_pub = float(
+        np.median(
+            [
+                timed(
+                    lambda: mms.score(
+                        raw, picks="EEG_PR", model=model, verbose=False, **published
+                    )
+                )[1]
+                for _ in range(3)
+            ]
+        )
+    )
+    print(
+        f"score, published path (adapt=None, emg=None, smooth=None): {t_pub:.2f} s "
+        f"wall; the default steps cost x{t_total / t_pub:.2f}"
+    )
+    _, t_emg = timed(lambda: mms.emg_power(raw, "EEG_PR", verbose=False))
+    print(
+        f"EMG step's power per epoch on a channel of the same length: {t_emg:.2f} s "
+        f"(x{(t_total + t_emg) / t_pub:.2f} of the published path with an EMG)"
+    )
     size = raw._data.nbytes / 1e6
     print(
         f"peak RSS up to here: {peak_rss_mb():.0f} MB "

@@ -31,8 +31,9 @@ docdict = {
     30–100 Hz (:func:`emg_power`) is judged without labels: only if a
     two-component Gaussian mixture beats one component (BIC) with separated
     components (Ashman's D >= 2) is the EMG informative; awake-level tone is
-    then the upper component and more than 2 robust standard deviations
-    above the recording's own NREM EMG level. Epochs called REM, pre-REM or
+    then the upper component and more than 3 robust standard deviations
+    above the recording's own NREM EMG level (the median over the epochs the
+    network calls NREM). Epochs called REM, pre-REM or
     NREM on awake-level EMG are moved to Wake (their probability is added to
     Wake), each rule argued in :data:`mne_mousesleep.emg.RULES`. The fit and
     the epochs changed per stage are in ``proba.attrs["emg_atonia"]``.""",

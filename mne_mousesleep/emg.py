@@ -163,8 +163,8 @@ def _high_emg(log_power, seed=0):
 
 
 #: Robust standard deviations above the NREM EMG level from which the tone is
-#: awake-level (and the upper mixture component's).
-NREM_MARGIN = 2.0
+#: awake-level (when it is also in the upper mixture component).
+NREM_MARGIN = 3.0
 
 
 def _awake_level(log_power, best, classes):
@@ -173,21 +173,24 @@ def _awake_level(log_power, best, classes):
     ``best`` is the index of each epoch's most probable class (-1: unscored).
     Awake-level: in the upper component of the EMG mixture and more than
     :data:`NREM_MARGIN` robust standard deviations above the median EMG of
-    the epochs called NREM in the lower component.
+    the epochs the network calls NREM (at least 10 of them). A recording that
+    is mostly sleep has a mixture of REM and NREM tone, whose upper component
+    is NREM itself: the NREM level keeps it from being taken for Wake. With
+    fewer than 10 NREM epochs the mixture alone decides.
     """
     high, info = _high_emg(log_power)
     if not info["informative"]:
         return high, info
     nrem = classes.index("NREM") if "NREM" in classes else -2
-    quiet = (best == nrem) & ~high & np.isfinite(log_power)
-    if quiet.sum() >= 10:
-        level = np.median(log_power[quiet])
-        spread = 1.4826 * np.median(np.abs(log_power[quiet] - level))
+    called = (best == nrem) & np.isfinite(log_power)
+    if called.sum() >= 10:
+        level = np.median(log_power[called])
+        spread = 1.4826 * np.median(np.abs(log_power[called] - level))
         floor = level + NREM_MARGIN * spread
         high &= log_power > floor
         info.update(nrem_level=float(level), nrem_spread=float(spread))
     else:
-        info.update(nrem_level=None, note="fewer than 10 NREM epochs of low EMG")
+        info.update(nrem_level=None, note="fewer than 10 NREM epochs")
     return high, info
 
 

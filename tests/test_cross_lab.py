@@ -254,6 +254,18 @@ def test_trust_verdict_reasons(online, light):
     assert set(ind) >= {"mean_confidence", "unscored_share", "artifact_share", "gain"}
 
 
+def test_emg_step_on_a_recording_that_is_mostly_sleep(online):
+    """Two tone levels that are REM and NREM: NREM is not taken for Wake."""
+    raw = simulate_recording(1800.0, 256.0, seed=4, gain=6.0)
+    truth = mms.to_stages(raw.annotations)
+    assert (truth == "Wake").mean() < 0.1
+    proba = mms.predict_proba(raw, picks="EEG_PR")
+    info = proba.attrs["emg_atonia"]
+    assert info["informative"] and info["nrem_level"] is not None
+    assert info["n_changed"]["NREM"] <= 2
+    assert mms.evaluate(truth, proba, n_stages=3).mean_f1 > 0.95
+
+
 def test_low_sampling_rate_warns(online, light):
     """Below 140 Hz: a warning and review, a note when the EMG corrects it."""
     low = light.copy().crop(0, 1200.0).resample(100.0, verbose="error")
