@@ -108,8 +108,7 @@ def test_training_learns_the_gain_model(online, tmp_path):
         raw = simulate_recording(1800.0, 128.0, seed=seed)
         raw.info["subject_info"] = {"his_id": f"m{seed}"}
         recs.append(_scaled(raw, 3.0 if seed % 2 else 1.0))
-    model = mms.train(
-        recs,
+    short = dict(
         n_classes=3,
         split={"train": ["m0", "m1"], "validation": ["m2"], "test": ["m3"]},
         max_epochs=1,
@@ -117,6 +116,7 @@ def test_training_learns_the_gain_model(online, tmp_path):
         windows_per_epoch=64,
         verbose="error",
     )
+    model = mms.train(recs, **short)
     gm = model.card.details["gain_model"]
     assert len(gm["channels"]) == 1 and len(gm["channels"][0]["coef"]) == 14
     fname = tmp_path / "m.pth"
@@ -129,16 +129,7 @@ def test_training_learns_the_gain_model(online, tmp_path):
     )
     assert (_calls(a) != _calls(b)).mean() <= 0.01
     # adapt=None: the published recipe, no gain model.
-    plain = mms.train(
-        recs,
-        n_classes=3,
-        split={"train": ["m0", "m1"], "validation": ["m2"], "test": ["m3"]},
-        max_epochs=1,
-        min_epochs=1,
-        windows_per_epoch=64,
-        adapt=None,
-        verbose="error",
-    )
+    plain = mms.train(recs, adapt=None, **short)
     assert "gain_model" not in plain.card.details
 
 
@@ -336,3 +327,18 @@ def test_lower_rate_versions(light):
     assert low.shape == (1, 38400)
     # Same signal below 20 Hz: highly correlated with the original.
     assert np.corrcoef(low[0, :38000], x[0, :38000])[0, 1] > 0.95
+
+
+def test_cli_steps_and_trust(online, capsys):
+    """The command line prints the verdict; --published turns the steps off."""
+    from mne_mousesleep.cli import main
+
+    assert main(["score", "--example"]) == 0
+    out = capsys.readouterr().out
+    assert "Trust: ok" in out and "EMG EMG_DIFF not informative" in out
+    assert main(["score", "--example", "--published"]) == 0
+    out = capsys.readouterr().out
+    assert "no gain step (adapt=None)" in out
+    assert "EEG only (emg=None)" in out
+    assert main(["score", "--example", "--no-smooth", "--emg", "none"]) == 0
+    assert "EEG only (emg=None)" in capsys.readouterr().out
