@@ -48,7 +48,7 @@ docdict = {
     "smooth": """smooth : "hmm" | pandas.DataFrame | None
     ``"hmm"`` (default): a hidden Markov model over the per-epoch
     probabilities with the mouse transition prior
-    (:func:`mne_mousesleep.smoothing.mouse_transition_prior`; Wake -> REM has
+    (:func:`~mne_mousesleep.mouse_transition_prior`; Wake -> REM has
     probability 1e-6): forward-backward gives the smoothed hypnodensity,
     Viterbi the stages. A DataFrame is a lab's own transition matrix (rows
     from, columns to, stage names), such as the probabilities of

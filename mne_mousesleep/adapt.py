@@ -206,7 +206,8 @@ def estimate_gain(raw, picks=None, *, model=None, verbose=None):
     -----
     Per 10-s epoch of the preprocessed signal (64 Hz, mV), ``P`` is the log
     of the power between 0.5 and 25 Hz (Welch, 2-s windows) and ``S`` the log
-    share of that power in each band of :data:`BANDS`. The gain model
+    share of that power in each band of
+    :data:`~mne_mousesleep.adapt.BANDS`. The gain model
     predicts ``P`` from ``S`` and ``S**2`` at the network's scale; the log gain
     is ``-median(P - predicted) / 2`` over the epochs without bad data. The
     model of the published networks was fitted on the package's simulated
