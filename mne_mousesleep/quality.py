@@ -47,10 +47,12 @@ NO_CONTEXT = "no 30-s context (first or last epoch)"
 
 _STAGE_LABEL = ANNOTATION_DESCRIPTIONS[ARTIFACT]
 _UNITS = {1e3: ("millivolts", "1e-3"), 1e6: ("microvolts", "1e-6")}
-#: Below this sampling rate (Hz) the published networks' calls agree with
-#: those of the same recording at 1 kHz on fewer than 95 % of epochs
-#: (simulated recordings: 95.8 % at 140 Hz, 91.5 % at 128 Hz, 74 % at 100 Hz;
-#: ``benchmarks/bench_cross_lab.py``); a warning says so.
+#: Sampling rate (Hz) below which a warning says the calls change with the rate.
+#:
+#: Below it the published networks' calls agree with those of the same
+#: recording at 1 kHz on fewer than 95 % of epochs (simulated recordings:
+#: 95.8 % at 140 Hz, 91.5 % at 128 Hz, 74 % at 100 Hz;
+#: ``benchmarks/bench_cross_lab.py``).
 MIN_RELIABLE_SFREQ = 140.0
 
 

@@ -20,15 +20,19 @@ EXITS = {
     REM: {WAKE: 0.9, NREM: 0.1},
     ARTIFACT: {WAKE: 0.6, NREM: 0.4},
 }
-#: Probability of a Wake -> REM step per epoch: mice do not fall asleep
-#: straight into REM (outside narcolepsy-like phenotypes).
+#: Probability of a Wake -> REM step per epoch.
+#:
+#: Mice do not fall asleep straight into REM (outside narcolepsy-like
+#: phenotypes).
 WAKE_TO_REM = 1e-6
-#: Power to which the prior's allowed transitions are raised (then
-#: renormalised). The network already sees each epoch's neighbours (30-s
-#: windows for 10-s epochs), so an untempered prior would count that context
-#: twice and erase short true bouts; tempered, it decides close calls only
-#: (chosen on simulated labs: the 5-stage mean F1 after smoothing was 0.640
-#: untempered, 0.666 at 0.1, 0.670 at 0.05, against 0.661 unsmoothed).
+#: Power to which the prior's allowed transitions are raised.
+#:
+#: They are then renormalised. The network already sees each epoch's
+#: neighbours (30-s windows for 10-s epochs), so an untempered prior would
+#: count that context twice and erase short true bouts; tempered, it decides
+#: close calls only (chosen on simulated labs: the 5-stage mean F1 after
+#: smoothing was 0.640 untempered, 0.666 at 0.1, 0.670 at 0.05, against 0.661
+#: unsmoothed).
 TEMPER = 0.05
 #: Floor of every transition probability of a matrix given by the user.
 FLOOR = 1e-6
