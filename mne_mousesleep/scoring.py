@@ -11,7 +11,7 @@ from mne.utils import _validate_type, logger, verbose
 from ._docs import fill_doc
 from .adapt import _apply_gain, _check_adapt
 from .emg import _apply_atonia, _check_emg, _find_emg, emg_power
-from .hypnogram import to_annotations
+from .hypnogram import proba_to_stages, to_annotations
 from .models import load_model
 from .models._registry import MODELS
 from .preprocessing import _get_card, _preprocess
@@ -276,7 +276,8 @@ def predict_proba(
         df.attrs["exit_fractions"] = [float(c) for c in counts / counts.sum()]
         shares = ", ".join(f"{f:.1%}" for f in df.attrs["exit_fractions"])
         logger.info(f"Exits 1, 2, 3 (threshold {model.exit_threshold:g}): {shares}")
-    network_labels = _labels(df)
+    # The network's own calls, before the EMG rules and the HMM (for the verdict).
+    network_labels = np.asarray(proba_to_stages(df).astype(str))
     if emg is not None:
         log_power = emg_power(raw, emg, epoch_length=card.epoch_length)
         info = _apply_atonia(df, log_power)
@@ -305,14 +306,6 @@ def predict_proba(
     )
     _log_trust(df.attrs["trust"])
     return df
-
-
-def _labels(df):
-    values = df.to_numpy(float)
-    scored = ~np.isnan(values).any(axis=1)
-    out = np.full(len(values), None, dtype=object)
-    out[scored] = np.asarray(df.columns, dtype=object)[values[scored].argmax(axis=1)]
-    return out
 
 
 def _log_trust(trust):

@@ -20,7 +20,7 @@ VERDICTS = ("ok", "review", "unreliable")
 
 
 def _wake_to_rem(labels):
-    """Wake -> REM steps and REM bouts in a sequence of labels (None: unscored)."""
+    """Wake -> REM steps and REM bouts in a sequence of stage labels."""
     labels = np.asarray(labels, dtype=object)
     w_r = int(((labels[:-1] == "Wake") & (labels[1:] == "REM")).sum())
     bouts = int(
@@ -33,12 +33,13 @@ def judge(network_labels, proba, quality, adapt_record, emg_record, smoothed):
     """Return the trust record of one recording.
 
     ``network_labels`` are the network's most probable stages before the EMG
-    and HMM steps (None for unscored), ``proba`` the final probabilities,
-    ``smoothed`` whether the HMM ran.
+    and HMM steps (``"unscored"`` for unscored epochs), ``proba`` the final
+    probabilities, ``smoothed`` whether the HMM ran.
     """
     values = proba.to_numpy(float)
     scored = ~np.isnan(values).any(axis=1)
     n = len(values)
+    emg = emg_record or {}
     indicators = {}
     reasons = []
     level = 0
@@ -87,10 +88,9 @@ def judge(network_labels, proba, quality, adapt_record, emg_record, smoothed):
         "which mice do not do",
         fixed=smoothed,
     )
-    rem_high = (emg_record or {}).get("rem_on_awake_emg")
     check(
         "rem_on_awake_emg",
-        rem_high,
+        emg.get("rem_on_awake_emg"),
         "{:.0%}",
         "{} of the network's REM calls on awake-level EMG (> {}), where REM's "
         "atonia is impossible",
@@ -98,7 +98,6 @@ def judge(network_labels, proba, quality, adapt_record, emg_record, smoothed):
     )
     sfreq = quality.get("sfreq")
     indicators["sfreq"] = sfreq
-    emg = emg_record or {}
     low_rate = None
     if sfreq is not None and sfreq < MIN_RELIABLE_SFREQ:
         low_rate = (
