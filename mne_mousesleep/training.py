@@ -5,6 +5,7 @@
 
 import copy
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,12 @@ def _lower_rate_versions(raw, ch_names, card, rates, n_samples):
             continue
         low = raw.copy().pick(ch_names).load_data(verbose="error")
         low.resample(rate, method="polyphase", verbose="error")
-        data, _, _ = _preprocess(low, ch_names, card, check_units=False)
+        with warnings.catch_warnings():
+            # The low rate is made here on purpose: its warning is not the user's.
+            warnings.filterwarnings(
+                "ignore", "The sampling rate is", category=RuntimeWarning
+            )
+            data, _, _ = _preprocess(low, ch_names, card, check_units=False)
         x = np.zeros((len(ch_names), n_samples), np.float32)
         n = min(n_samples, data.shape[1])
         x[:, :n] = data[:, :n]

@@ -1,5 +1,7 @@
 """Scoring recordings from other labs: gain step, HMM, trust verdict."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -321,7 +323,9 @@ def test_lower_rate_versions(light):
     card = mms.get_model_card("grieger2021-3stage")
     raw = light.copy().crop(0, 600.0)
     x = mms.preprocess(raw, picks="EEG_PR", verbose="error")
-    versions = _lower_rate_versions(raw, ["EEG_PR"], card, (128.0, 512.0), 38400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the deliberate 128-Hz copy does not warn
+        versions = _lower_rate_versions(raw, ["EEG_PR"], card, (128.0, 512.0), 38400)
     assert [rate for rate, _ in versions] == [128.0]  # 512 Hz > 256 Hz: none
     low = versions[0][1]
     assert low.shape == (1, 38400)
