@@ -33,11 +33,14 @@ __getattr__, __dir__, _ = _lazy.attach(
             "proba_to_stages",
             "to_annotations",
             "to_codes",
+            "to_epoch_length",
             "to_hypnogram",
             "to_stages",
         ],
         "io": [
             "read_scoring",
+            "scoring_formats",
+            "write_scoring",
         ],
         "models": [
             "ModelCard",
@@ -121,6 +124,7 @@ __all__ = [
     "read_scoring",
     "review_list",
     "score",
+    "scoring_formats",
     "score_files",
     "sleep_statistics",
     "smooth_min_bout",
@@ -128,8 +132,10 @@ __all__ = [
     "stages_per_sample",
     "to_annotations",
     "to_codes",
+    "to_epoch_length",
     "to_hypnogram",
     "to_stages",
     "train",
     "transition_matrix",
+    "write_scoring",
 ]

@@ -30,8 +30,28 @@ RECORDING_SUFFIXES = (
     ".vhdr",
     ".mat",
 )
-#: Output formats of the annotations.
-FORMATS = ("csv", "fif", "tsv")
+#: Output formats: MNE annotations (csv, fif, tsv) and the scoring tools'
+#: formats of :func:`mne_mousesleep.write_scoring` (BIDS input gets its
+#: events.tsv anyway).
+FORMATS = (
+    "csv",
+    "fif",
+    "tsv",
+    "accusleep",
+    "accusleepy",
+    "edf",
+    "elan",
+    "faster2",
+    "intellisleepscorer",
+    "misleep",
+    "remidx",
+    "somnotate",
+    "spindle",
+    "table",
+    "visbrain",
+    "visbrain-sample",
+    "yasa",
+)
 #: The most worker processes the default ``n_jobs`` starts (memory per worker).
 MAX_DEFAULT_JOBS = 8
 _SIDECAR = "_scoring.json"
@@ -131,6 +151,12 @@ def _outputs(job, formats):
             paths["fif"] = out / f"{stem}_scoring-annot.fif"
         elif fmt == "tsv":
             paths["tsv"] = out / f"{stem}_scoring.tsv"
+        else:  # a scoring tool's format (see mne_mousesleep.io)
+            from .io._base import _FORMATS
+
+            paths[fmt] = out / _FORMATS[fmt].default_name.format(stem=stem)
+            if _FORMATS[fmt].companion:
+                paths[f"{fmt}+"] = out / _FORMATS[fmt].companion.format(stem=stem)
     if job["bids"] is not None:
         paths["events"] = out / f"{stem}_events.tsv"
     paths["stages"] = out / f"{stem}_stages.tsv"
@@ -488,6 +514,9 @@ def _score_into(result, job, paths, run, replaceable):
             ),
             stages=lambda tmp: summary.round(3).to_csv(tmp, sep="\t"),
         )
+        for kind in paths:
+            if kind not in writers:
+                writers[kind] = _tool_writer(proba, kind, paths)
         _write_outputs(
             job,
             paths,
@@ -526,6 +555,26 @@ def _score_into(result, job, paths, run, replaceable):
             error=str(err) if expected else f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
+
+
+def _tool_writer(proba, kind, paths):
+    """Write one file of a scoring tool's format (or its companion file).
+
+    The format's writer names its files itself (a companion beside the
+    main file), so it writes into a temporary folder and the file asked for
+    is moved to ``tmp``.
+    """
+    from .io import write_scoring
+
+    fmt = kind.rstrip("+")
+    main = paths[fmt]
+
+    def write(tmp):
+        with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".tmp") as folder:
+            write_scoring(proba, Path(folder) / main.name, format=fmt)
+            os.replace(Path(folder) / paths[kind].name, tmp)
+
+    return write
 
 
 def _hmm_record(hmm):
@@ -655,7 +704,12 @@ def score_files(
     formats : tuple of str
         Formats of the annotations: ``"csv"`` (``<name>_scoring.csv``, read by
         :func:`mne.read_annotations`), ``"fif"`` (``<name>_scoring-annot.fif``),
-        ``"tsv"`` (``<name>_scoring.tsv``: onset, duration, description).
+        ``"tsv"`` (``<name>_scoring.tsv``: onset, duration, description); and
+        any format of :func:`mne_mousesleep.write_scoring` by its name (e.g.
+        ``"faster2"``: ``<name>.faster2.stage.csv``, ``"misleep"``:
+        ``<name>_misleep.txt``, ``"accusleep"``: ``<name>_labels.mat``; the
+        names are in :ref:`scoring-formats`), so that the lab's tool opens the
+        scores for correction.
     overwrite : bool
         If False (default), no existing output is ever replaced. Recordings
         whose outputs are up to date (same input size and modification time,

@@ -1,4 +1,4 @@
-"""Command-line interface: ``mne-mousesleep score``, ``train`` and ``models``."""
+"""The command line: ``mne-mousesleep score``, ``convert``, ``train``, ``models``."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
@@ -21,6 +21,45 @@ _ARCHITECTURES = (
 )
 
 _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
+# mne_mousesleep.batch.FORMATS (a test checks they agree).
+_OUTPUT_FORMATS = (
+    "csv",
+    "fif",
+    "tsv",
+    "accusleep",
+    "accusleepy",
+    "edf",
+    "elan",
+    "faster2",
+    "intellisleepscorer",
+    "misleep",
+    "remidx",
+    "somnotate",
+    "spindle",
+    "table",
+    "visbrain",
+    "visbrain-sample",
+    "yasa",
+)
+# The formats of mne_mousesleep.io (a test checks they agree).
+_SCORING_FORMATS = (
+    "accusleep",
+    "accusleepy",
+    "annotations",
+    "bids",
+    "edf",
+    "elan",
+    "faster2",
+    "intellisleepscorer",
+    "misleep",
+    "remidx",
+    "somnotate",
+    "spindle",
+    "table",
+    "visbrain",
+    "visbrain-sample",
+    "yasa",
+)
 
 
 def _cmd_models(args):
@@ -148,7 +187,17 @@ def _cmd_score_one(args):
         return 2
     args.fname = args.inputs[0] if args.inputs else None
     outputs = [p for p in (args.out, args.proba) if p is not None]
-    if args.out is not None and args.out.suffix.lower() not in _ANNOT_SUFFIXES:
+    tool_format = (
+        args.format[0] if args.format[0] not in ("csv", "fif", "tsv") else None
+    )
+    if args.out is not None and len(args.format) > 1:
+        print("error: --out takes one --format", file=sys.stderr)
+        return 2
+    if (
+        args.out is not None
+        and tool_format is None
+        and args.out.suffix.lower() not in _ANNOT_SUFFIXES
+    ):
         print(
             f"error: --out must end with one of {_ANNOT_SUFFIXES}, got {args.out}",
             file=sys.stderr,
@@ -188,7 +237,11 @@ def _cmd_score_one(args):
     quality["reader_warnings"] = [] if args.example else reader_warnings
     annot = to_annotations(proba, merge_bouts=args.merge_bouts)
     elapsed = time.perf_counter() - t0
-    if args.out is not None:
+    if args.out is not None and tool_format is not None:
+        from .io import write_scoring
+
+        write_scoring(proba, args.out, format=tool_format, overwrite=True)
+    elif args.out is not None:
         annot.save(args.out, overwrite=True, verbose=False)
     if args.proba is not None:
         proba.to_csv(args.proba)
@@ -205,6 +258,44 @@ def _cmd_score_one(args):
     print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in outputs:
         print(f"Wrote {path}")
+    return 0
+
+
+def _cmd_convert(args):
+    import warnings
+
+    from .io import read_scoring, write_scoring
+
+    if args.output.exists() and not args.overwrite:
+        print(
+            f"error: {args.output} exists; pass --overwrite to replace it",
+            file=sys.stderr,
+        )
+        return 1
+    stages = read_scoring(
+        args.input,
+        format=args.from_format,
+        epoch_length=args.epoch_length,
+        mapping=None,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_scoring(
+            stages,
+            args.output,
+            format=args.to_format,
+            epoch_length=args.out_epoch_length,
+            overwrite=args.overwrite,
+        )
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    from .io import _detect
+
+    print(
+        f"{args.input}: {len(stages)} epochs of {stages.attrs['epoch_length']:g} s "
+        f"({stages.attrs['format']}) -> {args.output} "
+        f"({args.to_format or _detect(args.output).name})"
+    )
     return 0
 
 
@@ -340,7 +431,8 @@ def _parser():
         "--out",
         type=Path,
         default=None,
-        help="write the annotations (.csv, .txt or .fif)",
+        help="write the annotations (.csv, .txt or .fif), or the scores in the "
+        "one scoring tool's --format given",
     )
     p_score.add_argument(
         "--proba", type=Path, default=None, help="write the probabilities (.csv)"
@@ -356,8 +448,11 @@ def _parser():
         "--format",
         nargs="+",
         default=["csv"],
-        choices=("csv", "fif", "tsv"),
-        help="annotation formats (default csv)",
+        choices=_OUTPUT_FORMATS,
+        metavar="FORMAT",
+        help="output formats (default csv): MNE annotations csv, fif, tsv, or "
+        "a scoring tool's format for correcting the scores in that tool: "
+        + ", ".join(_OUTPUT_FORMATS[3:]),
     )
     p_score.add_argument(
         "--jobs",
@@ -400,6 +495,52 @@ def _parser():
         "they go (default: such a file fails)",
     )
     p_score.set_defaults(func=_cmd_score)
+
+    p_convert = sub.add_parser(
+        "convert",
+        parents=[common],
+        help="convert a scoring file between tools' formats",
+        description="Read a scoring in one tool's format and write it in "
+        "another's (formats: " + ", ".join(_SCORING_FORMATS) + "). Formats "
+        "are detected from the content and name where unambiguous. Stages the "
+        "output cannot hold are merged by the documented rule, with a warning.",
+    )
+    p_convert.add_argument("input", type=Path, help="scoring file to read")
+    p_convert.add_argument("output", type=Path, help="scoring file to write")
+    p_convert.add_argument(
+        "--from",
+        dest="from_format",
+        default=None,
+        choices=_SCORING_FORMATS,
+        metavar="FORMAT",
+        help="format of the input (default: detected)",
+    )
+    p_convert.add_argument(
+        "--to",
+        dest="to_format",
+        default=None,
+        choices=_SCORING_FORMATS,
+        metavar="FORMAT",
+        help="format of the output (default: from its name)",
+    )
+    p_convert.add_argument(
+        "--epoch-length",
+        type=float,
+        default=None,
+        metavar="S",
+        help="epoch length of the input in seconds (needed for AccuSleep and "
+        "AccuSleePy files; for bout formats, the epochs to cut into, default 10)",
+    )
+    p_convert.add_argument(
+        "--out-epoch-length",
+        type=float,
+        default=None,
+        metavar="S",
+        help="write epochs of this length (majority rule; default: the input's, "
+        "or the output tool's fixed length)",
+    )
+    p_convert.add_argument("--overwrite", action="store_true", help="replace OUTPUT")
+    p_convert.set_defaults(func=_cmd_convert)
 
     p_train = sub.add_parser(
         "train",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from mne.utils import _check_option
+from mne.utils import _check_option, logger
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
@@ -17,7 +17,16 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from .hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE, to_stages
+from .hypnogram import (
+    ARTIFACT,
+    NREM,
+    PRE_REM,
+    REM,
+    UNSCORED,
+    WAKE,
+    to_epoch_length,
+    to_stages,
+)
 
 
 @dataclass(frozen=True)
@@ -85,16 +94,44 @@ class Evaluation:
 
 
 def _align(reference, predicted):
-    """Return the common epochs of two stage sequences, by absolute time."""
+    """Return the common epochs of two stage sequences, by absolute time.
+
+    Both are put on one clock when both have a measurement date (a scoring
+    file read with its own start time and probabilities of the recording);
+    otherwise onsets count from each one's first sample. A reference at
+    another epoch length is converted to the prediction's epochs first.
+    """
     ref, pred = to_stages(reference), to_stages(predicted)
-    if ref.attrs.get("epoch_length") != pred.attrs.get("epoch_length"):
-        raise ValueError(
-            f"The epoch lengths differ: reference {ref.attrs.get('epoch_length')} s, "
-            f"predicted {pred.attrs.get('epoch_length')} s."
+    dates = [s.attrs.get("meas_date") for s in (ref, pred)]
+    base = dates[1] if all(d is not None for d in dates) else None
+
+    def offset(s):  # absolute time = index + offset
+        t = float(s.attrs.get("first_time", 0.0))
+        if base is not None:
+            t += (
+                pd.Timestamp(s.attrs["meas_date"]) - pd.Timestamp(base)
+            ).total_seconds()
+        return t
+
+    ref_length = float(ref.attrs.get("epoch_length", 10.0))
+    pred_length = float(pred.attrs.get("epoch_length", 10.0))
+    on_grid = np.isclose(
+        ((offset(ref) + ref.index[0]) - (offset(pred) + pred.index[0]))
+        / pred_length
+        % 1.0,
+        (0.0, 1.0),
+        atol=1e-6,
+    ).any()
+    if ref_length != pred_length or not on_grid:
+        origin = float(pred.index[0]) + offset(pred) - offset(ref)
+        logger.info(
+            f"Reference epochs of {ref_length:g} s converted to the prediction's "
+            f"{pred_length:g}-s epochs (majority of time, see to_epoch_length)."
         )
+        ref = to_epoch_length(ref, pred_length, origin=origin)
 
     def absolute(s):
-        return np.round(s.index.to_numpy(float) + s.attrs.get("first_time", 0.0), 6)
+        return np.round(s.index.to_numpy(float) + offset(s), 6)
 
     ref_t, pred_t = absolute(ref), absolute(pred)
     common, i_ref, i_pred = np.intersect1d(ref_t, pred_t, return_indices=True)
@@ -140,7 +177,17 @@ def evaluate(reference, predicted, *, n_stages=5):
     Raises
     ------
     ValueError
-        If the epoch lengths differ or no epoch is in common.
+        If no epoch is in common.
+
+    Notes
+    -----
+    A reference scored at another epoch length (AccuSleep's 2.5 or 4 s,
+    FASTER2's 8 s, a Weber-lab ``remidx`` file's 2.5 s...) or off the
+    prediction's epoch grid is first converted to the prediction's epochs
+    with the majority rule of :func:`~mne_mousesleep.to_epoch_length`. When
+    both scorings carry a measurement date (e.g. a FASTER2 or MiSleep file
+    with its start time, and probabilities of a recording), epochs are matched
+    by clock time.
     """
     _check_option("n_stages", n_stages, (3, 5))
     ref, pred = _align(reference, predicted)

@@ -14,7 +14,7 @@ recording's measurement date or None) and ``"first_time"`` (s from
 import numpy as np
 import pandas as pd
 from mne import Annotations
-from mne.utils import _validate_type
+from mne.utils import _validate_type, logger
 
 from ._docs import fill_doc
 
@@ -86,9 +86,12 @@ _ALIASES = {
     "artefact": ARTIFACT,
     "bad_artifact": ARTIFACT,
     "x": ARTIFACT,
+    "movement time": ARTIFACT,
     "uns": UNSCORED,
     "?": UNSCORED,
     "u": UNSCORED,
+    "undefined": UNSCORED,
+    "unknown": UNSCORED,
 }
 _FROM_YASA = {"WAKE": WAKE, "NREM": NREM, "REM": REM, "ART": ARTIFACT, "UNS": UNSCORED}
 
@@ -189,7 +192,7 @@ def _check_proba(proba):
     return values, scored
 
 
-def _annotations_to_stages(annotations, mapping, epoch_length):
+def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
     stages = _map_labels(annotations.description, mapping, "annotation descriptions")
     keep = np.array([s is not None for s in stages], bool)
     onsets = annotations.onset[keep]
@@ -199,14 +202,6 @@ def _annotations_to_stages(annotations, mapping, epoch_length):
         raise ValueError("The annotations hold no sleep stage.")
     order = np.argsort(onsets, kind="stable")
     onsets, durations, stages = onsets[order], durations[order], stages[order]
-    n_per = durations / epoch_length
-    bad = ~np.isclose(n_per, np.round(n_per), atol=1e-6) | (np.round(n_per) < 1)
-    if bad.any():
-        ii = np.flatnonzero(bad)[0]
-        raise ValueError(
-            f"Annotation at {onsets[ii]:g} s lasts {durations[ii]:g} s, not a "
-            f"multiple of the epoch length {epoch_length:g} s; pass epoch_length."
-        )
     ends = onsets + durations
     gaps = onsets[1:] - ends[:-1]
     if (gaps < -1e-6).any():
@@ -221,11 +216,129 @@ def _annotations_to_stages(annotations, mapping, epoch_length):
             f"Gap of {gaps[ii]:g} s in the stage annotations between {ends[ii]:g} s "
             f"and {onsets[ii + 1]:g} s; annotate it (e.g. 'Sleep stage ?')."
         )
-    counts = np.round(n_per).astype(int)
-    values = np.repeat(stages, counts)
-    epoch_onsets = onsets[0] + np.arange(len(values)) * epoch_length
     attrs = {"epoch_length": float(epoch_length), "meas_date": annotations.orig_time}
-    return _make_stages(values, epoch_onsets, attrs)
+    n_per = durations / epoch_length
+    on_grid = origin is None or np.allclose(
+        (onsets[0] - origin) / epoch_length,
+        np.round((onsets[0] - origin) / epoch_length),
+        atol=1e-6,
+    )
+    if (
+        on_grid
+        and np.allclose(n_per, np.round(n_per), atol=1e-6)
+        and (np.round(n_per) >= 1).all()
+    ):
+        counts = np.round(n_per).astype(int)
+        values = np.repeat(stages, counts)
+        epoch_onsets = onsets[0] + np.arange(len(values)) * epoch_length
+        return _make_stages(values, epoch_onsets, attrs)
+    # Another epoch length (or bouts of any duration): the majority rule.
+    logger.info(
+        f"Stage annotations last {sorted({f'{d:g}' for d in durations})[:4]} s, "
+        f"not multiples of {epoch_length:g} s: converted to {epoch_length:g}-s "
+        "epochs (majority of time, see to_epoch_length)."
+    )
+    origin = onsets[0] if origin is None else origin
+    return _make_stages(*_regrid(onsets, ends, stages, epoch_length, origin), attrs)
+
+
+def _regrid(starts, ends, values, epoch_length, origin):
+    """Cut bouts ``[starts, ends)`` into epochs of a grid through ``origin``.
+
+    Returns the stage and onset of each epoch from the one holding the first
+    start to the one holding the last end. An epoch takes the stage that
+    covers most of its time; time that no bout covers counts as unscored. A
+    tie goes to the stage that comes first in the epoch, but never to
+    unscored when a stage ties with it.
+    """
+    starts, ends = np.asarray(starts, float), np.asarray(ends, float)
+    length = float(epoch_length)
+    first = np.floor((starts.min() - origin) / length + 1e-9)
+    last = np.ceil((ends.max() - origin) / length - 1e-9)
+    onsets = origin + np.arange(first, last) * length
+    index = {stage: ii for ii, stage in enumerate(STAGES)}
+    cover = np.zeros((len(onsets), len(STAGES)))
+    begin = np.full((len(onsets), len(STAGES)), np.inf)
+    for start, end, stage in zip(starts, ends, values):
+        col = index[stage]
+        k0 = int(np.floor((start - origin) / length + 1e-9) - first)
+        k1 = int(np.ceil((end - origin) / length - 1e-9) - first)
+        ks = np.arange(k0, k1)
+        lo = np.maximum(onsets[ks], start)
+        hi = np.minimum(onsets[ks] + length, end)
+        cover[ks, col] += np.maximum(hi - lo, 0.0)
+        begin[ks, col] = np.minimum(begin[ks, col], lo)
+    unscored = index[UNSCORED]
+    cover[:, unscored] += np.clip(length - cover.sum(axis=1), 0.0, None)
+    begin[:, unscored] = np.where(cover[:, unscored] > 0, np.inf, begin[:, unscored])
+    cover = np.round(cover, 6)
+    tied = cover == cover.max(axis=1, keepdims=True)
+    only = tied.sum(axis=1) == 1
+    tied[~only, unscored] = False  # unscored loses every tie
+    key = np.where(tied, begin, np.inf)
+    key[tied & ~np.isfinite(key)] = 0.0  # unscored alone among the tied
+    best = np.argmin(np.where(tied, key, np.inf), axis=1)
+    return np.asarray(STAGES, dtype=object)[best], onsets
+
+
+def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
+    """Convert a scoring to epochs of another length (majority of time).
+
+    Use it to compare or train with expert scorings made at other epoch
+    lengths (AccuSleep's 2.5 or 4 s, FASTER2's 8 s, SPINDLE's 4 s, a Weber-lab
+    ``remidx`` file's 2.5 s, MiSleep's per-second bouts), or to write our
+    10-s scores at the epoch length a tool expects.
+
+    Parameters
+    ----------
+    scoring : pandas.Series | pandas.DataFrame | mne.Annotations | yasa.Hypnogram
+        Anything :func:`to_stages` accepts.
+    epoch_length : float
+        The new epoch length, in seconds.
+    origin : float | None
+        Onset (s, on the scoring's time axis) of one epoch of the new grid.
+        Default: the onset of the first epoch of ``scoring``.
+
+    Returns
+    -------
+    stages : pandas.Series, shape (n_new_epochs,)
+        The stage sequence on the new grid, from the epoch holding the first
+        onset to the epoch holding the last end; ``attrs`` as ``scoring``'s,
+        with the new ``"epoch_length"``.
+
+    Raises
+    ------
+    ValueError
+        If ``epoch_length`` is not positive.
+
+    Notes
+    -----
+    The rule, for every new epoch:
+
+    - It takes the stage that covers most of its time (so shorter epochs
+      inside one longer epoch all take that epoch's stage, and a 10-s epoch
+      made of four 2.5-s epochs takes the majority of the four).
+    - Time that the scoring does not cover (before its first epoch, after
+      its last, in a gap) counts as unscored; so an edge epoch needs at
+      least half its time scored to get a stage.
+    - A tie (e.g. two 2.5-s epochs of Wake, then two of NREM) goes to the
+      stage that comes first in the epoch, but unscored loses every tie.
+    """
+    length = float(epoch_length)
+    if not np.isfinite(length) or length <= 0:
+        raise ValueError(
+            f"epoch_length must be a positive number, got {epoch_length!r}."
+        )
+    stages = to_stages(scoring)
+    if not len(stages):
+        raise ValueError("The scoring holds no epoch.")
+    old = float(stages.attrs.get("epoch_length", 10.0))
+    onsets = stages.index.to_numpy(float)
+    origin = onsets[0] if origin is None else float(origin)
+    values, new_onsets = _regrid(
+        onsets, onsets + old, stages.to_numpy(object), length, origin
+    )
+    return _make_stages(values, new_onsets, {**stages.attrs, "epoch_length": length})
 
 
 def to_stages(scoring, *, mapping=None, epoch_length=None):

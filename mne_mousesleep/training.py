@@ -23,8 +23,8 @@ from .hypnogram import (
     PRE_REM,
     REM,
     WAKE,
+    _annotations_to_stages,
     _seconds_from_first_sample,
-    to_stages,
 )
 from .models import ModelCard, MouseSleepModel, load_model
 from .models._akada2021 import AKADA_ARCHITECTURES, EEG_CLASSES, EMG_CLASSES
@@ -72,7 +72,11 @@ def _mouse_of(raw, index):
 
 def _labels(raw, classes, mapping, n_epochs):
     """Class index of each epoch of ``raw`` (-1: not used for training)."""
-    stages = to_stages(raw.annotations, mapping=mapping)
+    # Annotations at another epoch length (or off the recording's grid) are cut
+    # into the recording's 10-s epochs by the majority rule (to_epoch_length).
+    stages = _annotations_to_stages(
+        raw.annotations, mapping, 10.0, origin=float(raw.first_time)
+    )
     rel = np.round(_seconds_from_first_sample(stages, raw) / 10.0).astype(int)
     values = stages.to_numpy(object)
     if len(classes) == 3:  # the paper's reduction: pre-REM is NREM, no artifact

@@ -55,9 +55,13 @@ def test_alignment_by_time_and_errors():
     far.index = far.index + 1000.0
     with pytest.raises(ValueError, match="share no epoch"):
         mms.evaluate(ref, far)
-    other = mms.to_stages(PRED, epoch_length=4.0)
-    with pytest.raises(ValueError, match="epoch lengths differ"):
-        mms.evaluate(ref, other)
+    # A reference at 2.5-s epochs is converted to the prediction's 10 s.
+    fine = mms.to_stages(list(np.repeat(np.asarray(REF, object), 4)), epoch_length=2.5)
+    assert mms.evaluate(fine, ref).accuracy == 1.0
+    shifted = fine.copy()  # off the grid by 2.5 s: majority of each 10 s
+    shifted.index = shifted.index + 2.5
+    ev = mms.evaluate(shifted, ref)  # 7.5 s of each epoch keep its stage
+    assert (ev.n_epochs, ev.accuracy) == (len(REF) - 1, 1.0)  # "?" dropped
     with pytest.raises(ValueError, match="n_stages"):
         mms.evaluate(ref, ref, n_stages=2)
 

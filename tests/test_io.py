@@ -106,8 +106,12 @@ def test_annotation_errors():
         mms.to_stages(mne.Annotations([0, 5], [10, 10], ["Sleep stage W"] * 2))
     with pytest.raises(ValueError, match="Gap of 10 s"):
         mms.to_stages(mne.Annotations([0, 20], [10, 10], ["Sleep stage W"] * 2))
-    with pytest.raises(ValueError, match="lasts 4 s, not a multiple"):
-        mms.to_stages(mne.Annotations([0], [4], ["Sleep stage W"]))
+    # Other durations are cut into 10-s epochs by the majority rule: 4 s of
+    # Wake is not the majority of an epoch, 6 s of REM is.
+    short = mms.to_stages(mne.Annotations([0, 4], [4, 6], ["Sleep stage W", "R"]))
+    assert list(short.astype(str)) == ["REM"]
+    alone = mms.to_stages(mne.Annotations([0], [4], ["Sleep stage W"]))
+    assert list(alone.astype(str)) == ["unscored"]
     with pytest.raises(ValueError, match="no sleep stage"):
         mms.to_stages(mne.Annotations([0], [10], ["x"]), mapping={"x": None})
 
