@@ -61,6 +61,7 @@ numpydoc_xref_ignore = {
     "shape",
     "n_epochs",
     "n_classes",
+    "n_formats",
     "n_channels",
     "n_times",
     "n_states",
@@ -136,7 +137,7 @@ else:
     nitpick_ignore_regex = [
         (
             r"py:.*",
-            r"(python:)?(mne|numpy|pandas|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn|dask|distributed|mne_bids)\..*",
+            r"(python:)?(mne|numpy|pandas|pathlib|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn|dask|distributed|mne_bids)\..*",
         ),
         (r"py:.*", r"python:.*"),
         (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|callable|os.PathLike)"),

@@ -27,7 +27,7 @@ def scoring_formats():
 
     Returns
     -------
-    formats : pandas.DataFrame, shape (n_formats, 7)
+    formats : pandas.DataFrame, shape (n_formats, 6)
         One row per format name (the index; what ``format=`` takes): the
         ``tool``, the file name ``suffixes``, the ``stages`` it can hold, its
         ``time_base``, its ``epoch_length`` (``"stored"`` in the file,
@@ -267,7 +267,7 @@ def write_scoring(
         project scored at 2.5 s). ``None``: the scoring's own epochs, or the
         tool's fixed length (SPINDLE 4 s, remidx 2.5 s, IntelliSleepScorer
         10 s).
-    start : datetime | str | None
+    start : datetime.datetime | str | None
         Clock time of the first epoch for the formats that store it (FASTER2,
         MiSleep, YASA, EDF+). ``None``: from the scoring's ``meas_date``.
     mapping : dict | None
