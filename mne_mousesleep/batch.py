@@ -18,6 +18,7 @@ from mne.utils import ProgressBar, _validate_type, logger, verbose
 
 from ._docs import fill_doc
 from ._fetch import _file_sha256 as _sha256
+from .io._base import _FORMATS as _SCORING_FORMATS
 
 #: Suffixes of the recordings found in folders (MNE readers and MiSleep .mat).
 RECORDING_SUFFIXES = (
@@ -32,25 +33,9 @@ RECORDING_SUFFIXES = (
 )
 #: Output formats: MNE annotations (csv, fif, tsv) and the scoring tools'
 #: formats of :func:`mne_mousesleep.write_scoring` (BIDS input gets its
-#: events.tsv anyway).
-FORMATS = (
-    "csv",
-    "fif",
-    "tsv",
-    "accusleep",
-    "accusleepy",
-    "edf",
-    "elan",
-    "faster2",
-    "intellisleepscorer",
-    "misleep",
-    "remidx",
-    "somnotate",
-    "spindle",
-    "table",
-    "visbrain",
-    "visbrain-sample",
-    "yasa",
+#: events.tsv anyway; MNE annotations are csv and fif).
+FORMATS = ("csv", "fif", "tsv") + tuple(
+    name for name in sorted(_SCORING_FORMATS) if name not in ("annotations", "bids")
 )
 #: The most worker processes the default ``n_jobs`` starts (memory per worker).
 MAX_DEFAULT_JOBS = 8
@@ -152,11 +137,10 @@ def _outputs(job, formats):
         elif fmt == "tsv":
             paths["tsv"] = out / f"{stem}_scoring.tsv"
         else:  # a scoring tool's format (see mne_mousesleep.io)
-            from .io._base import _FORMATS
-
-            paths[fmt] = out / _FORMATS[fmt].default_name.format(stem=stem)
-            if _FORMATS[fmt].companion:
-                paths[f"{fmt}+"] = out / _FORMATS[fmt].companion.format(stem=stem)
+            tool = _SCORING_FORMATS[fmt]
+            paths[fmt] = out / tool.default_name.format(stem=stem)
+            if tool.companion:
+                paths[f"{fmt}+"] = out / tool.companion.format(stem=stem)
     if job["bids"] is not None:
         paths["events"] = out / f"{stem}_events.tsv"
     paths["stages"] = out / f"{stem}_stages.tsv"

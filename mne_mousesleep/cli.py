@@ -21,26 +21,6 @@ _ARCHITECTURES = (
 )
 
 _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
-# mne_mousesleep.batch.FORMATS (a test checks they agree).
-_OUTPUT_FORMATS = (
-    "csv",
-    "fif",
-    "tsv",
-    "accusleep",
-    "accusleepy",
-    "edf",
-    "elan",
-    "faster2",
-    "intellisleepscorer",
-    "misleep",
-    "remidx",
-    "somnotate",
-    "spindle",
-    "table",
-    "visbrain",
-    "visbrain-sample",
-    "yasa",
-)
 # The formats of mne_mousesleep.io (a test checks they agree).
 _SCORING_FORMATS = (
     "accusleep",
@@ -59,6 +39,10 @@ _SCORING_FORMATS = (
     "visbrain",
     "visbrain-sample",
     "yasa",
+)
+# mne_mousesleep.batch.FORMATS (a test checks they agree).
+_OUTPUT_FORMATS = ("csv", "fif", "tsv") + tuple(
+    name for name in _SCORING_FORMATS if name not in ("annotations", "bids")
 )
 
 
@@ -276,7 +260,7 @@ def _cmd_convert(args):
         args.input,
         format=args.from_format,
         epoch_length=args.epoch_length,
-        mapping=None,
+        verbose=args.verbose,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -286,6 +270,7 @@ def _cmd_convert(args):
             format=args.to_format,
             epoch_length=args.out_epoch_length,
             overwrite=args.overwrite,
+            verbose=args.verbose,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mne.io import BaseRaw
-from mne.utils import _validate_type, logger
+from mne.utils import _validate_type, logger, verbose
 
+from .._docs import fill_doc
 from ..hypnogram import STAGES, _make_stages, _regrid
 from . import accusleep, faster2, misleep, tables, visbrain  # noqa: F401 (registry)
 from ._base import _FORMATS, _fold, _head, _positive, _prepare
@@ -102,6 +103,8 @@ def _detect_name(path):
     )
 
 
+@verbose
+@fill_doc
 def read_scoring(
     fname,
     *,
@@ -113,6 +116,7 @@ def read_scoring(
     time_col=None,
     epoch_col=None,
     epoch_base=1,
+    verbose=None,
 ):
     """Read an expert scoring from the file of any scoring tool.
 
@@ -158,6 +162,7 @@ def read_scoring(
     epoch_base : int
         Generic tables only: number of the first epoch in an epoch column (1,
         or 0 for zero-based numbering).
+    %(verbose)s
 
     Returns
     -------
@@ -235,6 +240,8 @@ def _place(stages, raw):
     return _make_stages(values[keep], onsets[keep], attrs)
 
 
+@verbose
+@fill_doc
 def write_scoring(
     scoring,
     fname,
@@ -244,6 +251,7 @@ def write_scoring(
     start=None,
     mapping=None,
     overwrite=False,
+    verbose=None,
 ):
     """Write a scoring in the file format of a scoring tool.
 
@@ -276,6 +284,7 @@ def write_scoring(
     overwrite : bool
         Replace ``fname`` (and a companion file the format writes) if it
         exists. Files are written whole, never appended to.
+    %(verbose)s
 
     Returns
     -------
