@@ -252,6 +252,13 @@ def _regrid(starts, ends, values, epoch_length, origin):
     unscored when a stage ties with it.
     """
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
+    values = np.asarray(values, dtype=object)
+    # Contiguous bouts of one stage count as one (per-second files: fast).
+    same = (values[1:] == values[:-1]) & np.isclose(starts[1:], ends[:-1], atol=1e-9)
+    if same.any():
+        first_of_run, last_of_run = np.r_[True, ~same], np.r_[~same, True]
+        starts, ends = starts[first_of_run], ends[last_of_run]
+        values = values[first_of_run]
     length = float(epoch_length)
     first = np.floor((starts.min() - origin) / length + 1e-9)
     last = np.ceil((ends.max() - origin) / length - 1e-9)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_raw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mne_mousesleep as mms
 from mne_mousesleep.batch import FORMATS as BATCH_FORMATS
@@ -496,3 +498,98 @@ def test_score_writes_tool_formats(tmp_path, misleep_raw, capsys):
     one = tmp_path / "one.mat"
     assert main(["score", str(fif), "--out", str(one), "--format", "accusleep"]) == 0
     assert len(mms.read_scoring(one, epoch_length=10)) == 60
+
+
+# --- properties ------------------------------------------------------------------
+
+STAGE_LIST = [W, N, P, R, A, U]
+_fast = settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+def _brute_force(bouts, length, origin, n_first, n_epochs):
+    """The majority rule by counting 0.5-s cells (bouts and grid on 0.5 s)."""
+    cells = {}
+    for start, end, stage in bouts:
+        for c in range(int(start * 2), int(end * 2)):
+            cells[c] = stage
+    out = []
+    for k in range(n_first, n_first + n_epochs):
+        lo = origin + k * length
+        counts, first_at = {}, {}
+        for c in range(int(lo * 2), int((lo + length) * 2)):
+            stage = cells.get(c, U)
+            counts[stage] = counts.get(stage, 0) + 1
+            first_at.setdefault(stage, c)
+        best = max(counts.values())
+        tied = [s for s, n in counts.items() if n == best]
+        if len(tied) > 1 and U in tied:
+            tied.remove(U)
+        out.append(min(tied, key=lambda s: first_at[s] if s != U else 1e9))
+    return out
+
+
+@_fast
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 12), st.integers(0, 3), st.sampled_from(STAGE_LIST)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 24),
+    st.integers(0, 10),
+)
+def test_majority_rule_matches_counting(pieces, length_halves, origin_halves):
+    """Bouts (with gaps) cut onto any grid agree with counting half-seconds."""
+    from mne_mousesleep.hypnogram import _regrid
+
+    bouts, t = [], 0.0
+    for dur, gap, stage in pieces:
+        t += gap / 2.0
+        bouts.append((t, t + dur / 2.0, stage))
+        t += dur / 2.0
+    length, origin = length_halves / 2.0, origin_halves / 2.0
+    starts, ends, values = (np.array(x) for x in zip(*bouts))
+    got, onsets = _regrid(starts, ends, values.astype(object), length, origin)
+    n_first = int(round((onsets[0] - origin) / length))
+    want = _brute_force(bouts, length, origin, n_first, len(onsets))
+    assert list(got) == want
+
+
+@_fast
+@given(
+    st.lists(st.sampled_from(STAGE_LIST), min_size=1, max_size=40), st.integers(1, 5)
+)
+def test_finer_epochs_convert_back_exactly(stages_list, k):
+    stages = mms.to_stages(stages_list)
+    fine = mms.to_epoch_length(stages, 10.0 / k)
+    assert len(fine) == k * len(stages_list)
+    back = mms.to_epoch_length(fine, 10.0)
+    assert list(back.astype(str)) == stages_list
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(st.sampled_from(STAGE_LIST), min_size=1, max_size=30),
+    st.sampled_from(sorted(HOLDS)),
+)
+def test_any_scoring_round_trips(tmp_path_factory, stages_list, fmt):
+    folder = tmp_path_factory.mktemp("rt")
+    stages = mms.to_stages(stages_list)
+    stages.attrs["meas_date"] = START
+    fname = folder / NAMES[fmt]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mms.write_scoring(stages, fname, format=fmt, verbose="error")
+    options = {"epoch_length": 10} if fmt in ("accusleep", "accusleepy") else {}
+    back = mms.read_scoring(fname, format=fmt, verbose="error", **options)
+    if back.attrs["epoch_length"] != 10.0:
+        back = mms.to_epoch_length(back, 10.0)
+    assert list(back.astype(str)) == _folded(stages_list, HOLDS[fmt])
