@@ -9,8 +9,10 @@ matrices, per-class F1, mean F1 and Cohen's kappa, for 5 classes and for the
 3-class reduction of Grieger et al. (2021). Then list the least confident
 bouts for the expert to review.
 
-Here the "expert" is the ground truth of a simulated recording, written to and
-read back from a CSV file as a lab would export it.
+Here the "expert" is the ground truth of a simulated recording, scored in
+AccuSleep at 2.5-s epochs as many labs do, and read back from AccuSleep's
+label file; our scores go back to the lab as a MiSleep file to correct (see
+:ref:`scoring-formats` for every format).
 """
 
 # Authors: The mne-mousesleep developers
@@ -28,15 +30,23 @@ from mne_mousesleep.datasets import simulate_recording
 raw = simulate_recording(6 * 3600.0, 128.0, seed=3)
 
 # %%
-# An expert's scoring, exported as a table with one row per epoch.
+# An expert's scoring, saved by AccuSleep: one code per 2.5-s epoch (1 REM,
+# 2 Wake, 3 NREM, 4 undefined). AccuSleep cannot hold pre-REM or artifact:
+# writing the file warns and says what was merged.
 truth = mne_mousesleep.to_stages(raw.annotations)
-fname = Path(tempfile.mkdtemp()) / "expert_scoring.csv"
-truth.astype(str).rename("stage").reset_index().to_csv(fname, index=False)
-print(fname.read_text()[:80])
-expert = mne_mousesleep.read_scoring(fname)
+folder = Path(tempfile.mkdtemp())
+fname = folder / "M03_labels.mat"
+mne_mousesleep.write_scoring(truth, fname, epoch_length=2.5, verbose="error")
+expert = mne_mousesleep.read_scoring(fname, format="accusleep", epoch_length=2.5)
+print(expert.attrs["epoch_length"], "s,", len(expert), "epochs")
+print(expert.value_counts())
 
 # %%
-# Score and compare.
+# Score and compare. ``evaluate`` converts the 2.5-s reference to our 10-s
+# epochs (each 10-s epoch takes the stage of most of its time), so the
+# comparison is epoch by epoch at 10 s. The 5-class scores count the pre-REM
+# and artifact epochs the AccuSleep file could not hold as errors; the
+# 3-class reduction folds pre-REM into NREM, as the file does.
 proba = mne_mousesleep.predict_proba(raw, picks="EEG_PR", verbose="error")
 five = mne_mousesleep.evaluate(expert, proba)
 three = mne_mousesleep.evaluate(expert, proba, n_stages=3)
@@ -45,8 +55,7 @@ print(five.per_class.round(3))
 print(three)
 
 # %%
-# The published EEG-only network takes theta-rich active wake for REM: see the
-# Wake row. (An EMG-aware step is planned for this.)
+# Confusion matrices: rows are the expert, columns our scores.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 mne_mousesleep.plot_confusion_matrix(five, ax=axes[0])
 mne_mousesleep.plot_confusion_matrix(three, ax=axes[1])
@@ -58,3 +67,10 @@ print(review.head(10).round(2))
 first_hour = proba.iloc[:360]
 first_hour.attrs = proba.attrs
 fig = mne_mousesleep.plot_hypnogram(first_hour, review=review[review["onset"] < 3600])
+
+# %%
+# Send the scores back to the lab in its own tool, here MiSleep (per-second
+# bouts from the acquisition time); ``mne-mousesleep convert`` does the same
+# from a shell.
+out = mne_mousesleep.write_scoring(proba, folder / "M03.txt", format="misleep")
+print("\n".join(out.read_text().splitlines()[:10]))
