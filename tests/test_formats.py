@@ -423,6 +423,13 @@ def test_time_base_on_the_raw(tmp_path, rng, meas_date, first_samp):
         proba.attrs.update(meas_date=meas_date, first_time=raw.first_time)
         ev = mms.evaluate(scoring, proba)
         assert ev.n_epochs == 4
+    # Files without a clock count from the first sample: BIDS events that
+    # start 30 s in stay 30 s in.
+    events = tmp_path / "sub-01_events.tsv"
+    events.write_text("onset\tduration\ttrial_type\n30\t20\tSleep stage W\n")
+    placed = mms.read_scoring(events, raw=raw)
+    np.testing.assert_allclose(placed.index, [30, 40])
+    assert placed.attrs["first_time"] == raw.first_time
     # A scoring off the recording's epoch grid is re-cut onto it.
     stages.attrs["meas_date"] = first + pd.Timedelta(seconds=2.5)
     mms.write_scoring(stages, tmp_path / "off.stage.csv")

@@ -154,8 +154,9 @@ def read_scoring(
         The scored recording. With it, the epochs are placed on its time axis
         (onsets in seconds from its first sample, its ``meas_date`` and
         ``first_time`` in ``attrs``): a file that stores a clock time is placed
-        by clock (taken as UTC, as MNE reads EDF); one that does not starts at
-        the first sample. Epochs off the recording's epoch grid are re-cut
+        by clock (taken as UTC, as MNE reads EDF); in one that does not, time
+        counts from the first sample (files of epochs start there; BIDS
+        events and tables keep their onsets). Epochs off the recording's epoch grid are re-cut
         onto it (majority rule) and epochs outside the recording dropped.
     label_col, time_col, epoch_col : str | None
         Generic tables only: the column names, when not found automatically.
@@ -219,8 +220,7 @@ def _place(stages, raw):
         shift = (pd.Timestamp(start) - pd.Timestamp(meas_date)).total_seconds()
         onsets = onsets + shift - first_time
         how = f"by clock ({pd.Timestamp(start)} vs the recording's {meas_date})"
-    else:
-        onsets = onsets - onsets[0]
+    else:  # onsets count from the first sample (epoch files start there)
         how = "from the recording's first sample (no clock time on one side)"
     length = float(stages.attrs["epoch_length"])
     values = stages.to_numpy(object)
