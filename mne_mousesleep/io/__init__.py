@@ -156,8 +156,9 @@ def read_scoring(
         ``first_time`` in ``attrs``): a file that stores a clock time is placed
         by clock (taken as UTC, as MNE reads EDF); in one that does not, time
         counts from the first sample (files of epochs start there; BIDS
-        events and tables keep their onsets). Epochs off the recording's epoch grid are re-cut
-        onto it (majority rule) and epochs outside the recording dropped.
+        events and tables keep their onsets). Epochs off the recording's
+        epoch grid are re-cut onto it (majority rule) and epochs outside the
+        recording dropped.
     label_col, time_col, epoch_col : str | None
         Generic tables only: the column names, when not found automatically.
     epoch_base : int
