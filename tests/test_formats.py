@@ -600,3 +600,30 @@ def test_any_scoring_round_trips(tmp_path_factory, stages_list, fmt):
     if back.attrs["epoch_length"] != 10.0:
         back = mms.to_epoch_length(back, 10.0)
     assert list(back.astype(str)) == _folded(stages_list, HOLDS[fmt])
+
+
+TEXT_EXAMPLES = [e for e in EXAMPLES if not e[0].endswith((".mat", ".edf"))]
+
+
+@pytest.mark.parametrize("name, options, expected, start", TEXT_EXAMPLES)
+def test_windows_line_endings_read_alike(
+    formats_dir, tmp_path, name, options, expected, start
+):
+    """A file saved on Windows (CRLF; pandas and Python write os.linesep)."""
+    if expected is None:
+        expected = EXAMPLES[7][2]
+    for other in formats_dir.glob(name.split("_")[0] + "_*"):
+        data = other.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        (tmp_path / other.name).write_bytes(data)
+    stages = mms.read_scoring(tmp_path / name, **options)
+    assert list(stages.astype(str)) == expected
+
+
+def test_accusleepy_confidence_from_probabilities(tmp_path):
+    proba = _proba([W, N, R, U], p=0.8)
+    mms.write_scoring(proba, tmp_path / "c.csv", format="accusleepy")  # lossless
+    table = pd.read_csv(tmp_path / "c.csv")
+    assert list(table.columns) == ["brain_state", "confidence_score"]
+    np.testing.assert_allclose(table["confidence_score"], [0.8, 0.8, 0.8, 0.0])
+    back = mms.read_scoring(tmp_path / "c.csv", epoch_length=10)
+    assert back.attrs["confidence"] == [0.8, 0.8, 0.8, 0.0]
