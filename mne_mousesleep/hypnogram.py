@@ -239,14 +239,20 @@ def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
         "epochs (majority of time, see to_epoch_length)."
     )
     origin = onsets[0] if origin is None else origin
-    return _make_stages(*_regrid(onsets, ends, stages, epoch_length, origin), attrs)
+    values, epoch_onsets = _regrid(onsets, ends, stages, epoch_length, origin)
+    if not len(values):
+        raise ValueError(
+            f"The stage annotations ({onsets[0]:g} to {ends[-1]:g} s) cover no "
+            f"{epoch_length:g}-s epoch for half its time."
+        )
+    return _make_stages(values, epoch_onsets, attrs)
 
 
 def _regrid(starts, ends, values, epoch_length, origin):
     """Cut bouts ``[starts, ends)`` into epochs of a grid through ``origin``.
 
-    Returns the stage and onset of each epoch from the one holding the first
-    start to the one holding the last end. An epoch takes the stage that
+    Returns the stage and onset of each epoch from the first to the last that
+    the bouts cover for at least half its time. An epoch takes the stage that
     covers most of its time; time that no bout covers counts as unscored. A
     tie goes to the stage that comes first in the epoch, but never to
     unscored when a stage ties with it.
@@ -276,7 +282,8 @@ def _regrid(starts, ends, values, epoch_length, origin):
         cover[ks, col] += np.maximum(hi - lo, 0.0)
         begin[ks, col] = np.minimum(begin[ks, col], lo)
     unscored = index[UNSCORED]
-    cover[:, unscored] += np.clip(length - cover.sum(axis=1), 0.0, None)
+    covered = cover.sum(axis=1)
+    cover[:, unscored] += np.clip(length - covered, 0.0, None)
     begin[:, unscored] = np.where(cover[:, unscored] > 0, np.inf, begin[:, unscored])
     cover = np.round(cover, 6)
     tied = cover == cover.max(axis=1, keepdims=True)
@@ -285,7 +292,11 @@ def _regrid(starts, ends, values, epoch_length, origin):
     key = np.where(tied, begin, np.inf)
     key[tied & ~np.isfinite(key)] = 0.0  # unscored alone among the tied
     best = np.argmin(np.where(tied, key, np.inf), axis=1)
-    return np.asarray(STAGES, dtype=object)[best], onsets
+    # Edge epochs the scoring covers for less than half their time are left
+    # out (they are mostly outside it); inside, gaps are unscored epochs.
+    half = np.flatnonzero(covered >= length / 2 - 1e-6)
+    keep = slice(half[0], half[-1] + 1) if len(half) else slice(0, 0)
+    return np.asarray(STAGES, dtype=object)[best][keep], onsets[keep]
 
 
 def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
@@ -309,9 +320,9 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     Returns
     -------
     stages : pandas.Series, shape (n_new_epochs,)
-        The stage sequence on the new grid, from the epoch holding the first
-        onset to the epoch holding the last end; ``attrs`` as ``scoring``'s,
-        with the new ``"epoch_length"``.
+        The stage sequence on the new grid, from the first to the last epoch
+        that the scoring covers for at least half its time; ``attrs`` as
+        ``scoring``'s, with the new ``"epoch_length"``.
 
     Raises
     ------
@@ -325,9 +336,10 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     - It takes the stage that covers most of its time (so shorter epochs
       inside one longer epoch all take that epoch's stage, and a 10-s epoch
       made of four 2.5-s epochs takes the majority of the four).
-    - Time that the scoring does not cover (before its first epoch, after
-      its last, in a gap) counts as unscored; so an edge epoch needs at
-      least half its time scored to get a stage.
+    - Time that the scoring does not cover (in a gap, or beyond its ends)
+      counts as unscored. At the edges, a new epoch that the scoring covers
+      for less than half its time is left out; so converting to shorter
+      epochs and back gives the scoring back.
     - A tie (e.g. two 2.5-s epochs of Wake, then two of NREM) goes to the
       stage that comes first in the epoch, but unscored loses every tie.
     """

@@ -334,15 +334,19 @@ def test_epoch_length_conversions():
     assert list(back.astype(str)) == [W] * 4 + [R] * 4
     np.testing.assert_allclose(back.index, np.arange(8) * 2.5)
     # 8 s (FASTER2's default) -> 10 s: [0, 10) is 8 s W + 2 s N; [10, 20)
-    # 6 s N + 4 s R; [20, 30) only 4 s R: partial epochs need half their time.
+    # 6 s N + 4 s R; [20, 30) has only 4 s (R): an edge epoch covered less
+    # than half is left out.
     eight = mms.to_stages([W, N, R], epoch_length=8.0)
-    assert list(mms.to_epoch_length(eight, 10).astype(str)) == [W, N, U]
+    assert list(mms.to_epoch_length(eight, 10).astype(str)) == [W, N]
+    gap = mms.to_stages([W, R], epoch_length=8.0)
+    gap.index = [0.0, 22.0]  # 8-22 s uncovered: [10, 20) is unscored
+    assert list(mms.to_epoch_length(gap, 10).astype(str)) == [W, U, R]
     nine = mms.to_stages([W, N, R], epoch_length=9.0)  # R 18-27 s: 7 of 10 s
     assert list(mms.to_epoch_length(nine, 10).astype(str)) == [W, N, R]
     half = mms.to_stages([W, R], epoch_length=12.5)  # R 12.5-25: ties unscored
     assert list(mms.to_epoch_length(half, 10).astype(str)) == [W, R, R]
     seven = mms.to_stages([W, N, R], epoch_length=7.0)  # ends at 21 s
-    assert list(mms.to_epoch_length(seven, 10).astype(str)) == [W, R, U]
+    assert list(mms.to_epoch_length(seven, 10).astype(str)) == [W, R]
     # 4 s (SPINDLE) from 10 s: [8, 12) is 2 s W + 2 s N, a tie: W.
     assert list(mms.to_epoch_length(coarse, 4).astype(str))[:4] == [W, W, W, R]
     with pytest.raises(ValueError, match="positive"):
@@ -435,8 +439,9 @@ def test_time_base_on_the_raw(tmp_path, rng, meas_date, first_samp):
     mms.write_scoring(stages, tmp_path / "off.stage.csv")
     off = mms.read_scoring(tmp_path / "off.stage.csv", raw=raw)
     if meas_date is not None:
-        np.testing.assert_allclose(off.index, [20, 30, 40, 50, 60])
-        assert list(off.astype(str)) == [W, N, N, R, U]
+        # W 22.5-32.5, N 32.5-52.5, R 52.5-62.5 s: [60, 70) is mostly outside
+        np.testing.assert_allclose(off.index, [20, 30, 40, 50])
+        assert list(off.astype(str)) == [W, N, N, R]
 
 
 def test_evaluate_and_train_accept_other_epoch_lengths(tmp_path, formats_dir):
@@ -517,17 +522,20 @@ _fast = settings(
 )
 
 
-def _brute_force(bouts, length, origin, n_first, n_epochs):
+def _brute_force(bouts, length, origin):
     """The majority rule by counting 0.5-s cells (bouts and grid on 0.5 s)."""
     cells = {}
     for start, end, stage in bouts:
         for c in range(int(start * 2), int(end * 2)):
             cells[c] = stage
+    k0 = int(np.floor((min(b[0] for b in bouts) - origin) / length))
+    k1 = int(np.ceil((max(b[1] for b in bouts) - origin) / length))
     out = []
-    for k in range(n_first, n_first + n_epochs):
+    for k in range(k0, k1):
         lo = origin + k * length
-        counts, first_at = {}, {}
-        for c in range(int(lo * 2), int((lo + length) * 2)):
+        counts, first_at, covered = {}, {}, 0
+        for c in range(int(round(lo * 2)), int(round((lo + length) * 2))):
+            covered += c in cells
             stage = cells.get(c, U)
             counts[stage] = counts.get(stage, 0) + 1
             first_at.setdefault(stage, c)
@@ -535,8 +543,12 @@ def _brute_force(bouts, length, origin, n_first, n_epochs):
         tied = [s for s, n in counts.items() if n == best]
         if len(tied) > 1 and U in tied:
             tied.remove(U)
-        out.append(min(tied, key=lambda s: first_at[s] if s != U else 1e9))
-    return out
+        stage = min(tied, key=lambda s: first_at[s] if s != U else 1e9)
+        out.append((lo, stage, covered / 2 >= length / 2))
+    kept = [ii for ii, (_, _, half) in enumerate(out) if half]
+    if not kept:
+        return []
+    return [(lo, stage) for lo, stage, _ in out[kept[0] : kept[-1] + 1]]
 
 
 @_fast
@@ -561,9 +573,8 @@ def test_majority_rule_matches_counting(pieces, length_halves, origin_halves):
     length, origin = length_halves / 2.0, origin_halves / 2.0
     starts, ends, values = (np.array(x) for x in zip(*bouts))
     got, onsets = _regrid(starts, ends, values.astype(object), length, origin)
-    n_first = int(round((onsets[0] - origin) / length))
-    want = _brute_force(bouts, length, origin, n_first, len(onsets))
-    assert list(got) == want
+    want = _brute_force(bouts, length, origin)
+    assert list(zip(np.round(onsets, 6), got)) == want
 
 
 @_fast

@@ -110,8 +110,8 @@ def test_annotation_errors():
     # Wake is not the majority of an epoch, 6 s of REM is.
     short = mms.to_stages(mne.Annotations([0, 4], [4, 6], ["Sleep stage W", "R"]))
     assert list(short.astype(str)) == ["REM"]
-    alone = mms.to_stages(mne.Annotations([0], [4], ["Sleep stage W"]))
-    assert list(alone.astype(str)) == ["unscored"]
+    with pytest.raises(ValueError, match="cover no 10-s epoch for half"):
+        mms.to_stages(mne.Annotations([0], [4], ["Sleep stage W"]))
     with pytest.raises(ValueError, match="no sleep stage"):
         mms.to_stages(mne.Annotations([0], [10], ["x"]), mapping={"x": None})
 
