@@ -31,12 +31,10 @@ RECORDING_SUFFIXES = (
     ".vhdr",
     ".mat",
 )
-#: Output formats: MNE annotations (csv, fif, tsv) and the scoring tools'
-#: formats of :func:`mne_mousesleep.write_scoring` (BIDS input gets its
-#: events.tsv anyway; MNE annotations are csv and fif).
-FORMATS = ("csv", "fif", "tsv") + tuple(
-    name for name in sorted(_SCORING_FORMATS) if name not in ("annotations", "bids")
-)
+#: Output formats: MNE annotations (csv, fif, tsv) and every format of
+#: :func:`mne_mousesleep.write_scoring` ("annotations" is "fif"; BIDS input
+#: gets its events.tsv anyway).
+FORMATS = ("csv", "fif", "tsv") + tuple(sorted(_SCORING_FORMATS))
 #: The most worker processes the default ``n_jobs`` starts (memory per worker).
 MAX_DEFAULT_JOBS = 8
 _SIDECAR = "_scoring.json"
@@ -132,8 +130,10 @@ def _outputs(job, formats):
     for fmt in formats:
         if fmt == "csv":
             paths["csv"] = out / f"{stem}_scoring.csv"
-        elif fmt == "fif":
+        elif fmt in ("fif", "annotations"):  # MNE's annotation file
             paths["fif"] = out / f"{stem}_scoring-annot.fif"
+        elif fmt == "bids" and job["bids"] is not None:
+            continue  # a BIDS dataset gets its events.tsv anyway (below)
         elif fmt == "tsv":
             paths["tsv"] = out / f"{stem}_scoring.tsv"
         else:  # a scoring tool's format (see mne_mousesleep.io)

@@ -41,9 +41,7 @@ _SCORING_FORMATS = (
     "yasa",
 )
 # mne_mousesleep.batch.FORMATS (a test checks they agree).
-_OUTPUT_FORMATS = ("csv", "fif", "tsv") + tuple(
-    name for name in _SCORING_FORMATS if name not in ("annotations", "bids")
-)
+_OUTPUT_FORMATS = ("csv", "fif", "tsv") + _SCORING_FORMATS
 
 
 def _cmd_models(args):

@@ -489,14 +489,15 @@ def test_cli_convert(tmp_path, formats_dir, capsys):
 def test_score_writes_tool_formats(tmp_path, misleep_raw, capsys):
     fif = tmp_path / "mouse01_raw.fif"
     misleep_raw.save(fif)
-    args = ["score", str(fif), "--format", "faster2", "misleep", "spindle"]
+    args = ["score", str(fif), "--format", "faster2", "misleep", "spindle", "bids"]
     assert main(args + ["--out-dir", str(tmp_path / "out")]) == 0
     out = tmp_path / "out"
     faster2 = mms.read_scoring(out / "mouse01.faster2.stage.csv")
     misleep = mms.read_scoring(out / "mouse01_misleep.txt")
     assert (out / "mouse01_ad_predictions_prob.csv").is_file()
     spindle = mms.read_scoring(out / "mouse01_predictions_without_artifacts.csv")
-    assert len(faster2) == len(misleep) == 60 and len(spindle) == 150
+    events = mms.read_scoring(out / "mouse01_events.tsv")
+    assert len(faster2) == len(misleep) == len(events) == 60 and len(spindle) == 150
     assert faster2.attrs["meas_date"] == misleep_raw.info["meas_date"]
     sidecar = json.loads((out / "mouse01_scoring.json").read_text())
     assert "mouse01_ad_predictions_prob.csv" in sidecar["sha256"]
