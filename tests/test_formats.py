@@ -639,3 +639,14 @@ def test_accusleepy_confidence_from_probabilities(tmp_path):
     np.testing.assert_allclose(table["confidence_score"], [0.8, 0.8, 0.8, 0.0])
     back = mms.read_scoring(tmp_path / "c.csv", epoch_length=10)
     assert back.attrs["confidence"] == [0.8, 0.8, 0.8, 0.0]
+
+
+def test_gaps_are_written_as_unscored(tmp_path):
+    stages = mms.to_stages([W, N, R])
+    stages.index = [0.0, 10.0, 40.0]  # the expert skipped two epochs
+    mms.write_scoring(stages, tmp_path / "g.csv", format="accusleepy")
+    back = mms.read_scoring(tmp_path / "g.csv", epoch_length=10)
+    assert list(back.astype(str)) == [W, N, U, U, R]
+    stages.index = [0.0, 10.0, 25.0]
+    with pytest.raises(ValueError, match="not on a grid of its 10-s epochs"):
+        mms.write_scoring(stages, tmp_path / "h.csv", format="accusleepy")

@@ -158,11 +158,23 @@ def _prepare(scoring, fmt, epoch_length):
     onsets = stages.index.to_numpy(float)
     length = float(stages.attrs.get("epoch_length", 10.0))
     if len(onsets) > 1 and not np.allclose(np.diff(onsets), length, atol=1e-6):
-        raise ValueError(
-            "The scoring's epochs are not contiguous (gaps in its onsets); "
-            f"{fmt.name} files hold consecutive epochs. Fill the gaps with "
-            "'unscored' epochs first."
+        steps = np.diff(onsets) / length
+        if not np.allclose(steps, np.round(steps), atol=1e-6) or (steps < 0.5).any():
+            raise ValueError(
+                f"The scoring's onsets are not on a grid of its {length:g}-s "
+                "epochs in time order; convert it with to_epoch_length first."
+            )
+        # Gaps (epochs an expert left out) are written as unscored epochs.
+        grid = (
+            onsets[0]
+            + np.arange(int(round((onsets[-1] - onsets[0]) / length)) + 1) * length
         )
+        where = np.round((onsets - onsets[0]) / length).astype(int)
+        values = np.full(len(grid), UNSCORED, dtype=object)
+        values[where] = stages.to_numpy(object)
+        logger.info(f"{len(grid) - len(onsets)} missing epochs written as unscored")
+        stages = _make_stages(values, grid, stages.attrs)
+        proba = None
     if epoch_length is not None and not np.isclose(epoch_length, length):
         logger.info(
             f"Writing {fmt.name}: {length:g}-s epochs converted to "
