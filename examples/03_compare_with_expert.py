@@ -20,6 +20,7 @@ label file; our scores go back to the lab as a MiSleep file to correct (see
 
 # %%
 import tempfile
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -71,6 +72,11 @@ fig = mne_mousesleep.plot_hypnogram(first_hour, review=review[review["onset"] < 
 # %%
 # Send the scores back to the lab in its own tool, here MiSleep (per-second
 # bouts from the acquisition time); ``mne-mousesleep convert`` does the same
-# from a shell.
-out = mne_mousesleep.write_scoring(proba, folder / "M03.txt", format="misleep")
+# from a shell. MiSleep has no pre-REM: the writer warns and says what it
+# merged (shown here).
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    out = mne_mousesleep.write_scoring(proba, folder / "M03.txt", format="misleep")
+for w in caught:
+    print("warning:", w.message)
 print("\n".join(out.read_text().splitlines()[:10]))
