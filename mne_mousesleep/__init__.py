@@ -55,6 +55,10 @@ __getattr__, __dir__, _ = _lazy.attach(
         "quality": [
             "describe_quality",
         ],
+        "report": [
+            "report",
+            "study_report",
+        ],
         "review": [
             "confidence",
             "review_list",
@@ -122,6 +126,7 @@ __all__ = [
     "preprocess",
     "proba_to_stages",
     "read_scoring",
+    "report",
     "review_list",
     "score",
     "scoring_formats",
@@ -130,6 +135,7 @@ __all__ = [
     "smooth_min_bout",
     "stage_summary",
     "stages_per_sample",
+    "study_report",
     "to_annotations",
     "to_codes",
     "to_epoch_length",

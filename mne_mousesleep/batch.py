@@ -123,10 +123,13 @@ def _find_jobs(inputs, out_dir):
     return jobs
 
 
-def _outputs(job, formats):
+def _outputs(job, formats, report=False):
     """Output paths of a job, by kind."""
     out, stem = job["out"], job["stem"]
     paths = {}
+    if report:  # the probabilities (for the study report) and the report
+        paths["proba"] = out / f"{stem}_proba.csv"
+        paths["report"] = out / f"{stem}_report.html"
     for fmt in formats:
         if fmt == "csv":
             paths["csv"] = out / f"{stem}_scoring.csv"
@@ -152,7 +155,7 @@ def _fingerprint(path):
     return dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
-def _settings(model, picks, adapt, emg, smooth, merge_bouts):
+def _settings(model, picks, adapt, emg, smooth, merge_bouts, report=None):
     from . import __version__
 
     if isinstance(smooth, pd.DataFrame):  # a lab's transition matrix
@@ -165,6 +168,7 @@ def _settings(model, picks, adapt, emg, smooth, merge_bouts):
         smooth=smooth,
         merge_bouts=bool(merge_bouts),
         version=__version__,
+        **({} if report is None else {"report": report}),
     )
 
 
@@ -498,6 +502,9 @@ def _score_into(result, job, paths, run, replaceable):
             ),
             stages=lambda tmp: summary.round(3).to_csv(tmp, sep="\t"),
         )
+        if run["report"] is not None:
+            writers["proba"] = lambda tmp: _proba_table(proba).to_csv(tmp)
+            writers["report"] = lambda tmp: _report(raw, proba, job, run, tmp)
         for kind in paths:
             if kind not in writers:
                 writers[kind] = _tool_writer(proba, kind, paths)
@@ -518,6 +525,15 @@ def _score_into(result, job, paths, run, replaceable):
                 hmm=_hmm_record(proba.attrs.get("hmm")),
                 trust=proba.attrs.get("trust"),
                 quality=quality,
+                time=dict(
+                    meas_date=None
+                    if proba.attrs["meas_date"] is None
+                    else proba.attrs["meas_date"].isoformat(),
+                    first_time=proba.attrs["first_time"],
+                    epoch_length=proba.attrs["epoch_length"],
+                    sfreq=proba.attrs.get("sfreq"),
+                ),
+                **_entities(job),
             ),
         )
         result.update(_summary_row(summary, raw))
@@ -539,6 +555,37 @@ def _score_into(result, job, paths, run, replaceable):
             error=str(err) if expected else f"{type(err).__name__}: {err}",
             traceback=traceback.format_exc(),
         )
+
+
+def _entities(job):
+    """Mouse (subject) and session of a recording, for the study report."""
+    if job["bids"] is not None:
+        return dict(subject=job["bids"].subject, session=job["bids"].session or "")
+    mouse, _, session = job["stem"].partition("_")
+    return dict(subject=mouse, session=session)
+
+
+def _proba_table(proba):
+    """Probabilities with the final stage of each epoch (HMM path included)."""
+    from .hypnogram import proba_to_stages
+
+    table = proba.copy()
+    table["stage"] = proba_to_stages(proba).astype(str).to_numpy()
+    table.index.name = "onset"
+    return table.round(6)
+
+
+def _report(raw, proba, job, run, tmp):
+    from .report import report
+
+    rep = report(
+        raw,
+        proba,
+        lights_on=run["report"]["lights_on"],
+        title=job["stem"],
+        verbose="error",
+    )
+    rep.save(tmp, open_browser=False, overwrite=True, verbose="error")
 
 
 def _tool_writer(proba, kind, paths):
@@ -664,6 +711,9 @@ def score_files(
     allow_truncated=False,
     reject_by_annotation=True,
     check_units=True,
+    report=False,
+    lights_on=None,
+    groups=None,
     verbose=None,
 ):
     """Score many recordings and write one set of outputs per recording.
@@ -722,6 +772,19 @@ def score_files(
         go. If False (default) such a file fails with the reason.
     %(reject_by_annotation)s
     %(check_units)s
+    report : bool
+        Also write, per recording, ``<name>_report.html`` (an
+        :class:`mne.Report`, see :func:`mne_mousesleep.report`) and
+        ``<name>_proba.csv`` (the probabilities and the stage of each epoch),
+        and over all recordings ``study_report.html`` (see
+        :func:`mne_mousesleep.study_report`; in ``out_dir``, else in the
+        common folder of the outputs), rebuilt from the outputs on disk, so
+        recordings skipped as up to date are in it too.
+    lights_on : str | None
+        Clock time of lights on (``"HH:MM"``) for the reports.
+    groups : path-like | pandas.DataFrame | None
+        Group table of the study report (see
+        :func:`mne_mousesleep.study_report`).
     %(verbose)s
 
     Returns
@@ -789,7 +852,9 @@ def score_files(
 
     _check_adapt(adapt)
     _check_smooth(smooth, ("Wake", "REM", "NREM", "pre-REM", "artifact"))
-    settings = _settings(model, picks, adapt, emg, smooth, merge_bouts)
+    _validate_type(report, bool, "report")
+    report_settings = dict(lights_on=lights_on) if report else None
+    settings = _settings(model, picks, adapt, emg, smooth, merge_bouts, report_settings)
     # Before anything is scored: can the outputs be written?
     unwritable = {}
     for folder in dict.fromkeys(job["out"] for job in jobs):
@@ -799,7 +864,7 @@ def score_files(
             logger.warning(reason)
     rows, todo = {}, []
     for ii, job in enumerate(jobs):
-        paths = _outputs(job, formats)
+        paths = _outputs(job, formats, report)
         outputs = ", ".join(str(p) for p in paths.values())
         row = dict(file=str(job["path"]), outputs=outputs, error="", note="")
         if job["out"] in unwritable:
@@ -830,6 +895,7 @@ def score_files(
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,
         quiet=client is None,
+        report=report_settings,
     )
     for ii, result, outputs in _run(todo, run, n_jobs, client):
         result["outputs"] = outputs
@@ -858,7 +924,38 @@ def score_files(
             summary[column] = pd.to_numeric(summary[column]).astype("Int64")
     first = ["file", "status", "error", "note", "hours", "epochs"]
     rest = [c for c in summary if c not in first]
-    return summary[first + rest]
+    summary = summary[first + rest]
+    if report:
+        _study(jobs, out_dir, summary, lights_on, groups)
+    return summary
+
+
+def _study(jobs, out_dir, summary, lights_on, groups):
+    """Write study_report.html over the recordings whose outputs are there."""
+    from .report import study_report
+
+    sidecars = [
+        job["out"] / f"{job['stem']}{_SIDECAR}"
+        for job, status in zip(jobs, summary["status"])
+        if status != "failed" and (job["out"] / f"{job['stem']}_proba.csv").is_file()
+    ]
+    if not sidecars:
+        logger.warning("No recording scored: no study report.")
+        return
+    folder = (
+        Path(out_dir)
+        if out_dir
+        else Path(os.path.commonpath([str(p.parent) for p in sidecars]))
+    )
+    rep = study_report(
+        sidecars, groups=groups, lights_on=lights_on, link_from=folder, verbose="error"
+    )
+    path = folder / "study_report.html"
+    _atomic(
+        path,
+        lambda tmp: rep.save(tmp, open_browser=False, overwrite=True, verbose="error"),
+    )
+    logger.info(f"Study report: {path}")
 
 
 def _run(todo, run, n_jobs, client):

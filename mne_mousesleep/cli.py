@@ -72,6 +72,13 @@ def _cmd_models(args):
 
 def _cmd_score(args):
     if args.example or args.out is not None or args.proba is not None:
+        if args.report:
+            print(
+                "error: --report writes a report per recording and a study report; "
+                "use it without --out, --proba and --example",
+                file=sys.stderr,
+            )
+            return 2
         return _cmd_score_one(args)
     if not args.inputs:
         print("error: give recording files, folders or --example", file=sys.stderr)
@@ -124,6 +131,9 @@ def _cmd_score_batch(args):
         allow_truncated=args.allow_truncated,
         reject_by_annotation=not args.ignore_bad_annotations,
         check_units=not args.no_unit_check,
+        report=args.report,
+        lights_on=args.lights_on,
+        groups=args.groups,
         verbose=args.verbose,
     )
     _print_summary(summary)
@@ -436,6 +446,26 @@ def _parser():
         help="output formats (default csv): MNE annotations csv, fif, tsv, or "
         "a scoring tool's format for correcting the scores in that tool: "
         + ", ".join(_OUTPUT_FORMATS[3:]),
+    )
+    p_score.add_argument(
+        "--report",
+        action="store_true",
+        help="also write <name>_report.html per recording (an mne.Report: "
+        "hypnogram, statistics, spectra per stage, bouts to review) and "
+        "study_report.html over all of them",
+    )
+    p_score.add_argument(
+        "--lights-on",
+        default=None,
+        metavar="HH:MM",
+        help="clock time of lights on (ZT0) for the reports: light/dark phases, ZT",
+    )
+    p_score.add_argument(
+        "--groups",
+        default=None,
+        type=Path,
+        help="CSV/TSV mapping recording, mouse or participant_id to a group "
+        "(e.g. BIDS participants.tsv) for the study report",
     )
     p_score.add_argument(
         "--jobs",

@@ -1,0 +1,185 @@
+"""Sleep reports: one per recording, one per study."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mne_mousesleep as mms
+from mne_mousesleep.cli import main
+from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.report import _spectra, _spectrum_figure
+
+
+@pytest.fixture
+def scored(online):
+    # Two hours from 07:00 with lights on at 08:00: one dark, one light hour.
+    raw = simulate_recording(2 * 3600.0, 128.0, seed=4)
+    proba = mms.predict_proba(raw, picks="EEG_PR", verbose="error")
+    return raw, proba
+
+
+def test_report_of_a_recording(scored, tmp_path):
+    raw, proba = scored
+    before = raw.get_data(stop=1000).copy()
+    rep = mms.report(raw, proba, lights_on="08:00", n_review=3)
+    fname = tmp_path / "M1_report.html"
+    rep.save(fname, open_browser=False, verbose="error")
+    text = fname.read_text()
+    np.testing.assert_array_equal(raw.get_data(stop=1000), before)  # not mutated
+    for title in (
+        "Recording and scoring",
+        "Hypnogram and hypnodensity",
+        "Hourly stage course",
+        "Stage statistics",
+        "Transition matrix",
+        "EEG power spectrum per stage",
+        "Delta and theta power per stage",
+        "EMG power per stage",
+        "Least confident bouts",
+    ):
+        assert title in text, title
+    # Figures: hypnogram, hourly, transitions, spectra, EMG, 3 snippets.
+    assert len(re.findall(r'<img class="figure-img', text)) == 8
+    assert proba.attrs["trust"]["verdict"] in text
+    assert "raw.plot(start=" in text
+    # The statistics are phase_statistics' numbers.
+    stats = mms.phase_statistics(mms.proba_to_stages(proba), lights_on="08:00")
+    for phase in ("light", "dark"):
+        value = f"{stats.loc[phase, 'NREM min']:.1f}"
+        assert f"<td>{value}</td>" in text, (phase, value)
+    # Works offline: no script or style sheet from the network.
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', text)
+    assert len(text) < 5e6  # about 1.3 MB for 2 h (1 MB of it mne.Report's own)
+
+
+def test_spectra_look_like_mouse_sleep(scored):
+    """NREM has the most delta; REM the highest theta/delta ratio."""
+    raw, proba = scored
+    stages = mms.proba_to_stages(proba)
+    psd, freqs = _spectra(raw, stages, "EEG_PR")
+    assert psd.shape == (len(stages), len(freqs))
+    assert freqs[0] >= 0.5 and freqs[-1] <= 30
+    _, bands = _spectrum_figure(psd, freqs, stages.to_numpy(object), "EEG_PR")
+    assert (
+        bands.loc["NREM", "delta power µV²"] > 2 * bands.loc["Wake", "delta power µV²"]
+    )
+    assert bands["theta/delta"].idxmax() == "REM"
+    # Absolute power: a 10-Hz sine of 50 µV amplitude has 1250 µV² of power.
+    import mne
+
+    t = np.arange(int(60 * 128)) / 128
+    sine = mne.io.RawArray(
+        50e-6 * np.sin(2 * np.pi * 10 * t)[None],
+        mne.create_info(["EEG_PR"], 128.0, "eeg"),
+    )
+    sine_psd, sine_freqs = _spectra(sine, mms.to_stages(["NREM"] * 6), "EEG_PR")
+    df = sine_freqs[1] - sine_freqs[0]
+    np.testing.assert_allclose(sine_psd.sum(axis=1) * df * 1e12, 1250, rtol=0.02)
+
+
+def test_report_errors(scored):
+    raw, proba = scored
+    no_date = raw.copy().set_meas_date(None)
+    with pytest.raises(ValueError, match="lights_on needs the recording's clock"):
+        mms.report(no_date, proba, lights_on="07:00")
+    with pytest.raises(ValueError, match="is not a channel"):
+        mms.report(raw, proba, picks="EEG_X")
+    short = raw.copy().crop(0, 1800)
+    with pytest.raises(ValueError, match="after the recording"):
+        mms.report(short, proba)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    for ii, mouse in enumerate(("M1", "M2", "M3")):
+        raw = simulate_recording(3600.0, 128.0, seed=10 + ii)
+        raw.save(folder / f"{mouse}_day1_raw.fif", verbose="error")
+    groups = folder / "groups.csv"
+    groups.write_text("mouse,genotype\nM1,WT\nM2,KO\nM3,KO\n")
+    return folder, groups
+
+
+def test_study_report(study, monkeypatch, online):
+    folder, groups = study
+    out = folder / "out"
+    summary = mms.score_files(
+        folder, out, report=True, lights_on="06:30", groups=groups, n_jobs=1
+    )
+    assert list(summary["status"]) == ["scored"] * 3
+    for mouse in ("M1", "M2", "M3"):
+        assert (out / f"{mouse}_day1_report.html").is_file()
+        table = pd.read_csv(out / f"{mouse}_day1_proba.csv", index_col="onset")
+        assert {"Wake", "NREM", "REM", "stage"} <= set(table.columns)
+    text = (out / "study_report.html").read_text()
+    # One row per recording, linked to its report; the links resolve.
+    links = re.findall(r'<a href="([^"]+_report\.html)">', text)
+    assert sorted(links) == [f"{m}_day1_report.html" for m in ("M1", "M2", "M3")]
+    assert all((out / link).is_file() for link in links)
+    for title in ("3 recordings", "Hypnograms", "Stages by phase", "mean ± SEM"):
+        assert title in text
+    assert "not corrected" in text and "Welch t" not in text  # WT has one mouse
+    # The group means are the means of the per-recording numbers.
+    stats = {
+        m: mms.sleep_statistics(
+            pd.read_csv(out / f"{m}_day1_proba.csv")["stage"].tolist()
+        )
+        for m in ("M1", "M2", "M3")
+    }
+    ko = np.mean([stats[m]["REM %"] for m in ("M2", "M3")])
+    rep = mms.study_report(out, groups=groups, lights_on="06:30")
+    table = rep._content  # the report rebuilds from disk, without scoring
+    assert len(table) >= 5
+    monkeypatch.setattr(
+        mms.scoring, "predict_proba", lambda *a, **k: pytest.fail("re-scored")
+    )
+    again = mms.study_report(out, groups=groups, lights_on="06:30")
+    html = "".join(item.html for item in again._content)
+    assert f"{ko:.3g}" in html
+
+
+def test_study_report_groups(study, tmp_path, online):
+    folder, _ = study
+    out = folder / "out"
+    if not (out / "M1_day1_proba.csv").is_file():
+        mms.score_files(folder, out, report=True, n_jobs=1)
+    groups = tmp_path / "participants.tsv"
+    groups.write_text("participant_id\ttreatment\nsub-M1\tA\nsub-M2\tA\nsub-M3\tB\n")
+    with pytest.raises(ValueError, match="needs a column among"):
+        mms.study_report(out, groups=pd.DataFrame({"x": ["M1"], "g": ["A"]}))
+    groups2 = pd.DataFrame({"mouse": ["M1", "M2"], "g": ["A", "B"]})
+    with pytest.raises(ValueError, match=r"No group for \['M3'\]"):
+        mms.study_report(out, groups=groups2)
+    four = pd.DataFrame({"mouse": ["M1", "M2", "M3"], "g": ["A", "B", "B"]})
+    rep = mms.study_report(out, groups=four)
+    assert "too few" in "".join(item.html for item in rep._content)
+    rep = mms.study_report(out, groups=groups)  # BIDS participants.tsv
+    assert "treatment" in "".join(item.html for item in rep._content)
+    with pytest.raises(FileNotFoundError, match="No \\*_scoring.json"):
+        mms.study_report(tmp_path)
+
+
+def test_cli_report(study, tmp_path, capsys, online):
+    folder, groups = study
+    out = tmp_path / "cli"
+    args = ["score", str(folder), "--out-dir", str(out), "--report"]
+    assert main(args + ["--lights-on", "07:00", "--groups", str(groups)]) == 0
+    assert (out / "study_report.html").is_file()
+    assert len(list(out.glob("*_day1_report.html"))) == 3
+    fif = next(folder.glob("*.fif"))
+    assert main(["score", str(fif), "--out", str(tmp_path / "x.csv"), "--report"]) == 2
+    assert "--report writes a report per recording" in capsys.readouterr().err
+
+
+def test_report_with_spindles(scored):
+    raw, proba = scored
+    rep = mms.report(raw, proba, n_review=1, spindles=True)
+    html = "".join(item.html for item in rep._content)
+    assert "Spindles in NREM" in html
+    found = mms.detect_spindles(raw, proba, picks="EEG_PR", verbose="error")
+    n = 0 if found is None else len(found.summary())
+    stages = mms.proba_to_stages(proba)
+    hours = (stages == "NREM").sum() * 10 / 3600
+    assert f"<td>{n / hours:.1f}</td>" in html
