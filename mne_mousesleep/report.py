@@ -49,9 +49,7 @@ def _table(df, float_format="{:.1f}", raw_html=(), index=True):
     out = df.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "" if pd.isna(v) else float_format.format(v)
-            )
+            out[col] = out[col].map(lambda v: _number(v, float_format))
         elif col not in raw_html:
             out[col] = out[col].map(lambda v: html.escape(str(v)))
     out.index = [html.escape(str(i)) for i in out.index]
@@ -60,6 +58,15 @@ def _table(df, float_format="{:.1f}", raw_html=(), index=True):
         classes="table table-sm table-striped", border=0, escape=False, index=index
     )
     return f'<div style="overflow-x: auto">{table}</div>'
+
+
+def _number(value, float_format="{:.1f}"):
+    """Format a table cell: counts without decimals, empty for NaN."""
+    if pd.isna(value):
+        return ""
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value)}"
+    return float_format.format(value)
 
 
 def _dl(items):
@@ -207,7 +214,12 @@ def _emg_figure(log_power, values, channel):
             labels.append(f"{stage}\n(n={len(v)})")
             colors.append(STAGE_COLORS[stage])
     if data:
-        parts = ax.boxplot(data, patch_artist=True, showfliers=False)
+        parts = ax.boxplot(
+            data,
+            patch_artist=True,
+            showfliers=False,
+            medianprops=dict(color="k"),
+        )
         ax.set_xticks(range(1, len(labels) + 1), labels)
         for patch, color in zip(parts["boxes"], colors):
             patch.set_facecolor(color)

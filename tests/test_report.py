@@ -9,7 +9,7 @@ import pytest
 import mne_mousesleep as mms
 from mne_mousesleep.cli import main
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.report import _spectra, _spectrum_figure
+from mne_mousesleep.report import _number, _spectra, _spectrum_figure
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_report_of_a_recording(scored, tmp_path):
     # The statistics are phase_statistics' numbers.
     stats = mms.phase_statistics(mms.proba_to_stages(proba), lights_on="08:00")
     for phase in ("light", "dark"):
-        value = f"{stats.loc[phase, 'NREM min']:.1f}"
+        value = _number(stats.loc[phase, "NREM min"])
         assert f"<td>{value}</td>" in text, (phase, value)
     # Works offline: no script or style sheet from the network.
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', text)
@@ -182,4 +182,4 @@ def test_report_with_spindles(scored):
     n = 0 if found is None else len(found.summary())
     stages = mms.proba_to_stages(proba)
     hours = (stages == "NREM").sum() * 10 / 3600
-    assert f"<td>{n / hours:.1f}</td>" in html
+    assert f"<td>{_number(n / hours)}</td>" in html
