@@ -12,6 +12,17 @@ mice and groups compare. :func:`~mne_mousesleep.report` makes an
 one of a whole study, rebuilt from the batch's outputs on disk. Each is one
 self-contained HTML file that opens in any browser, offline, and can be
 archived with the data.
+
+The top of a 24-h report and of a study report of four mice, as a browser
+shows them (screenshots at 1200 px):
+
+.. image:: /_static/report_recording.png
+   :width: 49%
+   :alt: The report of a 24-h recording: summary, hypnogram, hourly course
+
+.. image:: /_static/report_study.png
+   :width: 49%
+   :alt: The report of a study: recordings, hypnograms on a ZT axis, stages by phase
 """
 
 # Authors: The mne-mousesleep developers

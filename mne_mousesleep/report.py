@@ -765,7 +765,9 @@ def _group_statistics(table, mapping, key):
             row[f"{name} n"] = len(v)
             samples.append(v)
         usable = [v for v in samples if len(v) > 1]
-        if len(usable) == 2 and len(samples) == 2:
+        if usable and all(np.ptp(v) < 1e-9 for v in usable):
+            row["test"], row["p (uncorrected)"] = "no spread", np.nan
+        elif len(usable) == 2 and len(samples) == 2:
             res = sps.ttest_ind(*usable, equal_var=False)
             row["test"], row["p (uncorrected)"] = "Welch t", float(res.pvalue)
         elif len(usable) > 2 and len(usable) == len(samples):

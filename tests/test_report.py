@@ -183,3 +183,28 @@ def test_report_with_spindles(scored):
     stages = mms.proba_to_stages(proba)
     hours = (stages == "NREM").sum() * 10 / 3600
     assert f"<td>{_number(n / hours)}</td>" in html
+
+
+def test_group_statistics_by_hand():
+    from mne_mousesleep.report import _group_statistics
+
+    table = pd.DataFrame(
+        {
+            "recording": ["a", "b", "c", "d"],
+            "mouse": ["M1", "M2", "M3", "M4"],
+            "REM % total": [5.0, 7.0, 9.0, 13.0],
+            "pre-REM % total": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    stats, groups = _group_statistics(
+        table, {"M1": "WT", "M2": "WT", "M3": "KO", "M4": "KO"}, "mouse"
+    )
+    row = stats.loc["REM % total"]
+    assert (row["WT mean"], row["KO mean"]) == (6.0, 11.0)
+    assert row["WT SEM"] == pytest.approx(np.std([5, 7], ddof=1) / np.sqrt(2))
+    from scipy.stats import ttest_ind
+
+    p = ttest_ind([9.0, 13.0], [5.0, 7.0], equal_var=False).pvalue
+    assert (row["test"], row["p (uncorrected)"]) == ("Welch t", pytest.approx(p))
+    assert stats.loc["pre-REM % total", "test"] == "no spread"
+    assert list(groups) == ["WT", "WT", "KO", "KO"]
