@@ -28,6 +28,8 @@ from .hypnogram import (
 SPECTRUM_RANGE = (0.5, 30.0)
 #: Delta and theta bands (Hz) of the ratios per stage (mouse theta, REM).
 BANDS = {"delta": (0.5, 4.0), "theta": (6.0, 9.0)}
+# Legends right of the axes, in every figure of the reports.
+_LEGEND = dict(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 #: The most samples per second drawn in a raw snippet (display only).
 SNIPPET_SFREQ = 200.0
 
@@ -67,6 +69,16 @@ def _number(value, float_format="{:.1f}"):
     if float(value).is_integer() and abs(value) < 1e6:
         return f"{int(value)}"
     return float_format.format(value)
+
+
+def _add_figure(rep, fig, title, section, caption=None):
+    """Add a figure to a report as PNG, and close it."""
+    import matplotlib.pyplot as plt
+
+    rep.add_figure(
+        fig, title=title, section=section, caption=caption, image_format="png"
+    )
+    plt.close(fig)
 
 
 def _dl(items):
@@ -354,7 +366,6 @@ def report(
         not in ``raw``, or ``lights_on`` is given for a recording without
         ``meas_date``.
     """
-    import matplotlib.pyplot as plt
     import mne
 
     from .emg import _find_emg, emg_power
@@ -426,42 +437,32 @@ def report(
 
     # Hypnogram and hourly course
     fig = _hypnogram_figure(proba, stages, lights_on)
-    rep.add_figure(
-        fig, title="Hypnogram and hypnodensity", section="Hypnogram", image_format="png"
-    )
-    plt.close(fig)
+    _add_figure(rep, fig, "Hypnogram and hypnodensity", "Hypnogram")
     hourly = hourly_statistics(stages, lights_on=lights_on)
     fig = plot_hourly(hourly)
     fig.set_size_inches(11, 3)
     fig.axes[0].set_ylabel("% of the hour")
     fig.tight_layout()
-    rep.add_figure(
-        fig, title="Hourly stage course", section="Hypnogram", image_format="png"
-    )
-    plt.close(fig)
+    _add_figure(rep, fig, "Hourly stage course", "Hypnogram")
 
     # Statistics
     stats = _statistics(stages, lights_on)
     rep.add_html(_table(stats), title="Stage statistics", section="Statistics")
     _, probs = transition_matrix(stages)
     fig = plot_transition_matrix(probs)
-    rep.add_figure(
-        fig, title="Transition matrix", section="Statistics", image_format="png"
-    )
-    plt.close(fig)
+    _add_figure(rep, fig, "Transition matrix", "Statistics")
 
     # Spectra
     psd, freqs = _spectra(raw, stages, picks)
     fig, bands = _spectrum_figure(psd, freqs, values, picks)
-    rep.add_figure(
+    _add_figure(
+        rep,
         fig,
-        title="EEG power spectrum per stage",
-        section="Spectra",
-        image_format="png",
+        "EEG power spectrum per stage",
+        "Spectra",
         caption="Mean (line) and interquartile range (band) over the epochs of "
         "each stage.",
     )
-    plt.close(fig)
     rep.add_html(
         _table(bands, "{:.3g}"),
         title="Delta and theta power per stage (median over epochs)",
@@ -471,10 +472,7 @@ def report(
         fig = _emg_figure(
             emg_power(raw, emg, epoch_length=epoch_length, verbose="error"), values, emg
         )
-        rep.add_figure(
-            fig, title="EMG power per stage", section="Spectra", image_format="png"
-        )
-        plt.close(fig)
+        _add_figure(rep, fig, "EMG power per stage", "Spectra")
 
     # Review
     review = review_list(proba).head(n_review)
@@ -489,13 +487,7 @@ def report(
     )
     for _, bout in review.iterrows():
         fig = _snippet_figure(raw, bout, shown)
-        rep.add_figure(
-            fig,
-            title=f"Bout at {bout['onset']:.0f} s",
-            section="Review",
-            image_format="png",
-        )
-        plt.close(fig)
+        _add_figure(rep, fig, f"Bout at {bout['onset']:.0f} s", "Review")
 
     if spindles:
         _add_spindles(rep, raw, proba, stages, picks, lights_on)
@@ -687,10 +679,7 @@ def _stacked_hypnograms(recordings, lights_on):
     ax.legend(
         handles,
         [*SCORED_STAGES, ARTIFACT],
-        loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
-        fontsize=8,
-        frameon=False,
+        **_LEGEND,
     )
     fig.tight_layout()
     return fig
@@ -721,9 +710,7 @@ def _percent_by_phase(table):
         ax.set_xticks(range(len(table)), labels, rotation=45, ha="right", fontsize=8)
         ax.set_title(f"{phase} phase" if phase != "total" else "whole recording")
     axes[0, 0].set_ylabel("% of scored time")
-    axes[0, -1].legend(
-        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
-    )
+    axes[0, -1].legend(**_LEGEND)
     fig.tight_layout()
     return fig
 
@@ -817,10 +804,7 @@ def _group_figure(table, groups):
     axes[0, 0].set_ylabel("% of scored time (mean ± SEM)")
     axes[0, -1].legend(
         title="group (hatching)",
-        loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
-        fontsize=8,
-        frameon=False,
+        **_LEGEND,
     )
     fig.tight_layout()
     return fig
@@ -886,7 +870,6 @@ def study_report(
     """
     import os
 
-    import matplotlib.pyplot as plt
     import mne
 
     if isinstance(inputs, str | os.PathLike):
@@ -923,16 +906,9 @@ def study_report(
     page = _table(shown.drop(columns="recording"), raw_html=("report",), index=False)
     rep.add_html(page, title=f"{len(recordings)} recordings", section="Recordings")
     fig = _stacked_hypnograms(recordings, lights_on)
-    rep.add_figure(fig, title="Hypnograms", section="Hypnograms", image_format="png")
-    plt.close(fig)
+    _add_figure(rep, fig, "Hypnograms", "Hypnograms")
     fig = _percent_by_phase(table)
-    rep.add_figure(
-        fig,
-        title="Stages by phase, per recording",
-        section="Stages by phase",
-        image_format="png",
-    )
-    plt.close(fig)
+    _add_figure(rep, fig, "Stages by phase, per recording", "Stages by phase")
     if mapping is not None:
         stats, group_of = _group_statistics(table, mapping, key[0])
         rep.add_html(
@@ -943,11 +919,5 @@ def study_report(
             section="Groups",
         )
         fig = _group_figure(table, group_of)
-        rep.add_figure(
-            fig,
-            title="Stage percentages by group",
-            section="Groups",
-            image_format="png",
-        )
-        plt.close(fig)
+        _add_figure(rep, fig, "Stage percentages by group", "Groups")
     return rep
