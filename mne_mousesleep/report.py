@@ -4,6 +4,7 @@
 # License: BSD-3-Clause
 
 import html
+import os
 from pathlib import Path
 
 import numpy as np
@@ -321,9 +322,11 @@ def report(
     raw : instance of Raw
         The scored recording (volts). It is not modified; with
         ``preload=False`` it is read one hour at a time.
-    proba : pandas.DataFrame, shape (n_epochs, n_classes)
+    proba : pandas.DataFrame, shape (n_epochs, n_classes) | path-like
         Its probabilities, from :func:`~mne_mousesleep.predict_proba` (with
-        their ``attrs``: model, quality record, trust verdict).
+        their ``attrs``: model, quality record, trust verdict), or the
+        ``<name>_proba.csv`` a batch wrote with ``report=True`` (read back
+        with its sidecar, without scoring again).
     picks : str | None
         The EEG channel of the spectra and snippets (default: the first
         channel the network read).
@@ -375,6 +378,8 @@ def report(
     from .viz import plot_hourly, plot_transition_matrix
 
     _validate_type(raw, BaseRaw, "raw")
+    if isinstance(proba, str | os.PathLike):  # a batch's output: no scoring again
+        proba = _read_proba(proba)
     _check_proba(proba)
     attrs = proba.attrs
     epoch_length = float(attrs.get("epoch_length", 10.0))
@@ -549,30 +554,10 @@ def _load_recording(sidecar):
     """Read what a batch wrote of one recording: its sidecar and probabilities."""
     import json
 
-    from .hypnogram import _make_stages
-
     info = json.loads(Path(sidecar).read_text())
     stem = Path(sidecar).name[: -len("_scoring.json")]
-    table_path = Path(sidecar).with_name(f"{stem}_proba.csv")
-    if not table_path.is_file():
-        raise FileNotFoundError(
-            f"No probabilities {table_path.name} beside {Path(sidecar).name}: score "
-            "with report=True (--report) to write them."
-        )
-    table = pd.read_csv(table_path, index_col="onset")
-    time = info.get("time") or {}
-    meas_date = time.get("meas_date")
-    attrs = dict(
-        epoch_length=float(time.get("epoch_length", 10.0)),
-        meas_date=None
-        if meas_date is None
-        else pd.Timestamp(meas_date).to_pydatetime(),
-        first_time=float(time.get("first_time", 0.0)),
-        model=info.get("model"),
-    )
-    stages = _make_stages(
-        table["stage"].astype(str).to_numpy(object), table.index, attrs
-    )
+    proba = _read_proba(Path(sidecar).with_name(f"{stem}_proba.csv"), info)
+    stages = proba_to_stages(proba)
     return dict(
         stem=stem,
         folder=Path(sidecar).parent,
@@ -582,6 +567,51 @@ def _load_recording(sidecar):
         stages=stages,
         report=Path(sidecar).with_name(f"{stem}_report.html"),
     )
+
+
+def _read_proba(path, info=None):
+    """Read ``<name>_proba.csv`` of a batch back into probabilities with attrs.
+
+    The sidecar ``<name>_scoring.json`` beside it gives the time base, the
+    model and the records (quality, trust...); the ``stage`` column (the
+    stages as scored, HMM path included) becomes the HMM path again.
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No probabilities {path.name}: score with report=True (--report) to "
+            "write them."
+        )
+    if info is None:
+        sidecar = path.with_name(path.name[: -len("_proba.csv")] + "_scoring.json")
+        info = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    table = pd.read_csv(path, index_col="onset")
+    stage = table.pop("stage").astype(str)
+    time = info.get("time") or {}
+    meas_date = time.get("meas_date")
+    table.attrs = dict(
+        model=info.get("model"),
+        meas_date=None
+        if meas_date is None
+        else pd.Timestamp(meas_date).to_pydatetime(),
+        first_time=float(time.get("first_time", 0.0)),
+        epoch_length=float(time.get("epoch_length", 10.0)),
+        ch_names=info.get("ch_names"),
+        sfreq=time.get("sfreq"),
+        quality=info.get("quality"),
+        adapt=info.get("adapt"),
+        emg_atonia=info.get("emg_atonia"),
+        trust=info.get("trust"),
+    )
+    if info.get("hmm"):
+        table.attrs["hmm"] = dict(
+            info["hmm"],
+            path=stage.tolist(),
+            onsets=[float(t) for t in table.index],
+        )
+    return table
 
 
 def _read_groups(groups, group_column):

@@ -2,6 +2,7 @@
 
 import re
 
+import mne
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,6 +139,17 @@ def test_study_report(study, monkeypatch, online):
     again = mms.study_report(out, groups=groups, lights_on="06:30")
     html = "".join(item.html for item in again._content)
     assert f"{ko:.3g}" in html
+    # A recording's report from the batch's outputs too (other lights_on).
+    raw = mne.io.read_raw_fif(folder / "M2_day1_raw.fif", verbose="error")
+    table = pd.read_csv(out / "M2_day1_proba.csv", index_col="onset")
+    rebuilt = mms.report(raw, out / "M2_day1_proba.csv", lights_on="06:00")
+    text = "".join(item.html for item in rebuilt._content)
+    assert "Least confident bouts" in text and "grieger2021-5stage" in text
+    from mne_mousesleep.report import _read_proba
+
+    proba = _read_proba(out / "M2_day1_proba.csv")
+    assert list(mms.proba_to_stages(proba).astype(str)) == list(table["stage"])
+    assert proba.attrs["meas_date"] == raw.info["meas_date"]
 
 
 def test_study_report_groups(study, tmp_path, online):
