@@ -20,6 +20,13 @@ docdict = {
     (no download), or a :class:`~mne_mousesleep.MouseSleepModel`. ``None`` uses
     ``"grieger2021-5stage"``. Registry weights are downloaded once with pooch
     and verified by sha256.""",
+    "device": """device : str
+    Where the network runs: ``"auto"`` (default) picks a CUDA GPU, then
+    Apple's MPS, then the CPU; or ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``. A :class:`ValueError` if this machine has no such device. On
+    the CPU the fast path runs (the convolutions once over the recording);
+    on a GPU each 30-s window is classified there, with the same
+    probabilities within float32 rounding.""",
     "batch_size": """batch_size : int
     Number of epochs per chunk of computation (default 32); lower it to save
     memory.""",

@@ -483,6 +483,7 @@ def _score_into(result, job, paths, run, replaceable):
             smooth=run["smooth"],
             reject_by_annotation=run["reject_by_annotation"],
             check_units=run["check_units"],
+            device=run["device"],
             # Local workers (this process or loky's): no chatter between the
             # progress bar's lines; what matters is in the quality record.
             verbose="error" if run["quiet"] else None,
@@ -714,6 +715,7 @@ def score_files(
     report=False,
     lights_on=None,
     groups=None,
+    device="auto",
     verbose=None,
 ):
     """Score many recordings and write one set of outputs per recording.
@@ -785,6 +787,7 @@ def score_files(
     groups : path-like | pandas.DataFrame | None
         Group table of the study report (see
         :func:`mne_mousesleep.study_report`).
+    %(device)s
     %(verbose)s
 
     Returns
@@ -853,6 +856,9 @@ def score_files(
     _check_adapt(adapt)
     _check_smooth(smooth, ("Wake", "REM", "NREM", "pre-REM", "artifact"))
     _validate_type(report, bool, "report")
+    from ._device import _resolve_device
+
+    _resolve_device(device)  # before anything is scored
     report_settings = dict(lights_on=lights_on) if report else None
     settings = _settings(model, picks, adapt, emg, smooth, merge_bouts, report_settings)
     # Before anything is scored: can the outputs be written?
@@ -896,6 +902,7 @@ def score_files(
         check_units=check_units,
         quiet=client is None,
         report=report_settings,
+        device=device,
     )
     for ii, result, outputs in _run(todo, run, n_jobs, client):
         result["outputs"] = outputs

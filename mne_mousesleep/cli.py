@@ -134,6 +134,7 @@ def _cmd_score_batch(args):
         report=args.report,
         lights_on=args.lights_on,
         groups=args.groups,
+        device=args.device,
         verbose=args.verbose,
     )
     _print_summary(summary)
@@ -223,6 +224,7 @@ def _cmd_score_one(args):
         **_steps(args),
         reject_by_annotation=not args.ignore_bad_annotations,
         check_units=not args.no_unit_check,
+        device=args.device,
         verbose=args.verbose,
     )
     quality = proba.attrs["quality"]
@@ -342,6 +344,7 @@ def _cmd_train(args):
         windows_per_epoch=args.windows_per_epoch,
         seed=args.seed,
         name=args.out.stem,
+        device=args.device,
         verbose=args.verbose,
     )
     model.save(args.out, overwrite=True)
@@ -446,6 +449,12 @@ def _parser():
         help="output formats (default csv): MNE annotations csv, fif, tsv, or "
         "a scoring tool's format for correcting the scores in that tool: "
         + ", ".join(_OUTPUT_FORMATS[3:]),
+    )
+    p_score.add_argument(
+        "--device",
+        default="auto",
+        help="where the network runs: auto (CUDA, then MPS, then CPU), cpu, "
+        "cuda, cuda:N or mps",
     )
     p_score.add_argument(
         "--report",
@@ -614,6 +623,12 @@ def _parser():
     )
     p_train.add_argument(
         "--test", nargs="+", metavar="MOUSE", help="mice held out for testing"
+    )
+    p_train.add_argument(
+        "--device",
+        default="auto",
+        help="where the network trains: auto (CUDA, then MPS, then CPU), cpu, "
+        "cuda, cuda:N or mps",
     )
     p_train.add_argument("--overwrite", action="store_true", help="replace --out")
     p_train.set_defaults(func=_cmd_train)

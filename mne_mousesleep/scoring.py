@@ -8,6 +8,7 @@ import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
+from ._device import _resolve_device
 from ._docs import fill_doc
 from .adapt import _apply_gain, _check_adapt
 from .emg import _apply_atonia, _check_emg, _find_emg, emg_power
@@ -61,7 +62,7 @@ def _window_proba(model, data, batch_size, exits=None):
     return proba
 
 
-def _per_window_proba(model, data, batch_size, exits=None):
+def _per_window_proba(model, data, batch_size, exits=None, device=None):
     """Like :func:`_window_proba`, classifying each 30-s window separately.
 
     This is how the published code computes it (each window convolved on its
@@ -79,12 +80,13 @@ def _per_window_proba(model, data, batch_size, exits=None):
         :, ::n_epoch
     ]
     proba = np.full((n_epochs, model.card.n_classes), np.nan)
+    network = model._network_on(device)
     for start in range(0, windows.shape[1], batch_size):
         batch = np.ascontiguousarray(
             windows[:, start : start + batch_size].transpose(1, 0, 2)
         )
         proba[n_ctx + start : n_ctx + start + len(batch)] = model._predict_windows(
-            batch, exits
+            batch, exits, network=network
         )
     return proba
 
@@ -102,6 +104,7 @@ def predict_proba(
     batch_size=32,
     reject_by_annotation=True,
     check_units=True,
+    device="auto",
     verbose=None,
 ):
     """Compute the probability of each stage for every 10-s epoch.
@@ -119,6 +122,7 @@ def predict_proba(
     %(batch_size)s
     %(reject_by_annotation)s
     %(check_units)s
+    %(device)s
     %(verbose)s
 
     Returns
@@ -205,6 +209,7 @@ def predict_proba(
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     _check_adapt(adapt)
+    device = _resolve_device(device)
     # The EMG channel and the transition matrix are checked before the
     # scoring, which takes time.
     emg, emg_note = _resolve_emg(raw, emg)
@@ -231,7 +236,10 @@ def predict_proba(
         adapt_record = dict(applied=False, reason="adapt=None")
     model = load_model(model)
     exits = []
-    proba = _window_proba(model, data, batch_size, exits)
+    if device.type == "cpu":
+        proba = _window_proba(model, data, batch_size, exits)
+    else:  # each window on the device (the fast path is for CPUs)
+        proba = _per_window_proba(model, data, batch_size, exits, device=device)
     proba[sorted(reasons)] = np.nan
     for k in (*range(card.n_context), *range(len(proba) - card.n_context, len(proba))):
         reasons.setdefault(k, set()).add(NO_CONTEXT)
@@ -331,6 +339,7 @@ def score(
     batch_size=32,
     reject_by_annotation=True,
     check_units=True,
+    device="auto",
     verbose=None,
 ):
     """Score the sleep stages of a recording in 10-s epochs.
@@ -348,6 +357,7 @@ def score(
     %(batch_size)s
     %(reject_by_annotation)s
     %(check_units)s
+    %(device)s
     %(verbose)s
 
     Returns
@@ -395,5 +405,6 @@ def score(
         batch_size=batch_size,
         reject_by_annotation=reject_by_annotation,
         check_units=check_units,
+        device=device,
     )
     return to_annotations(proba, merge_bouts=merge_bouts)

@@ -3,6 +3,7 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import copy
 import dataclasses
 import os
 import pickle
@@ -144,16 +145,25 @@ class MouseSleepModel:
             fname,
         )
 
-    def _predict_windows(self, windows, exits=None):
+    def _network_on(self, device=None):
+        """Return the network on ``device``: itself on the CPU, else a copy."""
+        if device is None or torch.device(device).type == "cpu":
+            return self._network
+        return copy.deepcopy(self._network).to(device).eval()
+
+    def _predict_windows(self, windows, exits=None, network=None):
         """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array).
 
-        For a multi-exit network, the exit of each window is appended to the
-        list ``exits``.
+        ``network`` is the network to use (default: the model's, on the CPU;
+        see :meth:`_network_on`). For a multi-exit network, the exit of each
+        window is appended to the list ``exits``.
         """
+        network = self._network if network is None else network
+        device = next(network.parameters()).device
         with torch.inference_mode():
-            log_p = self._network(torch.from_numpy(windows))
-        if exits is not None and getattr(self._network, "last_exits", None) is not None:
-            exits.append(self._network.last_exits.numpy())
+            log_p = network(torch.from_numpy(windows).to(device)).cpu()
+        if exits is not None and getattr(network, "last_exits", None) is not None:
+            exits.append(network.last_exits.cpu().numpy())
         return log_p.exp().numpy()
 
     @property

@@ -1,0 +1,66 @@
+"""Where the networks run: CPU, a CUDA GPU or Apple's MPS."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import re
+
+#: Accepted device names (``"cuda:N"`` too).
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _resolve_device(device):
+    """Return the :class:`torch.device` asked for, checking that it exists.
+
+    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. An explicit device
+    that this machine (or this build of torch) does not have raises a
+    :class:`ValueError` saying which devices it has.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or not re.fullmatch(
+        r"auto|cpu|mps|cuda(:\d+)?", device
+    ):
+        raise ValueError(
+            f"device must be one of {DEVICES} or 'cuda:N' (a GPU number), got "
+            f"{device!r}."
+        )
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and (
+        torch.backends.mps.is_available()
+    )
+    if device == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if device.startswith("cuda"):
+        if not cuda:
+            raise ValueError(
+                f"device={device!r}, but torch sees no CUDA GPU here (torch "
+                f"{torch.__version__}, built "
+                f"{'with' if torch.backends.cuda.is_built() else 'without'} CUDA); "
+                f"available: {_available()}."
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}, but this machine has "
+                f"{torch.cuda.device_count()} CUDA GPU(s); available: {_available()}."
+            )
+    if device == "mps" and not mps:
+        raise ValueError(
+            f"device='mps', but Apple's MPS is not available here; available: "
+            f"{_available()}."
+        )
+    return torch.device(device)
+
+
+def _available():
+    import torch
+
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{ii}" for ii in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        names.append("mps")
+    return names
