@@ -64,3 +64,38 @@ def _available():
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         names.append("mps")
     return names
+
+
+#: Accepted training precisions.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def _native_bf16_cpu():
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX)."""
+    import torch
+
+    try:
+        with open("/proc/cpuinfo") as fid:
+            flags = next((ln for ln in fid if ln.startswith("flags")), "")
+    except OSError:
+        return False
+    native = " avx512_bf16" in flags or " amx_bf16" in flags
+    return native and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def _resolve_precision(precision, device):
+    """Return the autocast dtype of training on ``device`` (None: float32)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "auto":
+        if device.type == "cuda":
+            precision = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        elif device.type == "cpu" and _native_bf16_cpu():
+            precision = "bfloat16"
+        else:
+            precision = "float32"
+    if precision == "float16" and device.type != "cuda":
+        raise ValueError("precision='float16' is for CUDA GPUs; use 'bfloat16'.")
+    return None if precision == "float32" else getattr(torch, precision)

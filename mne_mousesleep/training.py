@@ -16,7 +16,7 @@ from mne.utils import ProgressBar, _check_option, _validate_type, logger, verbos
 from sklearn.metrics import f1_score
 from torch.nn import functional as F
 
-from ._device import _resolve_device
+from ._device import _resolve_device, _resolve_precision
 from .adapt import BANDS, _check_adapt, _epoch_features, _log_gains, fit_gain_model
 from .evaluation import _kappa
 from .hypnogram import (
@@ -326,7 +326,9 @@ def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(
         p = None
     n_draw = cfg["windows_per_epoch"] or len(labels)
     batch_size = cfg["batch_size"]
-    device = cfg.get("device", "cpu")
+    device = torch.device(cfg.get("device", "cpu"))
+    autocast = cfg.get("autocast")
+    scaler = torch.amp.GradScaler("cuda") if autocast == torch.float16 else None
     opt = _optimizer(net, cfg["lr"], cfg["weight_decay"], trainable)
     loss_of = getattr(net, "training_loss", None) or (
         lambda x, y: F.nll_loss(net(x), y)
@@ -368,10 +370,21 @@ def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(
                 )
                 y = torch.from_numpy(batch[:, 2]).to(device)
                 opt.zero_grad()
-                loss = loss_of(torch.from_numpy(x).to(device), y)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["clip_norm"])
-                opt.step()
+                with torch.autocast(
+                    device.type, dtype=autocast, enabled=autocast is not None
+                ):
+                    loss = loss_of(torch.from_numpy(x).to(device), y)
+                loss = loss.float()
+                if scaler is not None:  # float16 on CUDA: loss scaling
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["clip_norm"])
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["clip_norm"])
+                    opt.step()
                 total += loss.item() * len(batch)
                 bar.update(step + 1)
             per_class, mean_f1, _, _ = _scores(
@@ -555,6 +568,7 @@ def train(
     adapt="gain",
     resample_rates=(128.0,),
     device="auto",
+    precision="float32",
     verbose=None,
 ):
     """Train (or fine-tune) a scorer on expert-scored recordings.
@@ -684,6 +698,12 @@ def train(
         ``"mps"`` (a :class:`ValueError` if this machine has no such device).
         The model returned is on the CPU. The device and the mean time per
         training epoch are in ``card.details``.
+    precision : "float32" | "auto" | "bfloat16" | "float16"
+        Arithmetic of the training steps (:func:`torch.autocast`; the weights,
+        the loss and the validation stay float32). ``"auto"``: bfloat16 on a
+        CPU that computes it natively (AVX-512 BF16 or AMX) and on CUDA GPUs
+        that have it (else float16 with loss scaling), float32 elsewhere.
+        ``"float16"`` is for CUDA GPUs only.
     %(verbose)s
 
     Returns
@@ -736,7 +756,7 @@ def train(
            stage classification. Frontiers in Physiology 14, 1171467.
            doi:10.3389/fphys.2023.1171467
     """
-    _resolve_device(device)  # before the recordings are read
+    _resolve_precision(precision, _resolve_device(device))  # before reading
     settings = {
         key: value
         for key, value in locals().items()
@@ -791,7 +811,7 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
            balanced, class_weights, augmentation, batch_size, lr, warmup_epochs,
            lr_decay, weight_decay, clip_norm, dropout, max_epochs, min_epochs,
            patience, windows_per_epoch, seed, name, adapt="gain",
-           device="auto"):  # fmt: skip
+           device="auto", precision="float32"):  # fmt: skip
     """:func:`train` on recordings already loaded (see :func:`_load`)."""
     import pandas as pd
 
@@ -800,6 +820,7 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
     classes = _CLASSES[n_classes]
     picks_list = [picks] if isinstance(picks, str) else list(picks)
     device = _resolve_device(device)
+    autocast = _resolve_precision(precision, device)
     torch.manual_seed(seed)
     net, architecture, base = _new_network(
         architecture, init, picks_list, n_classes, classes, dropout
@@ -827,10 +848,14 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
         warmup_epochs=warmup_epochs, lr_decay=lr_decay, weight_decay=weight_decay,
         clip_norm=clip_norm, max_epochs=max_epochs, min_epochs=min_epochs,
         patience=patience, windows_per_epoch=windows_per_epoch, device=device,
+        autocast=autocast,
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     net.to(device)
-    logger.info(f"Training on {device}")
+    logger.info(
+        f"Training on {device}, "
+        f"{'float32' if autocast is None else str(autocast).split('.')[-1]}"
+    )
     if akada:
         history = _fit_akada(net, sets, idx, cfg, rng, from_init=base is not None)
         best_epoch = None
@@ -890,6 +915,9 @@ def _train(data, *, picks, n_classes, architecture, split, init, freeze_features
             **({} if gain_model is None else {"gain_model": gain_model}),
             **({} if best_epoch is None else {"best_training_epoch": int(best_epoch)}),
             "device": str(device),
+            "precision": "float32"
+            if autocast is None
+            else str(autocast).split(".")[-1],
             "seconds_per_training_epoch": round(float(np.mean(seconds)), 2)
             if seconds
             else None,

@@ -254,3 +254,26 @@ def test_train_cli(mice, tmp_path, capsys):
     }
     assert main(args + ["--overwrite", "--validation", "M9"]) == 2
     assert "not among the mice" in capsys.readouterr().err
+
+
+def test_training_precision(mice):
+    from mne_mousesleep._device import _native_bf16_cpu, _resolve_precision
+
+    cpu = torch.device("cpu")
+    assert _resolve_precision("float32", cpu) is None
+    expected = torch.bfloat16 if _native_bf16_cpu() else None
+    assert _resolve_precision("auto", cpu) == expected
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train(mice, precision="half")
+    with pytest.raises(ValueError, match="'float16' is for CUDA GPUs"):
+        train(mice, precision="float16", device="cpu")
+    split = {"train": MOUSE_IDS[:6], "validation": ["M6"], "test": ["M7"]}
+    kwargs = dict(mice=MOUSE_IDS, split=split, max_epochs=2, windows_per_epoch=128)
+    plain = train(mice, **kwargs, **FAST)
+    bf16 = train(mice, **kwargs, precision="bfloat16", **FAST)
+    assert plain.card.details["precision"] == "float32"
+    assert bf16.card.details["precision"] == "bfloat16"
+    # The weights stay float32 and differ only by the arithmetic of training.
+    w = next(bf16._network.parameters())
+    assert w.dtype == torch.float32
+    assert not torch.equal(w, next(plain._network.parameters()))
