@@ -950,6 +950,7 @@ def cross_validate(
     mice=None,
     mapping=None,
     seed=0,
+    client=None,
     verbose=None,
     **kwargs,
 ):
@@ -978,6 +979,13 @@ def cross_validate(
         Annotation descriptions to stages.
     seed : int
         Seed of the folds and of each training.
+    client : distributed.Client | str | None
+        Train the folds in parallel on a Dask cluster: a client, or the
+        address of a scheduler (``"tcp://host:8786"``), as for
+        :func:`score_files`; the prepared recordings are sent to the workers
+        once. ``None`` (default): one fold after the other, here. Each fold
+        gives the same model as here when the workers are processes (torch's
+        random state is per process; threads of one worker share it).
     %(verbose)s
     **kwargs
         Further keyword arguments of :func:`train` (``architecture``,
@@ -989,9 +997,11 @@ def cross_validate(
         One row per fold (index ``fold``, 1 to ``n_folds``), then rows
         ``"mean"`` and ``"std"`` over folds: ``test mice``, ``validation
         mice``, ``test windows``, ``mean F1``, ``F1 <class>`` per class,
-        ``kappa`` (Cohen's) and ``accuracy``, on the test mice of each fold.
-    models : list of MouseSleepModel
-        The model of each fold.
+        ``kappa`` (Cohen's) and ``accuracy``, on the test mice of each fold,
+        and ``error`` (empty, or why the fold failed: its metrics are NaN and
+        the other folds are kept).
+    models : list of MouseSleepModel | None
+        The model of each fold (None for a fold that failed).
 
     Raises
     ------
@@ -1036,16 +1046,22 @@ def cross_validate(
         for key, param in inspect.signature(train).parameters.items()
         if key in allowed - {"resample_rates"}
     }
-    rows, models = [], []
+    splits, settings = [], []
     for ii, test in enumerate(folds):
         rest = [m for m in order if m not in set(test)]
         n_val = max(1, round(0.15 * len(rest)))
         split = {"train": rest[n_val:], "validation": rest[:n_val], "test": list(test)}
-        logger.info(f"Fold {ii + 1}/{n_folds}: test mice {', '.join(test)}")
-        settings = {**defaults, **kwargs, "split": split, "seed": seed}
-        settings["name"] = f"{settings['name']}-fold{ii + 1}"
-        model = _train(data, picks=picks, n_classes=n_classes, **settings)
-        metrics = model.card.metrics
+        fold = {**defaults, **kwargs, "split": split, "seed": seed}
+        fold.update(
+            picks=picks, n_classes=n_classes, name=f"{fold['name']}-fold{ii + 1}"
+        )
+        splits.append(split)
+        settings.append(fold)
+    outcomes = _run_folds(data, settings, client)
+    rows, models = [], []
+    for ii, (split, (model, error)) in enumerate(zip(splits, outcomes)):
+        test = split["test"]
+        metrics = model.card.metrics if model is not None else {}
         n_test = sum(len(r.windows()[0]) for r in data if r.mouse in set(test))
         rows.append(
             {
@@ -1060,6 +1076,7 @@ def cross_validate(
                 },
                 "kappa": metrics.get("test kappa", np.nan),
                 "accuracy": metrics.get("test accuracy", np.nan),
+                "error": error,
             }
         )
         models.append(model)
@@ -1067,4 +1084,48 @@ def cross_validate(
     numeric = results.select_dtypes("number")
     results.loc["mean"] = numeric.mean()
     results.loc["std"] = numeric.std()
+    results.loc[["mean", "std"], "error"] = ""
     return results, models
+
+
+def _one_fold(data, settings):
+    """Train one fold; return ``(model, "")`` or ``(None, why it failed)``."""
+    name = settings["name"]
+    logger.info(f"{name}: test mice {', '.join(settings['split']['test'])}")
+    try:
+        return _train(data, **settings), ""
+    except Exception as err:  # noqa: BLE001 (a failed fold does not stop the others)
+        logger.warning(f"{name} failed: {type(err).__name__}: {err}")
+        return None, f"{type(err).__name__}: {err}"
+
+
+def _run_folds(data, settings, client):
+    """Train every fold, here one after the other or on a Dask cluster."""
+    if client is None:
+        return [_one_fold(data, fold) for fold in settings]
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError(
+            "Cross-validation on a Dask cluster needs dask.distributed "
+            "(pip install mne-mousesleep[dask])."
+        ) from None
+    own = isinstance(client, str)
+    if own:
+        client = Client(client)
+    try:
+        shared = client.scatter(data, broadcast=True)
+        futures = [
+            client.submit(_one_fold, shared, fold, pure=False, key=f"fold-{ii}")
+            for ii, fold in enumerate(settings)
+        ]
+        out = []
+        for future in futures:
+            try:
+                out.append(future.result())
+            except Exception as err:  # noqa: BLE001 (a lost worker, for one)
+                out.append((None, f"{type(err).__name__}: {err}"))
+        return out
+    finally:
+        if own:
+            client.close()

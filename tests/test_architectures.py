@@ -318,3 +318,50 @@ def test_cli_knows_every_architecture():
     from mne_mousesleep.cli import _ARCHITECTURES
 
     assert _ARCHITECTURES == tuple(ARCHITECTURES)
+
+
+def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch):
+    """A fold's failure keeps the others; folds on a Dask cluster alike."""
+    from mne_mousesleep import training
+
+    raws = mice_raws + [simulate_recording(600.0, 128.0, seed=20)]
+    mice = MICE + ["E"]
+    settings = dict(n_folds=3, n_classes=3, mice=mice, architecture="3conv_pool")
+    settings.update({k: v for k, v in TINY.items() if k != "picks"}, picks=PICKS)
+    serial, _ = mms.cross_validate(raws, **settings)
+    real = training._train
+
+    def flaky(data, **kwargs):
+        if kwargs["name"].endswith("fold2"):
+            raise RuntimeError("out of memory")
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(training, "_train", flaky)
+    results, models = mms.cross_validate(raws, **settings)
+    assert models[1] is None and models[0] is not None and models[2] is not None
+    assert results.loc[2, "error"] == "RuntimeError: out of memory"
+    assert np.isnan(results.loc[2, "mean F1"])
+    assert results.loc[1, "mean F1"] == serial.loc[1, "mean F1"]
+    np.testing.assert_allclose(
+        results.loc["mean", "mean F1"], serial.loc[[1, 3], "mean F1"].mean()
+    )
+    monkeypatch.setattr(training, "_train", real)
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(  # worker processes: a torch random state each
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            processes=True,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask, dask_models = mms.cross_validate(raws, client=client, **settings)
+    assert list(on_dask["error"]) == [""] * 5
+    # Seeded folds give on the cluster what they give here.
+    np.testing.assert_allclose(
+        on_dask.loc[[1, 2, 3], "mean F1"].astype(float),
+        serial.loc[[1, 2, 3], "mean F1"].astype(float),
+    )
+    assert all(m is not None for m in dask_models)
