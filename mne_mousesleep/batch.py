@@ -1022,17 +1022,11 @@ def _run_processes(todo, run, n_jobs):
 
 
 def _run_dask(todo, run, client):
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ImportError(
-            "Scoring on a Dask cluster needs dask.distributed "
-            "(pip install mne-mousesleep[dask])."
-        ) from None
-    own = isinstance(client, str)
-    if own:
-        client = Client(client)
-    try:
+    from ._dask import _dask_client
+
+    with _dask_client(client, "Scoring") as client:
+        from distributed import as_completed
+
         futures = {}
         for ii, job, paths, out in todo:
             future = client.submit(
@@ -1042,9 +1036,6 @@ def _run_dask(todo, run, client):
         for future in as_completed(futures):
             ii, out = futures[future]
             yield ii, future.result(), out
-    finally:
-        if own:
-            client.close()
 
 
 def _print_summary(summary, file=None):

@@ -1103,17 +1103,9 @@ def _run_folds(data, settings, client):
     """Train every fold, here one after the other or on a Dask cluster."""
     if client is None:
         return [_one_fold(data, fold) for fold in settings]
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ImportError(
-            "Cross-validation on a Dask cluster needs dask.distributed "
-            "(pip install mne-mousesleep[dask])."
-        ) from None
-    own = isinstance(client, str)
-    if own:
-        client = Client(client)
-    try:
+    from ._dask import _dask_client
+
+    with _dask_client(client, "Cross-validation") as client:
         shared = client.scatter(data, broadcast=True)
         futures = [
             client.submit(_one_fold, shared, fold, pure=False, key=f"fold-{ii}")
@@ -1126,6 +1118,3 @@ def _run_folds(data, settings, client):
             except Exception as err:  # noqa: BLE001 (a lost worker, for one)
                 out.append((None, f"{type(err).__name__}: {err}"))
         return out
-    finally:
-        if own:
-            client.close()

@@ -139,3 +139,20 @@ def make_raw(
     raw = mne.io.RawArray(scale * data, info, first_samp=first_samp, verbose=False)
     raw.set_meas_date(meas_date)
     return raw
+
+
+@pytest.fixture
+def dask_cluster():
+    """A Dask LocalCluster of 2 worker processes on loopback, and its client."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            processes=True,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster, client

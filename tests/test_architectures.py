@@ -320,7 +320,7 @@ def test_cli_knows_every_architecture():
     assert _ARCHITECTURES == tuple(ARCHITECTURES)
 
 
-def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch):
+def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch, dask_cluster):
     """A fold's failure keeps the others; folds on a Dask cluster alike."""
     from mne_mousesleep import training
 
@@ -346,18 +346,8 @@ def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch):
         results.loc["mean", "mean F1"], serial.loc[[1, 3], "mean F1"].mean()
     )
     monkeypatch.setattr(training, "_train", real)
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(  # worker processes: a torch random state each
-            n_workers=2,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-            processes=True,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        on_dask, dask_models = mms.cross_validate(raws, client=client, **settings)
+    _, client = dask_cluster  # worker processes: a torch random state each
+    on_dask, dask_models = mms.cross_validate(raws, client=client, **settings)
     assert list(on_dask["error"]) == [""] * 5
     # Seeded folds give on the cluster what they give here.
     np.testing.assert_allclose(

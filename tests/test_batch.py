@@ -132,29 +132,19 @@ def test_bids_dataset(online, tmp_path):
     assert not [p for p in (root / "sub-01").rglob("*") if "scoring" in p.name]
 
 
-def test_dask_local_cluster(online, shared_dir, tmp_path):
+def test_dask_local_cluster(online, shared_dir, tmp_path, dask_cluster):
     """The same batch on a Dask LocalCluster (2 workers on loopback)."""
-    distributed = pytest.importorskip("distributed")
+    cluster, client = dask_cluster
     study = tmp_path / "study"
     _write_study(study, shared_dir)
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-            processes=True,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        summary = score_files(study, tmp_path / "dask", client=client)
-        assert len(client.scheduler_info()["workers"]) == 2
-        address = cluster.scheduler_address
-        # The CLI with a scheduler address.
-        code = main(
-            ["score", str(study), "--out-dir", str(tmp_path / "cli"), "--scheduler"]
-            + [address]
-        )
+    summary = score_files(study, tmp_path / "dask", client=client)
+    assert len(client.scheduler_info()["workers"]) == 2
+    address = cluster.scheduler_address
+    # The CLI with a scheduler address.
+    code = main(
+        ["score", str(study), "--out-dir", str(tmp_path / "cli"), "--scheduler"]
+        + [address]
+    )
     assert code == 1
     assert list(summary["status"]) == ["scored", "failed", "scored", "scored"]
     serial = score_files(study, tmp_path / "serial")
