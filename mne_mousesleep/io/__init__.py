@@ -20,7 +20,7 @@ from mne.utils import _validate_type, logger, verbose
 from .._docs import fill_doc
 from ..hypnogram import STAGES, _make_stages, _regrid
 from . import accusleep, faster2, misleep, tables, visbrain  # noqa: F401 (registry)
-from ._base import _FORMATS, _fold, _head, _positive, _prepare
+from ._base import _FORMATS, _check_target, _fold, _head, _positive, _prepare
 
 
 def scoring_formats():
@@ -312,8 +312,7 @@ def write_scoring(
     fmt = _detect_name(fname) if format is None else _check_format(format)
     if fmt.write is None:
         raise ValueError(f"The {fmt.name} format can be read but not written.")
-    if fname.exists() and not overwrite:
-        raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
+    _check_target(fname, overwrite)  # before any conversion
     if (
         epoch_length is None
         and fmt.epoch_length not in ("stored", "required", "bouts")

@@ -224,17 +224,21 @@ def _fold(stages, fmt):
     return out
 
 
-def _write_bytes(path, data, overwrite):
-    """Write a whole file at once; never append, never replace without asking."""
+def _write_file(path, write, overwrite):
+    """Call ``write(tmp)`` and move the whole file to ``path``.
+
+    Never appends, never replaces without ``overwrite`` (checked first, and
+    again by the move).
+    """
     from ..batch import _atomic
 
-    path = Path(path)
     _check_target(path, overwrite)
+    _atomic(Path(path), write, overwrite=overwrite)
 
-    def write(tmp):
-        Path(tmp).write_bytes(data)
 
-    _atomic(path, write, overwrite=overwrite)
+def _write_bytes(path, data, overwrite):
+    """Write a whole file at once; never append, never replace without asking."""
+    _write_file(path, lambda tmp: Path(tmp).write_bytes(data), overwrite)
 
 
 def _write_text(path, text, overwrite, *, encoding="utf-8"):

@@ -19,6 +19,7 @@ import pandas as pd
 from .. import __version__
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
 from ._base import (
+    _check_target,
     _clock,
     _codes_to_stages,
     _epochs,
@@ -264,8 +265,7 @@ def _write_spindle(values, stages, proba, path, overwrite, **kw):
     pred, prob = _spindle_pair(path)
     if Path(path) != pred:
         raise ValueError(f"Write SPINDLE predictions to a file named *{_PRED}.")
-    if prob.exists() and not overwrite:
-        raise FileExistsError(f"{prob} exists; pass overwrite=True to replace it.")
+    _check_target(prob, overwrite)  # before the main file is written
     art = values == ARTIFACT
     # The predictions file has no artefact label: w there, 1.0 in the sibling
     # (as SPINDLE's own artefact-detected epochs keep a stage).

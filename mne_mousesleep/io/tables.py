@@ -23,13 +23,13 @@ from ..hypnogram import (
     to_stages,
 )
 from ._base import (
-    _check_target,
     _clock,
     _codes_to_stages,
     _epochs,
     _Format,
     _positive,
     _register,
+    _write_file,
     _write_text,
 )
 
@@ -180,12 +180,11 @@ def _read_annotations(path, epoch_length=None, mapping=None, **kw):
 
 
 def _write_annotations(values, stages, proba, path, overwrite, **kw):
-    from ..batch import _atomic
-
-    _check_target(path, overwrite)
     out = _make_stages(values, stages.index, stages.attrs)
     annot = to_annotations(out, merge_bouts=True)
-    _atomic(path, lambda tmp: annot.save(tmp, overwrite=True, verbose=False), overwrite)
+    _write_file(
+        path, lambda tmp: annot.save(tmp, overwrite=True, verbose=False), overwrite
+    )
 
 
 def _sniff_annotations(path, head):
@@ -300,9 +299,6 @@ def _read_edf(path, epoch_length=None, mapping=None, **kw):
 def _write_edf(values, stages, proba, path, overwrite, **kw):
     from edfio import Edf, EdfAnnotation, Recording
 
-    from ..batch import _atomic
-
-    _check_target(path, overwrite)
     out = _make_stages(values, stages.index, {**stages.attrs, "meas_date": None})
     annot = to_annotations(out, merge_bouts=True)
     onset0 = float(stages.index[0])
@@ -318,7 +314,7 @@ def _write_edf(values, stages, proba, path, overwrite, **kw):
             recording=Recording(startdate=start.to_pydatetime().date()),
         )
     edf = Edf([], annotations=entries, **options)
-    _atomic(path, lambda tmp: edf.write(tmp), overwrite)
+    _write_file(path, edf.write, overwrite)
 
 
 def _sniff_edf(path, head):
@@ -378,15 +374,12 @@ def _read_yasa(path, epoch_length=None, mapping=None, **kw):
 
 
 def _write_yasa(values, stages, proba, path, overwrite, **kw):
-    from ..batch import _atomic
-
-    _check_target(path, overwrite)
     source = (
         proba if proba is not None else _make_stages(values, stages.index, stages.attrs)
     )
     start = _clock(stages)
     hyp = to_hypnogram(source, start=start)
-    _atomic(path, lambda tmp: hyp.to_json(tmp), overwrite)
+    _write_file(path, hyp.to_json, overwrite)
 
 
 def _sniff_yasa(path, head):

@@ -17,6 +17,7 @@ import numpy as np
 from ..hypnogram import ARTIFACT, NREM, REM, UNSCORED, WAKE
 from ._base import (
     _bouts,
+    _check_target,
     _codes_to_stages,
     _epochs,
     _Format,
@@ -220,10 +221,7 @@ def _write_sample(values, stages, proba, path, overwrite, **kw):
     data, description = _description_of(path)
     if Path(path) != data:
         raise ValueError("Write the per-window values, not the _description file.")
-    if description.exists() and not overwrite:
-        raise FileExistsError(
-            f"{description} exists; pass overwrite=True to replace it."
-        )
+    _check_target(description, overwrite)  # before the values are written
     code = {WAKE: 0, NREM: 3, REM: 4, ARTIFACT: -1}
     length = float(stages.attrs.get("epoch_length", 10.0))
     _write_text(data, "".join(f"{code[v]}\n" for v in values), overwrite)
