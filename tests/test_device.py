@@ -76,3 +76,22 @@ def test_cli_device(online, tmp_path, capsys):
     assert "device must be one of" in capsys.readouterr().err
     assert main(["score", str(fif), "--out", str(out), "--device", "cpu"]) == 0
     assert out.is_file()
+
+
+def test_cuda_training_is_made_deterministic():
+    """cuDNN's deterministic mode while training on CUDA, restored after."""
+    from mne_mousesleep.training import _deterministic
+
+    cudnn = torch.backends.cudnn
+    before = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = False, True
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            with _deterministic(torch.device("cuda")):
+                assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+                raise RuntimeError("boom")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        with _deterministic(torch.device("cpu")):  # nothing to switch
+            assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = before

@@ -2,6 +2,7 @@
 
 import re
 
+import mne
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from mne_mousesleep.datasets import simulate_recording
 from mne_mousesleep.models._grieger2021 import _EightConvTwoFC
 from mne_mousesleep.training import (
     PAPER_AUGMENTATION,
-    _augmented_window,
+    _augmented_windows,
     learning_rate,
     train,
 )
@@ -65,28 +66,62 @@ def test_learning_rate_schedule():
     assert learning_rate(22, peak=peak) == pytest.approx(peak * np.exp(-0.6))
 
 
+def _one(x, epoch, aug, rng, **kwargs):
+    return _augmented_windows([x], [epoch], aug, rng, "cpu", **kwargs)[0].numpy()
+
+
 def test_augmentation():
     x = np.arange(2 * 6400, dtype=np.float32).reshape(2, 6400)
     rng = np.random.default_rng(0)
     none = dict.fromkeys(PAPER_AUGMENTATION, 0.0)
-    plain = _augmented_window(x, 3, none, rng)
+    plain = _one(x, 3, none, rng)
     np.testing.assert_array_equal(plain, x[:, 1280:3200])
-    flipped = _augmented_window(x, 3, {**none, "sign_flip": 1.0}, rng)
+    flipped = _one(x, 3, {**none, "sign_flip": 1.0}, rng)
     np.testing.assert_array_equal(flipped, -x[:, 1280:3200])
-    scaled = _augmented_window(x, 3, {**none, "amplitude": 0.5}, rng)
+    scaled = _one(x, 3, {**none, "amplitude": 0.5}, rng)
     ratio = scaled[:, 1:] / x[:, 1281:3200]
     assert ratio.min() == pytest.approx(ratio.max())
     assert 0.5 <= ratio.min() <= 1.5
-    shifted = _augmented_window(x, 3, {**none, "shift": 0.06}, rng)
+    shifted = _one(x, 3, {**none, "shift": 0.06}, rng)
     offset = shifted[0, 0] - x[0, 1280]
     assert abs(offset) <= np.floor(1920 * 0.06) and offset == int(offset)
     np.testing.assert_array_equal(np.diff(shifted[0]), 1)  # a shift, no warp
-    warped = _augmented_window(x, 3, {**none, "warp": 0.05}, rng)
+    warped = _one(x, 3, {**none, "warp": 0.05}, rng)
     slope = np.diff(warped[0]).mean()
     assert 0.94 < slope < 1.06 and warped.shape == (2, 1920)
     # At the start of the recording, missing neighbours are zeros.
-    edge = _augmented_window(x, 1, {**none, "shift": 0.06, "warp": 0.05}, rng)
+    edge = _one(x, 1, {**none, "shift": 0.06, "warp": 0.05}, rng)
     assert edge.shape == (2, 1920)
+    # A gain per channel multiplies the window.
+    gained = _one(x, 3, none, rng, gains=np.array([[2.0, 0.5]]))
+    np.testing.assert_allclose(gained, x[:, 1280:3200] * [[2.0], [0.5]])
+
+
+def test_augmentation_batch_matches_numpy_interp():
+    """A batch from several sources: each window as np.interp warps it."""
+    rng = np.random.default_rng(3)
+    sources = [rng.standard_normal((2, 640 * n)).astype(np.float32) for n in (5, 8)]
+    epochs = np.array([1, 2, 3, 6, 1, 3])
+    which = [0, 0, 0, 1, 1, 1]
+    gains = rng.uniform(0.5, 2, size=(6, 2))
+    draws = np.random.default_rng(7)
+    out = _augmented_windows(
+        [sources[w] for w in which], epochs, PAPER_AUGMENTATION, draws, "cpu", gains
+    ).numpy()
+    # The same draws, window by window, with numpy.
+    draws = np.random.default_rng(7)
+    u = draws.uniform(-1, 1, size=(6, 4))
+    sign = np.where(draws.random(6) < 0.5, -1.0, 1.0)
+    for ii, (w, k) in enumerate(zip(which, epochs)):
+        length = int(np.floor(1920 * (1 + 0.05 * u[ii, 2])))
+        start = k * 640 + 320 + int(np.floor(1920 * 0.06 * u[ii, 3])) - length // 2
+        padded = np.pad(sources[w], ((0, 0), (3000, 3000)))
+        seg = padded[:, start + 3000 : start + 3000 + length]
+        t_old, t_new = np.linspace(0, 1, length), np.linspace(0, 1, 1920)
+        ref = np.stack([np.interp(t_new, t_old, ch) for ch in seg])
+        ref *= (1 + 0.5 * u[ii, 0]) * sign[ii] * gains[ii][:, None]
+        np.testing.assert_allclose(out[ii], ref, rtol=1e-5, atol=1e-5)
+    assert out.dtype == np.float32 and out.shape == (6, 2, 1920)
 
 
 def test_train_three_classes_by_mouse(mice, tmp_path):
@@ -246,12 +281,11 @@ def test_train_cli(mice, tmp_path, capsys):
     args[1] = str(two)
     assert main(args + ["--overwrite"]) == 1
     assert "at least 3 mice" in capsys.readouterr().err
-    assert main(args + ["--overwrite", "--validation", "M1"]) == 0
-    assert mms.load_model(out).card.details["split"] == {
-        "train": ["M0"],
-        "validation": ["M1"],
-        "test": [],
-    }
+    precision = ["--precision", "float32"]  # the default is auto
+    assert main(args + ["--overwrite", "--validation", "M1", *precision]) == 0
+    card = mms.load_model(out).card
+    assert card.details["split"] == {"train": ["M0"], "validation": ["M1"], "test": []}
+    assert card.details["precision"] == "float32"
     assert main(args + ["--overwrite", "--validation", "M9"]) == 2
     assert "not among the mice" in capsys.readouterr().err
 
@@ -269,11 +303,104 @@ def test_training_precision(mice):
         train(mice, precision="float16", device="cpu")
     split = {"train": MOUSE_IDS[:6], "validation": ["M6"], "test": ["M7"]}
     kwargs = dict(mice=MOUSE_IDS, split=split, max_epochs=2, windows_per_epoch=128)
-    plain = train(mice, **kwargs, **FAST)
+    plain = train(mice, **kwargs, precision="float32", **FAST)
     bf16 = train(mice, **kwargs, precision="bfloat16", **FAST)
+    default = train(mice, **kwargs, **FAST)  # "auto"
+    assert default.card.details["precision"] == (
+        "bfloat16" if _native_bf16_cpu() else "float32"
+    )
     assert plain.card.details["precision"] == "float32"
     assert bf16.card.details["precision"] == "bfloat16"
     # The weights stay float32 and differ only by the arithmetic of training.
     w = next(bf16._network.parameters())
     assert w.dtype == torch.float32
     assert not torch.equal(w, next(plain._network.parameters()))
+
+
+def test_rate_version_read_in_chunks(tmp_path):
+    """The low-rate version, read in chunks from a file, equals Raw.resample."""
+    from mne_mousesleep.training import _read_at_rate
+
+    raw = simulate_recording(1800.0, 512.0, seed=5)
+    fname = tmp_path / "mouse_raw.fif"
+    raw.save(fname)
+    on_disk = mne.io.read_raw_fif(fname, preload=False, verbose="error")
+    idx = [raw.ch_names.index("EEG_PR"), raw.ch_names.index("EMG")]
+    data, sfreq = _read_at_rate(on_disk, idx, 128.0, chunk_duration=120.0)
+    assert sfreq == 128.0
+    whole = mne.io.read_raw_fif(fname, preload=True, verbose="error").pick(idx)
+    whole.resample(128.0, method="polyphase", verbose="error")
+    np.testing.assert_allclose(data, whole.get_data(), rtol=0, atol=1e-15)
+    assert not on_disk.preload
+
+
+def test_gain_and_fast_validation_path(mice):
+    """Gains scale windows, not copies; the fast validation path agrees."""
+    from mne_mousesleep.models._grieger2021 import _ThreeConvPool
+    from mne_mousesleep.training import (
+        _index,
+        _load_for_training,
+        _plain_windows,
+        _predict,
+        _scaled,
+    )
+
+    recs = _load_for_training(mice[:2], ["EEG_PR", "EMG"], 3, None, None)
+    scaled = [_scaled(r, [2.0, 0.5]) for r in recs]
+    assert scaled[0].x is recs[0].x  # shared, not copied
+    idx = _index(scaled)
+    np.testing.assert_allclose(
+        _plain_windows(scaled, idx[:5]),
+        _plain_windows(recs, idx[:5]) * np.array([2.0, 0.5])[:, None],
+    )
+    model = train(
+        mice[:4], mice=MOUSE_IDS[:4], max_epochs=1, windows_per_epoch=256, **FAST
+    )
+    net = model._network.eval()
+    assert type(net) is _ThreeConvPool
+    fast = _predict(net, scaled, idx)
+    with torch.inference_mode():
+        windows = torch.from_numpy(_plain_windows(scaled, idx))
+        slow = net(windows).argmax(1).numpy()
+    assert len(np.unique(slow)) > 1  # the check can fail
+    assert np.mean(fast == slow) > 0.999
+    # Other networks (and devices) take the per-window path, in batches.
+    wrapped = torch.nn.Sequential(net)
+    np.testing.assert_array_equal(_predict(wrapped, scaled, idx, batch=100), slow)
+
+
+# torch.compile imports parts of torch that warn about their own deprecations.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.*")
+def test_training_compiled(mice, monkeypatch):
+    """compile=True trains through torch.compile; a failure says what to do."""
+    split = {"train": MOUSE_IDS[:2], "validation": ["M2"], "test": []}
+    kwargs = dict(mice=MOUSE_IDS[:3], split=split, max_epochs=1, windows_per_epoch=64)
+    kwargs.update(FAST, precision="float32", dropout=0.0)
+    calls = []
+    real = torch.compile
+
+    def counting(*args, **kw):
+        calls.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(torch, "compile", counting)
+    compiled = train(mice[:3], compile=True, **kwargs)
+    assert calls and compiled.card.details["compiled"] is True
+    eager = train(mice[:3], **kwargs)
+    assert eager.card.details["compiled"] is False
+    # The same training up to the rounding of the compiled kernels (without
+    # dropout: compiled dropout draws its own masks).
+    # Adam's steps (2e-3 each) are the same but for a few sign-sensitive ones.
+    for name, a in compiled._network.state_dict().items():
+        diff = np.abs(a.numpy() - eager._network.state_dict()[name].numpy())
+        assert np.mean(diff > 1e-5) < 0.01 and diff.max() < 2e-3, name
+
+    def broken(net, **kw):
+        def fail(x):
+            raise OSError("no C++ compiler found")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.raises(RuntimeError, match="compile=True: torch.compile failed.*C"):
+        train(mice[:3], compile=True, **kwargs)
