@@ -123,6 +123,7 @@ def main():
                         min_epochs=4,
                         patience=3,
                         windows_per_epoch=max(512, 5 * n),
+                        precision="float32",  # as documented, on every CPU
                         seed=rep,
                         **setting["train"],
                     )
