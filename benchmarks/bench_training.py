@@ -49,18 +49,25 @@ _PUBLISHED = dict(adapt=None, emg=None, smooth=None)
 _T = 1920
 
 
-def _gemm_gflops(dtype=torch.float32, n=2048, device="cpu"):
-    """Rate of a large matrix product with all threads (the machine's peak)."""
+def _gemm_gflops(dtype=torch.float32, n=2048, device="cpu", trials=5):
+    """Rate of a large matrix product with all threads (the machine's peak).
+
+    The best of ``trials`` runs of 5 products: these machines are shared and
+    noisy, and the peak is what the machine can do.
+    """
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     for _ in range(2):
         a @ b
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        a @ b
-    _sync(device)
-    return 2 * n**3 * 5 / (time.perf_counter() - t0) / 1e9
+    best = 0.0
+    for _ in range(trials):
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        _sync(device)
+        best = max(best, 2 * n**3 * 5 / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
 def _sync(device):
@@ -106,6 +113,17 @@ def _first_network(net):
             pad = module.padding[0]
             module.padding = (0,)
             fe[ii - 1] = torch.nn.ConstantPad1d((pad, pad), 0.0)
+    return net
+
+
+def _matmul_layers_only(net):
+    """The network without batch normalisation, ReLU and dropout (for timing)."""
+    net = copy.deepcopy(net)
+    for seq in (net.feature_extractor, net.classifier):
+        for ii, module in enumerate(seq):
+            if isinstance(module, torch.nn.BatchNorm1d | torch.nn.ReLU |
+                          torch.nn.Dropout):  # fmt: skip
+                seq[ii] = torch.nn.Identity()
     return net
 
 
@@ -179,10 +197,15 @@ def throughput(n_windows=1024, batch_size=256):
         net = cls(1, 5)
         flops = 3 * _flops_per_window(net)
         bound = peak * 1e9 / flops
-        old, _ = _rate(_first_network(net), before, None, "cpu", n_windows,
-                       batch_size, rng)  # fmt: skip
-        new, prep = _rate(copy.deepcopy(net), after_on("cpu"), None, "cpu",
-                          n_windows, batch_size, rng)  # fmt: skip
+        # Before and after in turn, twice, the best of each (noisy machines).
+        old, new = 0.0, 0.0
+        for _ in range(2):
+            rate, _ = _rate(_first_network(net), before, None, "cpu", n_windows,
+                            batch_size, rng)  # fmt: skip
+            old = max(old, rate)
+            rate, prep = _rate(copy.deepcopy(net), after_on("cpu"), None, "cpu",
+                               n_windows, batch_size, rng)  # fmt: skip
+            new = max(new, rate)
         print(
             f"{name} CPU float32: before {old:.1f}, after {new:.1f} training "
             f"windows/s ({new / old:.2f}x; batch {batch_size}); float32 bound "
@@ -190,9 +213,38 @@ def throughput(n_windows=1024, batch_size=256):
             f"{old / bound:.0%}, after {new / bound:.0%} of it; augmentation "
             f"{prep / batch_size * 1e6:.0f} us per window"
         )
+        # What the convolutions and linear layers alone reach: the rest of the
+        # bound goes to batch normalisation, ReLU and dropout (memory-bound).
+        bare = max(
+            _rate(
+                _matmul_layers_only(net),
+                after_on("cpu"),
+                None,
+                "cpu",
+                n_windows,
+                batch_size,
+                rng,
+            )[0]  # fmt: skip
+            for _ in range(2)
+        )
+        print(
+            f"  {name}, convolutions and linear layers alone: {bare:.1f} windows/s, "
+            f"{bare / bound:.0%} of the bound; the recipe's other layers take "
+            f"{1 - new / bare:.0%} of a step"
+        )
         if bf16:
-            mixed, _ = _rate(copy.deepcopy(net), after_on("cpu"), torch.bfloat16,
-                             "cpu", n_windows, batch_size, rng)  # fmt: skip
+            mixed = max(
+                _rate(
+                    copy.deepcopy(net),
+                    after_on("cpu"),
+                    torch.bfloat16,
+                    "cpu",
+                    n_windows,
+                    batch_size,
+                    rng,
+                )[0]  # fmt: skip
+                for _ in range(2)
+            )
             print(
                 f"{name} CPU bfloat16 (precision='auto' here): {mixed:.1f} training "
                 f"windows/s, {mixed / old:.2f}x before"

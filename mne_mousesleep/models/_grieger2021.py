@@ -38,7 +38,7 @@ class _ThreeConvPool(nn.Module):
         super().__init__()
         # The symmetric zero padding of the second and third convolutions is
         # theirs (``padding=``): the same sums without a padded copy of the
-        # activations (a tenth of a training step); the identities keep the
+        # activations (7 percent of a training step); the identities keep the
         # published module indices. ReLUs work in place (batch normalisation
         # follows each; no other layer needs their input).
         self.feature_extractor = nn.Sequential(
