@@ -377,7 +377,7 @@ def _preprocess(
     likely_unit_error = _check_units(scale, ch_names, check_units)
     if likely_unit_error:
         warn(likely_unit_error, RuntimeWarning)
-    logger.info(f"Scoring from channel(s) {ch_names} at {sfreq:g} Hz")
+    logger.info(f"Using channel(s) {ch_names} at {sfreq:g} Hz")
     checker = _ChunkChecker(ch_names, sfreq, center, scale)
     data, _ = _read_lowpass_resample(raw, idx, card.sfreq, dtype=dtype, check=checker)
     n_epoch_samples = round(card.epoch_length * card.sfreq)
