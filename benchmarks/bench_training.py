@@ -187,6 +187,11 @@ def throughput(n_windows=1024, batch_size=256):
 
         return make
 
+    def cpu_rate(network, make, dtype=None):
+        """Windows/s of one run of steps on the CPU, and its augmentation time."""
+        return _rate(copy.deepcopy(network), make, dtype, "cpu", n_windows,
+                     batch_size, rng)  # fmt: skip
+
     peak = _gemm_gflops()
     print(f"CPU float32 matrix-product peak: {peak:.0f} GFLOPS")
     bf16 = _native_bf16_cpu()
@@ -200,11 +205,8 @@ def throughput(n_windows=1024, batch_size=256):
         # Before and after in turn, twice, the best of each (noisy machines).
         old, new = 0.0, 0.0
         for _ in range(2):
-            rate, _ = _rate(_first_network(net), before, None, "cpu", n_windows,
-                            batch_size, rng)  # fmt: skip
-            old = max(old, rate)
-            rate, prep = _rate(copy.deepcopy(net), after_on("cpu"), None, "cpu",
-                               n_windows, batch_size, rng)  # fmt: skip
+            old = max(old, cpu_rate(_first_network(net), before)[0])
+            rate, prep = cpu_rate(net, after_on("cpu"))
             new = max(new, rate)
         print(
             f"{name} CPU float32: before {old:.1f}, after {new:.1f} training "
@@ -215,36 +217,16 @@ def throughput(n_windows=1024, batch_size=256):
         )
         # What the convolutions and linear layers alone reach: the rest of the
         # bound goes to batch normalisation, ReLU and dropout (memory-bound).
-        bare = max(
-            _rate(
-                _matmul_layers_only(net),
-                after_on("cpu"),
-                None,
-                "cpu",
-                n_windows,
-                batch_size,
-                rng,
-            )[0]  # fmt: skip
-            for _ in range(2)
-        )
+        bare = max(cpu_rate(_matmul_layers_only(net), after_on("cpu"))[0]
+                   for _ in range(2))  # fmt: skip
         print(
             f"  {name}, convolutions and linear layers alone: {bare:.1f} windows/s, "
             f"{bare / bound:.0%} of the bound; the recipe's other layers take "
             f"{1 - new / bare:.0%} of a step"
         )
         if bf16:
-            mixed = max(
-                _rate(
-                    copy.deepcopy(net),
-                    after_on("cpu"),
-                    torch.bfloat16,
-                    "cpu",
-                    n_windows,
-                    batch_size,
-                    rng,
-                )[0]  # fmt: skip
-                for _ in range(2)
-            )
+            mixed = max(cpu_rate(net, after_on("cpu"), torch.bfloat16)[0]
+                        for _ in range(2))  # fmt: skip
             print(
                 f"{name} CPU bfloat16 (precision='auto' here): {mixed:.1f} training "
                 f"windows/s, {mixed / old:.2f}x before"

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._device import PRECISIONS
+
 # The names of mne_mousesleep.models._architectures.ARCHITECTURES, without
 # importing torch for the command line's help (a test checks they agree).
 _ARCHITECTURES = (
@@ -635,7 +637,7 @@ def _parser():
     p_train.add_argument(
         "--precision",
         default="auto",
-        choices=("auto", "float32", "bfloat16", "float16"),
+        choices=PRECISIONS,
         help="arithmetic of the training steps: auto (default: bfloat16 where "
         "the CPU or GPU computes it natively, else float32), float32, bfloat16, "
         "float16 (CUDA only)",

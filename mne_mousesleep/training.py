@@ -438,14 +438,16 @@ def _fit(net, recs, idx, classes, cfg, rng, *, weights, trainable=None, frozen=(
     scaler = torch.amp.GradScaler("cuda") if autocast == torch.float16 else None
     opt = _optimizer(net, cfg["lr"], cfg["weight_decay"], trainable)
     loss_of = getattr(net, "training_loss", None)
+    # torch.compile: the training forward only (validation is eager), and not
+    # for a network with its own loss (multiexit).
+    compiled = bool(cfg.get("compile")) and loss_of is None
     if loss_of is None:
-        # torch.compile: the training forward only (validation is eager).
-        forward = torch.compile(net, dynamic=False) if cfg.get("compile") else net
+        forward = torch.compile(net, dynamic=False) if compiled else net
 
         def loss_of(x, y):
             return F.nll_loss(forward(x), y)
 
-    first_step = bool(cfg.get("compile"))
+    first_step = compiled  # a failure there is torch.compile's
     best = (-1.0, None, -1)
     history = []
     if keep_start:
@@ -1051,10 +1053,8 @@ def _train(
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     net.to(device)
-    logger.info(
-        f"Training on {device}, "
-        f"{'float32' if autocast is None else str(autocast).split('.')[-1]}"
-    )
+    arithmetic = "float32" if autocast is None else str(autocast).split(".")[-1]
+    logger.info(f"Training on {device}, {arithmetic}")
     with _deterministic(device):
         if akada:
             history = _fit_akada(net, sets, idx, cfg, rng, from_init=base is not None)
@@ -1115,9 +1115,7 @@ def _train(
             **({} if gain_model is None else {"gain_model": gain_model}),
             **({} if best_epoch is None else {"best_training_epoch": int(best_epoch)}),
             "device": str(device),
-            "precision": "float32"
-            if autocast is None
-            else str(autocast).split(".")[-1],
+            "precision": arithmetic,
             "compiled": bool(compile) and not hasattr(net, "training_loss"),
             "seconds_per_training_epoch": round(float(np.mean(seconds)), 2)
             if seconds
