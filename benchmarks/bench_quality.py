@@ -19,8 +19,8 @@ import mne
 import numpy as np
 from _machine import cpu_name  # benchmarks/_machine.py
 
-from mne_mousesleep.preprocessing import _read_lowpass_resample
-from mne_mousesleep.quality import _ChunkChecker, _probe_scale
+from mne_mousesleep.scoring.check import _ChunkChecker, _probe_scale
+from mne_mousesleep.scoring.preprocessing import _read_lowpass_resample
 
 
 def simulated(hours, sfreq, seed=0):

@@ -41,7 +41,7 @@ except ImportError:  # run from elsewhere
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.models._grieger2021 import ARCHITECTURES
+from mne_mousesleep.models.grieger2021._network import ARCHITECTURES
 from mne_mousesleep.training import PAPER_AUGMENTATION, _augmented_windows
 
 #: The trained networks are compared as they are: no cross-lab step.
@@ -265,7 +265,8 @@ def _write_day(fname, sfreq=512.0):
 def _train_from_files(fname, n_mice):
     import mne
 
-    from mne_mousesleep.training import _load_for_training, _train
+    from mne_mousesleep.training._data import _load_for_training
+    from mne_mousesleep.training._train import _train, _TrainSettings
 
     mne.set_log_level("WARNING")  # no progress bar per file
     paths = [fname] * n_mice  # the day opened once per mouse, preload=False
@@ -289,9 +290,9 @@ def _train_from_files(fname, n_mice):
         augmentation=None, batch_size=256, lr=None, warmup_epochs=1, lr_decay=0.06,
         weight_decay=1e-4, clip_norm=0.1, dropout=0.2, max_epochs=1, min_epochs=1,
         patience=1, windows_per_epoch=1024, seed=0, name="memory", adapt="gain",
-        device="cpu", precision="float32",
+        device="cpu", precision="float32", compile=False,
     )  # fmt: skip
-    model = _train(data, **settings)
+    model = _train(data, _TrainSettings(**settings))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"one training epoch (1024 windows), validation on "

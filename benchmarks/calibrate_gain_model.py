@@ -22,8 +22,8 @@ import time
 from _machine import cpu_name  # benchmarks/_machine.py
 
 import mne_mousesleep as mms
-from mne_mousesleep.adapt import _epoch_features, fit_gain_model
 from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.scoring.gain import _epoch_features, fit_gain_model
 
 
 def main():

@@ -158,6 +158,10 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "show_memory": False,
     "matplotlib_animations": False,
+    # The examples run here only (not in the tests), with the tests' warning
+    # filters: warnings are errors (doc/sphinxext/gallery_warnings.py).
+    "reset_modules": ("matplotlib", "gallery_warnings.warnings_as_errors"),
+    "reset_modules_order": "both",
 }
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -11,15 +11,9 @@ __getattr__, __dir__, _ = _lazy.attach(
     __name__,
     submodules=["datasets"],
     submod_attrs={
-        "adapt": [
-            "estimate_gain",
-        ],
         "batch": [
             "score_files",
             "stage_summary",
-        ],
-        "emg": [
-            "emg_power",
         ],
         "evaluation": [
             "Evaluation",
@@ -49,12 +43,6 @@ __getattr__, __dir__, _ = _lazy.attach(
             "list_models",
             "load_model",
         ],
-        "preprocessing": [
-            "preprocess",
-        ],
-        "quality": [
-            "describe_quality",
-        ],
         "report": [
             "report",
             "study_report",
@@ -64,11 +52,25 @@ __getattr__, __dir__, _ = _lazy.attach(
             "review_list",
         ],
         "scoring": [
+            "ScoringOptions",
+            "ScoringResult",
             "predict_proba",
             "score",
         ],
-        "smoothing": [
+        "scoring.emg": [
+            "emg_power",
+        ],
+        "scoring.gain": [
+            "estimate_gain",
+        ],
+        "scoring.hmm": [
             "mouse_transition_prior",
+        ],
+        "scoring.preprocessing": [
+            "preprocess",
+        ],
+        "scoring.quality": [
+            "describe_quality",
         ],
         "spindles": [
             "detect_spindles",
@@ -94,7 +96,7 @@ __getattr__, __dir__, _ = _lazy.attach(
     },
 )
 
-__version__ = "0.1.0.dev0"
+from ._version import __version__  # noqa: E402, F401
 
 __all__ = [
     "ANNOTATION_DESCRIPTIONS",
@@ -129,6 +131,8 @@ __all__ = [
     "report",
     "review_list",
     "score",
+    "ScoringOptions",
+    "ScoringResult",
     "scoring_formats",
     "score_files",
     "sleep_statistics",

@@ -9,6 +9,25 @@ import re
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def _check_device_name(device):
+    """Return ``device`` as a name, checking its form (not that it exists).
+
+    A :class:`torch.device` gives its name; anything but ``"auto"``,
+    ``"cpu"``, ``"mps"``, ``"cuda"`` or ``"cuda:N"`` raises a
+    :class:`ValueError`.
+    """
+    if type(device).__name__ == "device" and hasattr(device, "type"):
+        device = str(device)  # a torch.device (torch is not imported here)
+    if not isinstance(device, str) or not re.fullmatch(
+        r"auto|cpu|mps|cuda(:\d+)?", device
+    ):
+        raise ValueError(
+            f"device must be one of {DEVICES} or 'cuda:N' (a GPU number), got "
+            f"{device!r}."
+        )
+    return device
+
+
 def _resolve_device(device):
     """Return the :class:`torch.device` asked for, checking that it exists.
 
@@ -18,15 +37,7 @@ def _resolve_device(device):
     """
     import torch
 
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str) or not re.fullmatch(
-        r"auto|cpu|mps|cuda(:\d+)?", device
-    ):
-        raise ValueError(
-            f"device must be one of {DEVICES} or 'cuda:N' (a GPU number), got "
-            f"{device!r}."
-        )
+    device = _check_device_name(device)
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None)) and (
         torch.backends.mps.is_available()

@@ -42,14 +42,14 @@ docdict = {
     above the recording's own NREM EMG level (the median over the epochs the
     network calls NREM). Epochs called REM, pre-REM or
     NREM on awake-level EMG are moved to Wake (their probability is added to
-    Wake), each rule argued in :data:`mne_mousesleep.emg.RULES`. The fit and
+    Wake), each rule argued in :data:`mne_mousesleep.scoring.emg.RULES`. The fit and
     the epochs changed per stage are in ``proba.attrs["emg_atonia"]``.""",
     "adapt": """adapt : "gain" | None
     ``"gain"`` (default): before the network, bring each channel's EEG scale
     to the one the network was trained on, estimated without labels from the
     amplitude expected for each epoch's spectral shape (so a recording that
     is mostly Wake or mostly NREM is not pushed toward the training mix; see
-    :mod:`mne_mousesleep.adapt`). The gain is logged and stored in
+    :mod:`mne_mousesleep.scoring.gain`). The gain is logged and stored in
     ``proba.attrs["adapt"]``. ``None``: the input scale as recorded (the
     published method).""",
     "smooth": """smooth : "hmm" | pandas.DataFrame | None
@@ -76,6 +76,11 @@ docdict = {
     "merge_bouts": """merge_bouts : bool
     If True, consecutive epochs of the same stage are merged into one
     annotation per bout. Default False: one annotation per 10-s epoch.""",
+    "options": """options : ScoringOptions | None
+    All the options of the scoring in one object (see
+    :class:`~mne_mousesleep.ScoringOptions`); the keyword arguments above
+    that are given explicitly override its fields. None: the keyword
+    arguments (and the defaults) alone.""",
     "ref_grieger2021": (
         ".. [1] Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021).\n"
         "       Automated scoring of pre-REM sleep in mice with deep learning.\n"

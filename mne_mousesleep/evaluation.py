@@ -17,6 +17,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from ._stages import _time_base
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -102,19 +103,20 @@ def _align(reference, predicted):
     another epoch length is converted to the prediction's epochs first.
     """
     ref, pred = to_stages(reference), to_stages(predicted)
-    dates = [s.attrs.get("meas_date") for s in (ref, pred)]
+    dates = [_time_base(s).meas_date for s in (ref, pred)]
     base = dates[1] if all(d is not None for d in dates) else None
 
     def offset(s):  # absolute time = index + offset
-        t = float(s.attrs.get("first_time", 0.0))
+        time_base = _time_base(s)
+        t = time_base.first_time
         if base is not None:
             t += (
-                pd.Timestamp(s.attrs["meas_date"]) - pd.Timestamp(base)
+                pd.Timestamp(time_base.meas_date) - pd.Timestamp(base)
             ).total_seconds()
         return t
 
-    ref_length = float(ref.attrs.get("epoch_length", 10.0))
-    pred_length = float(pred.attrs.get("epoch_length", 10.0))
+    ref_length = _time_base(ref).epoch_length
+    pred_length = _time_base(pred).epoch_length
     on_grid = np.isclose(
         ((offset(ref) + ref.index[0]) - (offset(pred) + pred.index[0]))
         / pred_length

@@ -1,11 +1,9 @@
-"""Stage vocabulary and conversions between scores, annotations and hypnograms.
+"""Conversions between scores, annotations, stage sequences and hypnograms.
 
-The package's central representation of a scoring is a *stage sequence*: a
-:class:`pandas.Series` of the categorical stage names :data:`STAGES`, one row
-per epoch, indexed by the epoch onset in seconds from the first sample of the
-recording. Its ``attrs`` carry ``"epoch_length"`` (s), ``"meas_date"`` (the
-recording's measurement date or None) and ``"first_time"`` (s from
-``meas_date`` to the first sample), so that clock times can be recovered.
+A scoring is a *stage sequence* (see :mod:`mne_mousesleep._stages`): a
+:class:`pandas.Series` of the stage names :data:`STAGES`, one row per epoch,
+indexed by the epoch onset in seconds from the first sample of the
+recording, with its time base in ``attrs``.
 """
 
 # Authors: The mne-mousesleep developers
@@ -17,125 +15,30 @@ from mne import Annotations
 from mne.utils import _validate_type, logger
 
 from ._docs import fill_doc
-
-#: Stage names used throughout the package.
-WAKE, NREM, PRE_REM, REM, ARTIFACT, UNSCORED = (
-    "Wake",
-    "NREM",
-    "pre-REM",
-    "REM",
-    "artifact",
-    "unscored",
+from ._stages import (  # noqa: F401 (the vocabulary is public here)
+    _ALIASES,
+    _FROM_YASA,
+    _MISSING,
+    ANNOTATION_DESCRIPTIONS,
+    ARTIFACT,
+    DEFAULT_EPOCH_LENGTH,
+    NREM,
+    PRE_REM,
+    REM,
+    SCORED_STAGES,
+    STAGE_CODES,
+    STAGES,
+    UNSCORED,
+    WAKE,
+    YASA_STAGES,
+    _bout_bounds,
+    _make_stages,
+    _map_labels,
+    _regrid,
+    _seconds_from_first_sample,
+    _start_time,
+    _time_base,
 )
-#: The mouse stage vocabulary, in the order used for tables and plots.
-STAGES = (WAKE, NREM, PRE_REM, REM, ARTIFACT, UNSCORED)
-#: The stages that are sleep or wake (not artifact, not unscored).
-SCORED_STAGES = (WAKE, NREM, PRE_REM, REM)
-
-#: Description of each stage in :class:`mne.Annotations` (MNE's sleep naming;
-#: artifacts start with ``BAD_`` so that epoching rejects them by default).
-ANNOTATION_DESCRIPTIONS = {
-    WAKE: "Sleep stage W",
-    NREM: "Sleep stage NREM",
-    PRE_REM: "Sleep stage pre-REM",
-    REM: "Sleep stage R",
-    ARTIFACT: "BAD_artifact",
-    UNSCORED: "Sleep stage ?",
-}
-
-#: Stage of a 3-stage :class:`yasa.Hypnogram` for each stage (pre-REM is folded
-#: into NREM, as in the 3-class models of Grieger et al. 2021).
-YASA_STAGES = {
-    WAKE: "WAKE",
-    NREM: "NREM",
-    PRE_REM: "NREM",
-    REM: "REM",
-    ARTIFACT: "ART",
-    UNSCORED: "UNS",
-}
-
-#: Integer code of each stage (negative codes for artifact and unscored, as in
-#: YASA).
-STAGE_CODES = {WAKE: 0, NREM: 1, PRE_REM: 2, REM: 3, ARTIFACT: -1, UNSCORED: -2}
-
-# Labels understood without a user mapping (matched case-insensitively).
-_ALIASES = {
-    **{desc.lower(): stage for stage, desc in ANNOTATION_DESCRIPTIONS.items()},
-    **{s.lower(): s for s in STAGES},
-    "w": WAKE,
-    "wake": WAKE,
-    "aw": WAKE,
-    "qw": WAKE,
-    "sleep stage wake": WAKE,
-    "nr": NREM,
-    "nrem": NREM,
-    "sws": NREM,
-    "n": NREM,
-    "sleep stage n": NREM,
-    "pre-rem": PRE_REM,
-    "prerem": PRE_REM,
-    "pre_rem": PRE_REM,
-    "ps": PRE_REM,
-    "is": PRE_REM,
-    "r": REM,
-    "rem": REM,
-    "sleep stage rem": REM,
-    "a": ARTIFACT,
-    "art": ARTIFACT,
-    "artifact": ARTIFACT,
-    "artefact": ARTIFACT,
-    "bad_artifact": ARTIFACT,
-    "x": ARTIFACT,
-    "movement time": ARTIFACT,
-    "uns": UNSCORED,
-    "?": UNSCORED,
-    "u": UNSCORED,
-    "undefined": UNSCORED,
-    "unknown": UNSCORED,
-}
-_FROM_YASA = {"WAKE": WAKE, "NREM": NREM, "REM": REM, "ART": ARTIFACT, "UNS": UNSCORED}
-
-
-def _make_stages(values, onsets, attrs):
-    stages = pd.Series(
-        pd.Categorical(values, categories=STAGES),
-        index=pd.Index(np.asarray(onsets, float), name="onset"),
-        name="stage",
-    )
-    stages.attrs = {
-        "epoch_length": 10.0,
-        "meas_date": None,
-        "first_time": 0.0,
-        **dict(attrs),
-    }
-    return stages
-
-
-def _map_labels(labels, mapping, what):
-    """Map labels to stage names with a user mapping or the known aliases."""
-    labels = np.asarray(labels, dtype=object)
-    out = np.empty(len(labels), dtype=object)
-    unknown = set()
-    for ii, label in enumerate(labels):
-        if mapping is not None:
-            stage = mapping.get(label, mapping.get(str(label), _MISSING))
-        else:
-            stage = _ALIASES.get(str(label).strip().lower(), _MISSING)
-        if stage is _MISSING or (stage is not None and stage not in STAGES):
-            unknown.add(label)
-        out[ii] = stage
-    if unknown:
-        hint = (
-            f"pass mapping={{label: stage}} with stages among {STAGES} (None to "
-            "ignore a label)"
-            if mapping is None
-            else f"add them to mapping (values among {STAGES}, or None to ignore)"
-        )
-        raise ValueError(f"Unknown {what} {sorted(map(str, unknown))}: {hint}.")
-    return out
-
-
-_MISSING = object()
 
 
 def proba_to_stages(proba):
@@ -248,57 +151,6 @@ def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
     return _make_stages(values, epoch_onsets, attrs)
 
 
-def _regrid(starts, ends, values, epoch_length, origin):
-    """Cut bouts ``[starts, ends)`` into epochs of a grid through ``origin``.
-
-    Returns the stage and onset of each epoch from the first to the last that
-    the bouts cover for at least half its time. An epoch takes the stage that
-    covers most of its time; time that no bout covers counts as unscored. A
-    tie goes to the stage that comes first in the epoch, but never to
-    unscored when a stage ties with it.
-    """
-    starts, ends = np.asarray(starts, float), np.asarray(ends, float)
-    values = np.asarray(values, dtype=object)
-    # Contiguous bouts of one stage count as one (per-second files: fast).
-    same = (values[1:] == values[:-1]) & np.isclose(starts[1:], ends[:-1], atol=1e-9)
-    if same.any():
-        first_of_run, last_of_run = np.r_[True, ~same], np.r_[~same, True]
-        starts, ends = starts[first_of_run], ends[last_of_run]
-        values = values[first_of_run]
-    length = float(epoch_length)
-    first = np.floor((starts.min() - origin) / length + 1e-9)
-    last = np.ceil((ends.max() - origin) / length - 1e-9)
-    onsets = origin + np.arange(first, last) * length
-    index = {stage: ii for ii, stage in enumerate(STAGES)}
-    cover = np.zeros((len(onsets), len(STAGES)))
-    begin = np.full((len(onsets), len(STAGES)), np.inf)
-    for start, end, stage in zip(starts, ends, values):
-        col = index[stage]
-        k0 = int(np.floor((start - origin) / length + 1e-9) - first)
-        k1 = int(np.ceil((end - origin) / length - 1e-9) - first)
-        ks = np.arange(k0, k1)
-        lo = np.maximum(onsets[ks], start)
-        hi = np.minimum(onsets[ks] + length, end)
-        cover[ks, col] += np.maximum(hi - lo, 0.0)
-        begin[ks, col] = np.minimum(begin[ks, col], lo)
-    unscored = index[UNSCORED]
-    covered = cover.sum(axis=1)
-    cover[:, unscored] += np.clip(length - covered, 0.0, None)
-    begin[:, unscored] = np.where(cover[:, unscored] > 0, np.inf, begin[:, unscored])
-    cover = np.round(cover, 6)
-    tied = cover == cover.max(axis=1, keepdims=True)
-    only = tied.sum(axis=1) == 1
-    tied[~only, unscored] = False  # unscored loses every tie
-    key = np.where(tied, begin, np.inf)
-    key[tied & ~np.isfinite(key)] = 0.0  # unscored alone among the tied
-    best = np.argmin(np.where(tied, key, np.inf), axis=1)
-    # Edge epochs the scoring covers for less than half their time are left
-    # out (they are mostly outside it); inside, gaps are unscored epochs.
-    half = np.flatnonzero(covered >= length / 2 - 1e-6)
-    keep = slice(half[0], half[-1] + 1) if len(half) else slice(0, 0)
-    return np.asarray(STAGES, dtype=object)[best][keep], onsets[keep]
-
-
 def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     """Convert a scoring to epochs of another length (majority of time).
 
@@ -351,7 +203,7 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     stages = to_stages(scoring)
     if not len(stages):
         raise ValueError("The scoring holds no epoch.")
-    old = float(stages.attrs.get("epoch_length", 10.0))
+    old = _time_base(stages).epoch_length
     onsets = stages.index.to_numpy(float)
     origin = onsets[0] if origin is None else float(origin)
     values, new_onsets = _regrid(
@@ -396,7 +248,9 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     if isinstance(scoring, pd.DataFrame):
         return proba_to_stages(scoring)
     if isinstance(scoring, Annotations):
-        return _annotations_to_stages(scoring, mapping, epoch_length or 10.0)
+        return _annotations_to_stages(
+            scoring, mapping, epoch_length or DEFAULT_EPOCH_LENGTH
+        )
     try:
         import yasa
     except ImportError:  # pragma: no cover
@@ -443,7 +297,7 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     values = _map_labels(labels, mapping, "labels")
     if any(v is None for v in values):
         raise ValueError("Labels mapped to None cannot be dropped from a sequence.")
-    length = float(epoch_length or 10.0)
+    length = float(epoch_length or DEFAULT_EPOCH_LENGTH)
     if isinstance(scoring, pd.Series):
         onsets = scoring.index.to_numpy(dtype=float)
         attrs = {**scoring.attrs, "epoch_length": length}
@@ -495,9 +349,12 @@ def to_annotations(scoring, *, merge_bouts=False):
     _validate_type(merge_bouts, bool, "merge_bouts")
     stages = to_stages(scoring)
     values = stages.to_numpy(dtype=object)
-    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
-    meas_date = stages.attrs.get("meas_date", None)
-    first_time = float(stages.attrs.get("first_time", 0.0))
+    base = _time_base(stages)
+    epoch_length, meas_date, first_time = (
+        base.epoch_length,
+        base.meas_date,
+        base.first_time,
+    )
     onsets = stages.index.to_numpy(dtype=float)
     durations = np.full(len(values), epoch_length)
     if merge_bouts and len(values):
@@ -511,37 +368,6 @@ def to_annotations(scoring, *, merge_bouts=False):
         onsets = onsets + first_time
     descriptions = [ANNOTATION_DESCRIPTIONS[s] for s in values]
     return Annotations(onsets, durations, descriptions, orig_time=meas_date)
-
-
-def _bout_bounds(values, onsets, epoch_length):
-    """Start and end (exclusive) indices of runs of equal, contiguous epochs."""
-    new = np.r_[
-        True,
-        (values[1:] != values[:-1]) | ~np.isclose(np.diff(onsets), epoch_length),
-    ]
-    starts = np.flatnonzero(new)
-    ends = np.r_[starts[1:], len(values)]
-    return starts, ends
-
-
-def _seconds_from_first_sample(stages, raw):
-    """Epoch onsets of ``stages`` in seconds from the first sample of ``raw``.
-
-    Probabilities count from the first sample (``first_time`` in their attrs);
-    annotations of a Raw count from its ``meas_date`` (or ``first_samp``), so
-    the Raw's own ``first_time`` is subtracted.
-    """
-    absolute = stages.index.to_numpy(float) + float(stages.attrs.get("first_time", 0.0))
-    return absolute - raw.first_time
-
-
-def _start_time(stages):
-    """Clock time of the first epoch, or None."""
-    meas_date = stages.attrs.get("meas_date")
-    if meas_date is None or not len(stages):
-        return None
-    offset = float(stages.attrs.get("first_time", 0.0)) + float(stages.index[0])
-    return pd.Timestamp(meas_date) + pd.Timedelta(seconds=offset)
 
 
 def to_hypnogram(scoring, *, start=None, scorer=None):
@@ -596,7 +422,7 @@ def to_hypnogram(scoring, *, start=None, scorer=None):
         start = _start_time(stages)
     if scorer is None:
         scorer = stages.attrs.get("model", None)
-    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
+    epoch_length = _time_base(stages).epoch_length
     return yasa.Hypnogram(
         list(stages.astype(object).map(YASA_STAGES)),
         n_stages=3,

@@ -7,6 +7,7 @@ import numpy as np
 from mne.io import BaseRaw
 from mne.utils import _validate_type, verbose, warn
 
+from ._stages import _time_base
 from .hypnogram import (
     NREM,
     STAGE_CODES,
@@ -41,7 +42,7 @@ def stages_per_sample(raw, scoring):
     """
     stages = to_stages(scoring)
     sfreq = raw.info["sfreq"]
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     codes = np.full(raw.n_times, STAGE_CODES[UNSCORED], dtype=int)
     onsets = _seconds_from_first_sample(stages, raw)
     starts = np.round(onsets * sfreq).astype(int)

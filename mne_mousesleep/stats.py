@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
+from ._stages import _time_base, _zeitgeber, _zt_hours  # noqa: F401
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -16,7 +17,6 @@ from .hypnogram import (
     UNSCORED,
     WAKE,
     _bout_bounds,
-    _start_time,
     to_hypnogram,
     to_stages,
 )
@@ -25,7 +25,7 @@ _STAGES_5 = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
 
 
 def _epoch_length(stages):
-    return float(stages.attrs.get("epoch_length", 10.0))
+    return _time_base(stages).epoch_length
 
 
 def _bouts(stages):
@@ -175,33 +175,6 @@ def sleep_statistics(scoring):
     _, probs = transition_matrix(stages)
     out["P(pre-REM -> REM)"] = probs.loc[PRE_REM, REM]
     return pd.Series(out, name="value", dtype=float)
-
-
-def _zeitgeber(stages, lights_on, start):
-    """ZT in hours of each epoch onset."""
-    if start is None:
-        start = _start_time(stages)
-    if start is None:
-        raise ValueError(
-            "The scoring has no clock time (the recording has no meas_date); "
-            "pass start (clock time of the first epoch)."
-        )
-    rel = stages.index.to_numpy(float) - float(stages.index[0])
-    return (_zt_hours(start, lights_on) + rel / 3600) % 24
-
-
-def _zt_hours(clock_time, lights_on):
-    """Zeitgeber time (h, 0-24) of a clock time, lights on at ``"HH:MM"``."""
-    clock_time = pd.Timestamp(clock_time)
-    _validate_type(lights_on, str, "lights_on")
-    try:
-        on = pd.Timedelta(lights_on + (":00" if lights_on.count(":") == 1 else ""))
-    except ValueError:
-        raise ValueError(
-            f"lights_on must be a clock time 'HH:MM', got {lights_on!r}."
-        ) from None
-    since_midnight = clock_time - clock_time.normalize()
-    return ((since_midnight - on).total_seconds() / 3600) % 24
 
 
 def phase_statistics(scoring, *, lights_on="07:00", start=None):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option
 
+from ._stages import _time_base
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -80,7 +81,7 @@ def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
         if len(axes) != n_axes:
             raise ValueError(f"axes must hold {n_axes} axes, got {len(axes)}.")
         fig = axes[0].figure
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     t = _hours(stages)
     ax = axes[0]
     levels = np.array([_LEVELS.get(s, np.nan) for s in stages.to_numpy(object)])

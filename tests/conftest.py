@@ -141,16 +141,54 @@ def make_raw(
     return raw
 
 
+#: The short training settings of the tests (a few steps, no early stopping).
+SHORT_TRAINING = dict(
+    batch_size=32,
+    lr=2e-3,
+    warmup_epochs=1,
+    min_epochs=1,
+    max_epochs=1,
+    windows_per_epoch=64,
+    verbose="error",
+)
+
+
+def write_study(folder, n=2, *, duration=600.0, sfreq=128.0, seed=0, names=None):
+    """Write ``n`` simulated recordings (FIF) into ``folder``; return their paths.
+
+    The one simulated study of the tests: recording ``ii`` is
+    ``simulate_recording(duration, sfreq, seed=seed + ii)``, saved as
+    ``<name>_raw.fif``, the names ``M0``, ``M1``... unless given.
+    """
+    names = names or [f"M{ii}" for ii in range(n)]
+    from mne_mousesleep.datasets import simulate_recording
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ii in range(n):
+        raw = simulate_recording(duration, sfreq, seed=seed + ii)
+        paths.append(folder / f"{names[ii]}_raw.fif")
+        raw.save(paths[-1], verbose="error")
+    return paths
+
+
 @pytest.fixture
 def dask_cluster():
-    """A Dask LocalCluster of 2 worker processes on loopback, and its client."""
+    """A Dask LocalCluster of 2 worker processes on loopback, and its client.
+
+    Every port is chosen free by the system (the scheduler's and the
+    dashboard's), so two test runs on one machine never collide.
+    """
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            scheduler_port=0,
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address=None,
             processes=True,
         ) as cluster,
         distributed.Client(cluster) as client,

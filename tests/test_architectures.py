@@ -3,26 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SHORT_TRAINING
 from torch.nn import functional as F
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
 from mne_mousesleep.models._architectures import ARCHITECTURES
 from mne_mousesleep.models._multiexit import normalised_entropy
-from mne_mousesleep.preprocessing import _lowpass_resample
+from mne_mousesleep.scoring.preprocessing import _lowpass_resample
 
 PICKS = ["EEG_PR", "EMG"]
 NEW = ["akada-rule", "akada-stacking", "akada-multimodal", "resnet", "multiexit"]
-TINY = dict(  # a few training steps
-    picks=PICKS,
-    batch_size=16,
-    lr=2e-3,
-    warmup_epochs=1,
-    min_epochs=1,
-    max_epochs=1,
-    windows_per_epoch=48,
-    verbose="error",
-)
+TINY = dict(SHORT_TRAINING, picks=PICKS)  # a few training steps
 MICE = ["A", "B", "C", "D"]
 SPLIT = {"train": ["A", "B"], "validation": ["C"], "test": ["D"]}
 
@@ -108,6 +100,7 @@ def test_few_training_steps_lower_the_loss(arch, windows):
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", NEW)
 def test_train_save_load_score(arch, mice_raws, tmp_path):
     """Train through the pipeline, save, load, score through score()."""
@@ -143,6 +136,7 @@ def test_train_save_load_score(arch, mice_raws, tmp_path):
     assert set(annot.description) <= set(mms.ANNOTATION_DESCRIPTIONS.values())
 
 
+@pytest.mark.slow
 def test_akada_integrations(mice_raws):
     rule = mms.train(
         mice_raws, architecture="akada-rule", n_classes=3, mice=MICE, split=SPLIT,
@@ -249,6 +243,7 @@ def test_multiexit_adaptive_inference(windows):
     torch.testing.assert_close(loss, mean)
 
 
+@pytest.mark.slow
 def test_multiexit_threshold_in_model(mice_raws, tmp_path):
     model = mms.train(
         mice_raws, architecture="multiexit", n_classes=5, mice=MICE, split=SPLIT,
@@ -275,6 +270,7 @@ def test_multiexit_threshold_in_model(mice_raws, tmp_path):
         other.exit_threshold = 0.2
 
 
+@pytest.mark.slow
 def test_cross_validate(mice_raws):
     raws = mice_raws + [simulate_recording(600.0, 128.0, seed=20)]
     mice = MICE + ["E"]
@@ -320,9 +316,10 @@ def test_cli_knows_every_architecture():
     assert _ARCHITECTURES == tuple(ARCHITECTURES)
 
 
+@pytest.mark.slow
 def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch, dask_cluster):
     """A fold's failure keeps the others; folds on a Dask cluster alike."""
-    from mne_mousesleep import training
+    from mne_mousesleep.training import _cross_validate as training
 
     raws = mice_raws + [simulate_recording(600.0, 128.0, seed=20)]
     mice = MICE + ["E"]
@@ -331,10 +328,10 @@ def test_cross_validate_failed_fold_and_dask(mice_raws, monkeypatch, dask_cluste
     serial, _ = mms.cross_validate(raws, **settings)
     real = training._train
 
-    def flaky(data, **kwargs):
-        if kwargs["name"].endswith("fold2"):
+    def flaky(data, settings):
+        if settings.name.endswith("fold2"):
             raise RuntimeError("out of memory")
-        return real(data, **kwargs)
+        return real(data, settings)
 
     monkeypatch.setattr(training, "_train", flaky)
     results, models = mms.cross_validate(raws, **settings)

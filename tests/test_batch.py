@@ -6,11 +6,12 @@ import shutil
 import mne
 import pandas as pd
 import pytest
+from conftest import write_study
 
 from mne_mousesleep import ANNOTATION_DESCRIPTIONS, score_files
-from mne_mousesleep.batch import _atomic
 from mne_mousesleep.cli import main
 from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.io._write import _atomic
 
 
 def _write_study(folder, shared_dir, n_sim=2):
@@ -132,6 +133,7 @@ def test_bids_dataset(online, tmp_path):
     assert not [p for p in (root / "sub-01").rglob("*") if "scoring" in p.name]
 
 
+@pytest.mark.slow
 def test_dask_local_cluster(online, shared_dir, tmp_path, dask_cluster):
     """The same batch on a Dask LocalCluster (2 workers on loopback)."""
     cluster, client = dask_cluster
@@ -175,12 +177,10 @@ def test_atomic_write_never_leaves_partial_file(tmp_path):
 
 def test_interrupted_recording_is_scored_again(online, tmp_path, monkeypatch):
     """A run killed while moving its outputs into place resumes; edits are kept."""
-    import mne_mousesleep.batch as batch
+    from mne_mousesleep.batch import _write as batch
 
     study = tmp_path / "study"
-    study.mkdir()
-    raw = simulate_recording(600.0, 128.0, seed=1)
-    raw.save(study / "M1_raw.fif", verbose=False)
+    write_study(study, 1, seed=1, names=["M1"])
     write_json = batch._write_json
     calls = []
 
@@ -232,17 +232,15 @@ def test_interrupted_recording_is_scored_again(online, tmp_path, monkeypatch):
 
 def test_unwritable_outputs_fail_before_scoring(tmp_path, monkeypatch, capsys):
     """Outputs that cannot be written fail each recording before any scoring."""
-    import mne_mousesleep.scoring as scoring
+    from mne_mousesleep.batch import _one as scoring
 
     study = tmp_path / "study"
-    study.mkdir()
-    for ii in range(2):
-        simulate_recording(60.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+    write_study(study, 2, duration=60.0)
 
     def no_scoring(*args, **kwargs):
         raise AssertionError("scored although the outputs cannot be written")
 
-    monkeypatch.setattr(scoring, "predict_proba", no_scoring)
+    monkeypatch.setattr(scoring, "_score", no_scoring)
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     for out_dir in (blocker, blocker / "sub"):
@@ -271,9 +269,7 @@ def test_locked_recording_is_left_to_the_other_run(online, tmp_path):
     from filelock import FileLock
 
     study = tmp_path / "study"
-    study.mkdir()
-    for ii in range(2):
-        simulate_recording(60.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+    write_study(study, 2, duration=60.0)
     with FileLock(study / ".M0_scoring.lock", timeout=0):
         summary = score_files(study, n_jobs=1)
     assert list(summary["status"]) == ["busy", "scored"]
@@ -292,9 +288,7 @@ def test_workers_end_with_a_killed_parent(online, tmp_path):
     import psutil
 
     study = tmp_path / "study"
-    study.mkdir()
-    for ii in range(4):
-        simulate_recording(600.0, 128.0, seed=ii).save(study / f"M{ii}_raw.fif")
+    write_study(study, 4)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mne_mousesleep.cli", "score", str(study)]
         + ["--jobs", "2", "--format", "tsv"],
@@ -341,8 +335,7 @@ def test_errors(tmp_path):
 def test_sidecar_of_an_earlier_version(online, tmp_path):
     """Sidecars without hashes (earlier versions): up to date or stale, kept."""
     study = tmp_path / "study"
-    study.mkdir()
-    simulate_recording(60.0, 128.0, seed=0).save(study / "M0_raw.fif")
+    write_study(study, 1, duration=60.0)
     assert list(score_files(study, n_jobs=1)["status"]) == ["scored"]
     sidecar = study / "M0_scoring.json"
     info = json.loads(sidecar.read_text())
@@ -366,7 +359,7 @@ def test_default_jobs_one_per_two_cores(tmp_path, monkeypatch):
     def fake_run(todo, run, n_jobs, client):
         seen.append(n_jobs)
         for ii, job, _, out in todo:
-            yield ii, dict(file=str(job["path"]), status="failed", error="-"), out
+            yield ii, dict(file=str(job.path), status="failed", error="-"), out
 
     monkeypatch.setattr(batch, "_run", fake_run)
     (tmp_path / "m_raw.fif").write_text("")

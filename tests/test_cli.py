@@ -106,7 +106,7 @@ def test_truncated_edf(online, tmp_path, capsys):
     assert not (tmp_path / "cut_scoring.csv").exists()
     assert main(["score", str(cut), "--allow-truncated"]) == 0
     sidecar = json.loads((tmp_path / "cut_scoring.json").read_text())
-    warnings = sidecar["quality"]["reader_warnings"]
+    warnings = sidecar["result"]["quality"]["reader_warnings"]
     assert any("does not match the file size" in w for w in warnings)
     assert main(["score", str(cut), "--out", str(tmp_path / "x.csv")]) == 1
     assert "looks truncated" in capsys.readouterr().err
@@ -173,8 +173,8 @@ def test_score_example_and_mat(online, capsys, shared_dir, tmp_path):
     assert main(["score", str(mat), "--model", "grieger2021-3stage"]) == 0
     assert "1 scored, 0 skipped, 0 failed" in capsys.readouterr().out
     sidecar = json.loads((tmp_path / "rec_scoring.json").read_text())
-    assert sidecar["model"] == "grieger2021-3stage"
-    assert sidecar["ch_names"] == ["EEG_P"]
+    assert sidecar["result"]["model"] == "grieger2021-3stage"
+    assert sidecar["result"]["ch_names"] == ["EEG_P"]
     assert len(mne.read_annotations(tmp_path / "rec_scoring.csv")) == 60
 
 
@@ -227,7 +227,7 @@ def test_corrupt_edf_annotation_channel(online, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "1 scored" in captured.out and "Traceback" not in captured.err
     sidecar = json.loads((tmp_path / "ann_scoring.json").read_text())
-    assert any("latin1" in w for w in sidecar["quality"]["reader_warnings"])
+    assert any("latin1" in w for w in sidecar["result"]["quality"]["reader_warnings"])
 
 
 def test_batch_prints_input_quality(online, tmp_path, capsys):

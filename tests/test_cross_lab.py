@@ -5,11 +5,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHORT_TRAINING
 
 import mne_mousesleep as mms
-from mne_mousesleep.adapt import _epoch_features, fit_gain_model
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.smoothing import (
+from mne_mousesleep.scoring.gain import _epoch_features, fit_gain_model
+from mne_mousesleep.scoring.hmm import (
     WAKE_TO_REM,
     _apply_hmm,
     _check_smooth,
@@ -103,6 +104,7 @@ def test_fit_gain_model_recovers_gains(light, dark):
     assert len(fit["coef"]) == 14
 
 
+@pytest.mark.slow
 def test_training_learns_the_gain_model(online, tmp_path):
     """train() stores a gain model; its models are gain-invariant too."""
     recs = []
@@ -110,14 +112,8 @@ def test_training_learns_the_gain_model(online, tmp_path):
         raw = simulate_recording(1800.0, 128.0, seed=seed)
         raw.info["subject_info"] = {"his_id": f"m{seed}"}
         recs.append(_scaled(raw, 3.0 if seed % 2 else 1.0))
-    short = dict(
-        n_classes=3,
-        split={"train": ["m0", "m1"], "validation": ["m2"], "test": ["m3"]},
-        max_epochs=1,
-        min_epochs=1,
-        windows_per_epoch=64,
-        verbose="error",
-    )
+    split = {"train": ["m0", "m1"], "validation": ["m2"], "test": ["m3"]}
+    short = dict(SHORT_TRAINING, n_classes=3, split=split)
     model = mms.train(recs, **short)
     gm = model.card.details["gain_model"]
     assert len(gm["channels"]) == 1 and len(gm["channels"][0]["coef"]) == 14
@@ -145,9 +141,11 @@ def _proba(rows, classes=("Wake", "REM", "NREM", "pre-REM", "artifact")):
 
 
 def _with_hmm(proba, smooth="hmm"):
-    out = proba.copy()
-    trans = _check_smooth(smooth, list(out.columns))
-    hmm = _apply_hmm(out, trans)
+    trans = _check_smooth(smooth, list(proba.columns), 10.0)
+    before = proba.to_numpy(copy=True)
+    values, hmm = _apply_hmm(proba.to_numpy(), list(proba.columns), trans)
+    np.testing.assert_array_equal(proba.to_numpy(), before)  # a pure step
+    out = pd.DataFrame(values, index=proba.index, columns=proba.columns)
     out.attrs["hmm"] = dict(path=hmm["path"], onsets=list(out.index))
     return out, hmm
 
@@ -191,7 +189,7 @@ def test_hmm_keeps_clear_short_bouts_and_unscored():
 
 def test_hmm_three_stage_and_lab_matrix(online, light):
     """3-stage networks get the folded prior; a lab's matrix replaces it."""
-    trans = _check_smooth("hmm", ["Wake", "REM", "NREM"])
+    trans = _check_smooth("hmm", ["Wake", "REM", "NREM"], 10.0)
     assert trans.shape == (3, 3) and trans[0, 1] < 1e-5
     np.testing.assert_allclose(trans.sum(axis=1), 1.0)
     _, probs = mms.transition_matrix(mms.to_stages(light.annotations))
@@ -276,6 +274,7 @@ def test_low_sampling_rate_warns(online, light):
     assert any("EMG rules correct" in n for n in trust["notes"])
 
 
+@pytest.mark.slow
 def test_fine_tuning_keeps_better_start_and_rate_augmentation(online):
     """A fine-tuning that only harms keeps the starting weights; rates recorded."""
     import torch
@@ -287,38 +286,21 @@ def test_fine_tuning_keeps_better_start_and_rate_augmentation(online):
         recs.append(raw)
     split = {"train": ["m0", "m1"], "validation": ["m2"]}
     base = mms.load_model("grieger2021-3stage")
-    wrecked = mms.train(
-        recs,
-        n_classes=3,
-        init=base,
-        split=split,
-        lr=10.0,  # a step this large ruins the network
-        max_epochs=1,
-        min_epochs=1,
-        windows_per_epoch=64,
-        verbose="error",
-    )
+    short = dict(SHORT_TRAINING, n_classes=3, split=split)
+    short["lr"] = 10.0  # a step this large ruins the network
+    wrecked = mms.train(recs, init=base, **short)
     assert wrecked.card.details["best_training_epoch"] == 0
     for key, value in base._network.state_dict().items():
         torch.testing.assert_close(wrecked._network.state_dict()[key], value)
     assert wrecked.card.details["settings"]["resample_rates"] == [128.0]
     assert wrecked.card.details["gain_model"] == base.card.details["gain_model"]
-    none = mms.train(
-        recs,
-        n_classes=3,
-        split=split,
-        max_epochs=1,
-        min_epochs=1,
-        windows_per_epoch=64,
-        resample_rates=(),
-        verbose="error",
-    )
+    none = mms.train(recs, resample_rates=(), **dict(short, lr=None))
     assert none.card.details["settings"]["resample_rates"] == []
 
 
 def test_lower_rate_versions(light):
     """Each lower rate gives a 64-Hz signal of the same length."""
-    from mne_mousesleep.training import _lower_rate_versions
+    from mne_mousesleep.training._data import _lower_rate_versions
 
     card = mms.get_model_card("grieger2021-3stage")
     raw = light.copy().crop(0, 600.0)

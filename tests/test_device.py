@@ -10,7 +10,7 @@ import mne_mousesleep as mms
 from mne_mousesleep._device import _resolve_device
 from mne_mousesleep.cli import main
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.scoring import _per_window_proba, _window_proba
+from mne_mousesleep.scoring.network import _per_window_proba, _window_proba
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -43,9 +43,9 @@ def test_same_probabilities_on_every_path(online):
     """The per-window path used on GPUs gives the fast CPU path's numbers."""
     raw = simulate_recording(1800.0, 128.0, seed=2)
     model = mms.load_model("grieger2021-5stage")
-    from mne_mousesleep.preprocessing import _preprocess
+    from mne_mousesleep.scoring.preprocessing import _read_checked
 
-    data, _, _ = _preprocess(raw, ["EEG_PR"], model.card, dtype=np.float32)
+    data = _read_checked(raw, ["EEG_PR"], model.card, dtype=np.float32).data
     fast = _window_proba(model, data, 32)
     windows = _per_window_proba(model, data, 32, device=torch.device("cpu"))
     np.testing.assert_allclose(windows, fast, atol=1e-4, equal_nan=True)
@@ -80,7 +80,7 @@ def test_cli_device(online, tmp_path, capsys):
 
 def test_cuda_training_is_made_deterministic():
     """cuDNN's deterministic mode while training on CUDA, restored after."""
-    from mne_mousesleep.training import _deterministic
+    from mne_mousesleep.training._fit import _deterministic
 
     cudnn = torch.backends.cudnn
     before = cudnn.deterministic, cudnn.benchmark

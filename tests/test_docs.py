@@ -28,3 +28,26 @@ def test_every_public_object_in_api_reference():
     documented = _documented()
     assert public - documented == set(), "missing from doc/api.rst"
     assert documented - public == set(), "doc/api.rst lists non-public names"
+
+
+def test_gallery_examples_run_with_warnings_as_errors():
+    """The docs build runs each example with the tests' warning filters."""
+    import sys
+    import warnings
+
+    import pytest
+
+    sys.path.insert(0, str(API.parent / "sphinxext"))
+    try:
+        from gallery_warnings import warnings_as_errors
+    finally:
+        sys.path.pop(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings_as_errors({}, "00_example.py", "before")
+        with pytest.raises(RuntimeWarning, match="an example warns"):
+            warnings.warn("an example warns", RuntimeWarning, stacklevel=1)
+        # The ignore list of pyproject.toml holds too.
+        warnings.warn("The sampling rate is 128 Hz: low", RuntimeWarning, stacklevel=1)
+        warnings_as_errors({}, "00_example.py", "after")
+        warnings.warn("after the example: ignored again", RuntimeWarning, stacklevel=1)

@@ -95,7 +95,7 @@ def test_uninformative_emg_changes_nothing(online, active_wake_raw, kind, rng):
 
 def test_emg_auto_detection(online, active_wake_raw):
     """emg='auto': exactly one EMG channel by type or name, else no EMG step."""
-    from mne_mousesleep.emg import _find_emg
+    from mne_mousesleep.scoring.check import _find_emg
 
     raw = active_wake_raw
     assert _find_emg(raw) == ("EMG", "EMG channel EMG found")

@@ -5,9 +5,8 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from mne_mousesleep.models import _fast
-from mne_mousesleep.models._fast import FastThreeConv, winograd_matrices
-from mne_mousesleep.models._grieger2021 import _ThreeConvPool
+from mne_mousesleep.models.grieger2021 import _fast, _ThreeConvPool
+from mne_mousesleep.models.grieger2021._fast import FastThreeConv, winograd_matrices
 
 
 @pytest.mark.parametrize("m, r", [(2, 3), (8, 5), (8, 3), (10, 5), (10, 3), (14, 3)])
@@ -86,7 +85,7 @@ def test_tiles_must_fit_the_epochs():
 
 def test_fast_evaluator_rebuilt_when_weights_change():
     """Kept on the network while its weights stay; rebuilt after any change."""
-    from mne_mousesleep.models._grieger2021 import _fast_evaluator, recording_log_proba
+    from mne_mousesleep.models.grieger2021 import _fast_evaluator, recording_log_proba
 
     net = _random_net(1, seed=9)
     x = torch.randn(1, 5 * 640, generator=torch.manual_seed(10))
@@ -111,7 +110,7 @@ def test_fast_evaluator_rebuilt_when_weights_change():
 
 def test_fast_evaluator_of_inference_tensors():
     """A network made under inference mode (no version counters) still scores."""
-    from mne_mousesleep.models._grieger2021 import _fast_evaluator, recording_log_proba
+    from mne_mousesleep.models.grieger2021 import _fast_evaluator, recording_log_proba
 
     with torch.inference_mode():
         net = _random_net(1, seed=11)

@@ -450,7 +450,7 @@ def test_evaluate_and_train_accept_other_epoch_lengths(tmp_path, formats_dir):
     ev = mms.evaluate(expert, pred)
     # 10-s epochs of the 2.5-s bins: [W W N N], [N N R R], [W U N U] -> W, N, U
     assert (ev.n_epochs, ev.accuracy) == (2, 1.0)
-    from mne_mousesleep.training import _labels
+    from mne_mousesleep.training._data import _labels
 
     info = mne.create_info(["EEG_PR"], 100.0, "eeg")
     raw = mne.io.RawArray(np.zeros((1, 100 * 40)), info, verbose=False)
@@ -461,7 +461,7 @@ def test_evaluate_and_train_accept_other_epoch_lengths(tmp_path, formats_dir):
     fine.attrs["meas_date"] = START
     raw.set_annotations(mms.to_annotations(fine))
     classes = ("Wake", "REM", "NREM", "pre-REM", "artifact")
-    labels = _labels(raw, classes, None, 4)
+    labels = _labels(raw, classes, None, 4, 10.0)
     assert [classes[i] for i in labels] == [W, N, R, W]
 
 

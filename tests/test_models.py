@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mne_mousesleep as mms
-from mne_mousesleep.models._grieger2021 import _ThreeConvPool
+from mne_mousesleep.models.grieger2021 import _ThreeConvPool
 
 EXPECTED_KEYS = (
     {
@@ -133,7 +133,7 @@ def test_checkpoint_with_code_is_rejected(tmp_path):
 def _saved(tmp_path, name, change):
     """A valid mne-mousesleep/1 file of a 5-class model, changed by ``change``."""
     from mne_mousesleep.models._card import ModelCard
-    from mne_mousesleep.models._model import _FORMAT
+    from mne_mousesleep.models._loader import _FORMAT
 
     card = ModelCard(
         name="lab",

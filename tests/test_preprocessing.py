@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mne_mousesleep as mms
-from mne_mousesleep.preprocessing import (
+from mne_mousesleep.scoring.preprocessing import (
     _interp_uniform,
     _lowpass_resample,
     _read_lowpass_resample,

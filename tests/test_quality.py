@@ -9,13 +9,8 @@ import pytest
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.quality import (
-    EXTREME,
-    FLAT,
-    NO_CONTEXT,
-    NONFINITE,
-    describe_quality,
-)
+from mne_mousesleep.scoring.check import EXTREME, FLAT, NO_CONTEXT, NONFINITE
+from mne_mousesleep.scoring.quality import describe_quality
 
 SFREQ = 256.0
 
@@ -238,7 +233,7 @@ def test_caller_raw_not_modified(clean):
 def test_training_skips_bad_epochs(online):
     """train() does not learn from epochs whose window touches bad data."""
     from mne_mousesleep.models import get_model_card
-    from mne_mousesleep.training import _load
+    from mne_mousesleep.training._data import _load
 
     raw = simulate_recording(600.0, 128.0, seed=1)
     raw.load_data()

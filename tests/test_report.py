@@ -6,11 +6,14 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_study
 
 import mne_mousesleep as mms
 from mne_mousesleep.cli import main
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.report import _number, _spectra, _spectrum_figure
+from mne_mousesleep.report._figures import _spectrum_figure
+from mne_mousesleep.report._html import _number
+from mne_mousesleep.report._recording import _spectra
 
 
 @pytest.fixture
@@ -95,9 +98,8 @@ def test_report_errors(scored):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
-    for ii, mouse in enumerate(("M1", "M2", "M3")):
-        raw = simulate_recording(3600.0, 128.0, seed=10 + ii)
-        raw.save(folder / f"{mouse}_day1_raw.fif", verbose="error")
+    names = [f"M{m}_day1" for m in (1, 2, 3)]  # an hour each
+    write_study(folder, 3, duration=3600.0, seed=10, names=names)
     groups = folder / "groups.csv"
     groups.write_text("mouse,genotype\nM1,WT\nM2,KO\nM3,KO\n")
     return folder, groups
@@ -133,9 +135,9 @@ def test_study_report(study, monkeypatch, online):
     rep = mms.study_report(out, groups=groups, lights_on="06:30")
     table = rep._content  # the report rebuilds from disk, without scoring
     assert len(table) >= 5
-    monkeypatch.setattr(
-        mms.scoring, "predict_proba", lambda *a, **k: pytest.fail("re-scored")
-    )
+    from mne_mousesleep.report import _recording
+
+    monkeypatch.setattr(_recording, "_score", lambda *a, **k: pytest.fail("re-scored"))
     again = mms.study_report(out, groups=groups, lights_on="06:30")
     html = "".join(item.html for item in again._content)
     assert f"{ko:.3g}" in html
@@ -145,11 +147,15 @@ def test_study_report(study, monkeypatch, online):
     rebuilt = mms.report(raw, out / "M2_day1_proba.csv", lights_on="06:00")
     text = "".join(item.html for item in rebuilt._content)
     assert "Least confident bouts" in text and "grieger2021-5stage" in text
-    from mne_mousesleep.report import _read_proba
+    from mne_mousesleep.report._recording import _read_result
 
-    proba = _read_proba(out / "M2_day1_proba.csv")
-    assert list(mms.proba_to_stages(proba).astype(str)) == list(table["stage"])
-    assert proba.attrs["meas_date"] == raw.info["meas_date"]
+    result = _read_result(out / "M2_day1_proba.csv")
+    assert list(result.stages().astype(str)) == list(table["stage"])
+    assert result.meas_date == raw.info["meas_date"]
+    # The sidecar's result is the scoring exactly (the table is rounded).
+    np.testing.assert_allclose(
+        result.to_frame().to_numpy(), table.drop(columns="stage"), atol=5e-7
+    )
 
 
 def test_study_report_groups(study, tmp_path, online):
@@ -198,7 +204,7 @@ def test_report_with_spindles(scored):
 
 
 def test_group_statistics_by_hand():
-    from mne_mousesleep.report import _group_statistics
+    from mne_mousesleep.report._study import _group_statistics
 
     table = pd.DataFrame(
         {

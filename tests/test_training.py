@@ -6,26 +6,16 @@ import mne
 import numpy as np
 import pytest
 import torch
+from conftest import SHORT_TRAINING
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
-from mne_mousesleep.models._grieger2021 import _EightConvTwoFC
-from mne_mousesleep.training import (
-    PAPER_AUGMENTATION,
-    _augmented_windows,
-    learning_rate,
-    train,
-)
+from mne_mousesleep.models.grieger2021 import _EightConvTwoFC
+from mne_mousesleep.training import PAPER_AUGMENTATION, learning_rate, train
+from mne_mousesleep.training._augment import _augmented_windows
+from mne_mousesleep.training._data import _Geometry
 
-FAST = dict(  # small and fast settings for CI
-    n_classes=3,
-    picks=["EEG_PR", "EMG"],
-    batch_size=32,
-    lr=2e-3,
-    warmup_epochs=1,
-    min_epochs=1,
-    verbose="error",
-)
+FAST = dict(SHORT_TRAINING, n_classes=3, picks=["EEG_PR", "EMG"])
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +56,13 @@ def test_learning_rate_schedule():
     assert learning_rate(22, peak=peak) == pytest.approx(peak * np.exp(-0.6))
 
 
+#: The windows of the published cards: 640 samples per 10-s epoch, ±1 epoch.
+GEOMETRY = _Geometry.of(mms.get_model_card("grieger2021-5stage"))
+
+
 def _one(x, epoch, aug, rng, **kwargs):
-    return _augmented_windows([x], [epoch], aug, rng, "cpu", **kwargs)[0].numpy()
+    windows = _augmented_windows([x], [epoch], aug, rng, "cpu", GEOMETRY, **kwargs)
+    return windows[0].numpy()
 
 
 def test_augmentation():
@@ -106,7 +101,13 @@ def test_augmentation_batch_matches_numpy_interp():
     gains = rng.uniform(0.5, 2, size=(6, 2))
     draws = np.random.default_rng(7)
     out = _augmented_windows(
-        [sources[w] for w in which], epochs, PAPER_AUGMENTATION, draws, "cpu", gains
+        [sources[w] for w in which],
+        epochs,
+        PAPER_AUGMENTATION,
+        draws,
+        "cpu",
+        GEOMETRY,
+        gains,
     ).numpy()
     # The same draws, window by window, with numpy.
     draws = np.random.default_rng(7)
@@ -124,11 +125,15 @@ def test_augmentation_batch_matches_numpy_interp():
     assert out.dtype == np.float32 and out.shape == (6, 2, 1920)
 
 
+@pytest.mark.slow
 def test_train_three_classes_by_mouse(mice, tmp_path):
     """3conv_pool from scratch, split by mouse: test mean F1 >= 0.90."""
     split = {"train": MOUSE_IDS[:6], "validation": ["M6"], "test": ["M7"]}
     model = train(
-        mice, mice=MOUSE_IDS, split=split, max_epochs=5, windows_per_epoch=384, **FAST
+        mice,
+        mice=MOUSE_IDS,
+        split=split,
+        **{**FAST, "max_epochs": 5, "windows_per_epoch": 384},  # fmt: skip
     )
     card = model.card
     assert card.metrics["test mean F1"] >= 0.90
@@ -161,8 +166,9 @@ def test_train_three_classes_by_mouse(mice, tmp_path):
     np.testing.assert_array_equal(again.to_numpy(), proba.to_numpy())
 
 
+@pytest.mark.slow
 def test_deterministic_and_interruptible(mice, monkeypatch):
-    kwargs = dict(mice=MOUSE_IDS[:4], max_epochs=1, windows_per_epoch=64, **FAST)
+    kwargs = dict(FAST, mice=MOUSE_IDS[:4])
     a = train(mice[:4], seed=3, **kwargs)
     b = train(mice[:4], seed=3, **kwargs)
     for (name, pa), pb in zip(
@@ -174,7 +180,7 @@ def test_deterministic_and_interruptible(mice, monkeypatch):
     assert sum(len(v) for v in split.values()) == 4
     assert len(set(sum(split.values(), []))) == 4
     # Ctrl-C in the second training epoch keeps the first one's model.
-    from mne_mousesleep import training
+    from mne_mousesleep.training import _fit as training
 
     calls = {"n": 0}
     real = training._scores
@@ -192,6 +198,7 @@ def test_deterministic_and_interruptible(mice, monkeypatch):
     assert model.card.details["best_training_epoch"] == 1
 
 
+@pytest.mark.slow
 def test_fine_tune_published_model(online, mice):
     base = mms.load_model("grieger2021-3stage")
     tuned = train(
@@ -245,6 +252,7 @@ def test_training_input_errors(mice):
         train(mice[:4], architecture="deepsleepnet", **FAST)
 
 
+@pytest.mark.slow
 def test_train_cli(mice, tmp_path, capsys):
     from mne_mousesleep.cli import main
 
@@ -290,6 +298,7 @@ def test_train_cli(mice, tmp_path, capsys):
     assert "not among the mice" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_training_precision(mice):
     from mne_mousesleep._device import _native_bf16_cpu, _resolve_precision
 
@@ -302,10 +311,11 @@ def test_training_precision(mice):
     with pytest.raises(ValueError, match="'float16' is for CUDA GPUs"):
         train(mice, precision="float16", device="cpu")
     split = {"train": MOUSE_IDS[:6], "validation": ["M6"], "test": ["M7"]}
-    kwargs = dict(mice=MOUSE_IDS, split=split, max_epochs=2, windows_per_epoch=128)
-    plain = train(mice, **kwargs, precision="float32", **FAST)
-    bf16 = train(mice, **kwargs, precision="bfloat16", **FAST)
-    default = train(mice, **kwargs, **FAST)  # "auto"
+    kwargs = dict(FAST, mice=MOUSE_IDS, split=split, max_epochs=2)
+    kwargs["windows_per_epoch"] = 128
+    plain = train(mice, **kwargs, precision="float32")
+    bf16 = train(mice, **kwargs, precision="bfloat16")
+    default = train(mice, **kwargs)  # "auto"
     assert default.card.details["precision"] == (
         "bfloat16" if _native_bf16_cpu() else "float32"
     )
@@ -319,7 +329,7 @@ def test_training_precision(mice):
 
 def test_rate_version_read_in_chunks(tmp_path):
     """The low-rate version, read in chunks from a file, equals Raw.resample."""
-    from mne_mousesleep.training import _read_at_rate
+    from mne_mousesleep.training._data import _read_at_rate
 
     raw = simulate_recording(1800.0, 512.0, seed=5)
     fname = tmp_path / "mouse_raw.fif"
@@ -334,28 +344,23 @@ def test_rate_version_read_in_chunks(tmp_path):
     assert not on_disk.preload
 
 
+@pytest.mark.slow
 def test_gain_and_fast_validation_path(mice):
     """Gains scale windows, not copies; the fast validation path agrees."""
-    from mne_mousesleep.models._grieger2021 import _ThreeConvPool
-    from mne_mousesleep.training import (
-        _index,
-        _load_for_training,
-        _plain_windows,
-        _predict,
-        _scaled,
-    )
+    from mne_mousesleep.models.grieger2021 import _ThreeConvPool
+    from mne_mousesleep.training._augment import _plain_windows
+    from mne_mousesleep.training._data import _index, _load_for_training
+    from mne_mousesleep.training._fit import _predict
 
     recs = _load_for_training(mice[:2], ["EEG_PR", "EMG"], 3, None, None)
-    scaled = [_scaled(r, [2.0, 0.5]) for r in recs]
+    scaled = [r.scaled([2.0, 0.5]) for r in recs]
     assert scaled[0].x is recs[0].x  # shared, not copied
     idx = _index(scaled)
     np.testing.assert_allclose(
         _plain_windows(scaled, idx[:5]),
         _plain_windows(recs, idx[:5]) * np.array([2.0, 0.5])[:, None],
     )
-    model = train(
-        mice[:4], mice=MOUSE_IDS[:4], max_epochs=1, windows_per_epoch=256, **FAST
-    )
+    model = train(mice[:4], mice=MOUSE_IDS[:4], **{**FAST, "windows_per_epoch": 256})
     net = model._network.eval()
     assert type(net) is _ThreeConvPool
     fast = _predict(net, scaled, idx)
@@ -370,12 +375,13 @@ def test_gain_and_fast_validation_path(mice):
 
 
 # torch.compile imports parts of torch that warn about their own deprecations.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.*")
 def test_training_compiled(mice, monkeypatch):
     """compile=True trains through torch.compile; a failure says what to do."""
     split = {"train": MOUSE_IDS[:2], "validation": ["M2"], "test": []}
-    kwargs = dict(mice=MOUSE_IDS[:3], split=split, max_epochs=1, windows_per_epoch=64)
-    kwargs.update(FAST, precision="float32", dropout=0.0)
+    kwargs = dict(FAST, mice=MOUSE_IDS[:3], split=split, precision="float32")
+    kwargs["dropout"] = 0.0
     calls = []
     real = torch.compile
 

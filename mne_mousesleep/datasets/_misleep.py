@@ -3,62 +3,10 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
-from datetime import datetime, timezone
-
-import numpy as np
-from mne import create_info
-from mne.io import RawArray, read_raw_edf
 from mne.utils import verbose
-from scipy.io import loadmat
 
 from .._fetch import fetch_file
-
-_TYPES = {"EEG": "eeg", "EMG": "emg"}
-
-
-@verbose
-def read_misleep_mat(fname, *, verbose=None):
-    """Read a recording saved by MiSleep as a MATLAB file.
-
-    Parameters
-    ----------
-    fname : path-like
-        A MATLAB v5 file with a struct ``data`` holding one field per channel
-        (values in millivolts), ``channels`` (names), ``sf`` (sampling rate per
-        channel, Hz) and ``time`` (start, ``"%%Y%%m%%d-%%H:%%M:%%S"``).
-    %(verbose)s
-
-    Returns
-    -------
-    raw : instance of RawArray
-        The recording in volts. Channels whose name starts with ``EEG`` are of
-        type ``"eeg"``, with ``EMG`` of type ``"emg"``, others ``"misc"``.
-        ``meas_date`` is the file's start time, taken as UTC (the file stores
-        no time zone).
-
-    Raises
-    ------
-    ValueError
-        If the file does not have the fields above, or channels have different
-        sampling rates.
-    """
-    mat = loadmat(fname, squeeze_me=True)
-    try:
-        data = mat["data"]
-        names = [str(name).strip() for name in np.atleast_1d(data["channels"].item())]
-        sfreqs = np.atleast_1d(data["sf"].item()).astype(float)
-        start = str(data["time"].item())
-        signals = [np.asarray(data[name].item(), dtype=float).ravel() for name in names]
-    except (KeyError, ValueError) as err:
-        raise ValueError(f"{fname} is not a MiSleep MATLAB file: {err}") from None
-    if len(set(sfreqs)) != 1:
-        raise ValueError(f"Channels of {fname} have different sampling rates {sfreqs}.")
-    types = [_TYPES.get(name[:3].upper(), "misc") for name in names]
-    info = create_info(names, sfreqs[0], types)
-    raw = RawArray(np.vstack(signals) * 1e-3, info, verbose=False)  # mV -> V
-    meas_date = datetime.strptime(start, "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
-    raw.set_meas_date(meas_date)
-    return raw
+from ..io._recording import read_misleep_mat, read_recording  # noqa: F401
 
 
 @verbose
@@ -89,7 +37,8 @@ def fetch_misleep_example(*, verbose=None):
     ----------
     .. [1] Wang X. MiSleep. https://github.com/BryanWang0702/MiSleep
     """
-    return read_misleep_mat(fetch_file("misleep_mat"))
+    raw, _ = read_recording(fetch_file("misleep_mat"))  # a MiSleep .mat
+    return raw
 
 
 @verbose
@@ -115,4 +64,5 @@ def fetch_misleep_edf_example(*, preload=False, verbose=None):
     ----------
     .. [1] Wang X. MiSleep. https://github.com/BryanWang0702/MiSleep
     """
-    return read_raw_edf(fetch_file("misleep_edf"), preload=preload, verbose=False)
+    raw, _ = read_recording(fetch_file("misleep_edf"))
+    return raw.load_data(verbose=False) if preload else raw

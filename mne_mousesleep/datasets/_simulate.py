@@ -11,8 +11,8 @@ from mne.utils import _validate_type
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
+from .._stages import _time_base, _zt_hours
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, STAGES, WAKE, to_annotations
-from ..stats import _zt_hours
 
 _ORDER = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
 
@@ -191,7 +191,7 @@ def simulate_recording(
         stages = simulate_hypnogram(
             duration, start_zt=_zt_hours(start, lights_on), seed=rng
         )
-    epoch_length = float(stages.attrs.get("epoch_length", 10.0))
+    epoch_length = _time_base(stages).epoch_length
     n_epochs = min(len(stages), int(duration // epoch_length))
     if n_epochs < 1:
         raise ValueError(f"duration must be at least one epoch, got {duration} s.")
@@ -199,92 +199,13 @@ def simulate_recording(
         gain = gain * np.exp(variability * rng.standard_normal())
         noise = noise * np.exp(variability * rng.standard_normal())
         tilt = tilt + variability * rng.standard_normal()
-    labels = np.asarray(stages.iloc[:n_epochs], dtype=object)
-    n_epoch = int(round(epoch_length * sfreq))
-    n = n_epochs * n_epoch
-
-    def per_sample(values):
-        """Epoch values to samples, blended over 1 s."""
-        x = np.repeat(np.asarray(values, float), n_epoch)
-        return uniform_filter1d(x, int(sfreq))
-
-    def amp(table):
-        return per_sample([table[s] for s in labels])
-
-    active = (labels == WAKE) & (rng.random(n_epochs) < 0.4)  # theta-rich activity
-    is_art = labels == ARTIFACT
-    delta_amp = amp({WAKE: 10, NREM: 120, PRE_REM: 60, REM: 15, ARTIFACT: 10})
-    theta_amp = per_sample(
-        np.where(
-            active,
-            active_theta,
-            [
-                {WAKE: 12, NREM: 10, PRE_REM: 35, REM: 70, ARTIFACT: 30}[s]
-                for s in labels
-            ],
-        )
-    )
-    emg_amp = per_sample(
-        np.where(
-            active | is_art,
-            200,
-            [
-                {WAKE: 100, NREM: 35, PRE_REM: 25, REM: 12, ARTIFACT: 200}[s]
-                for s in labels
-            ],
-        )
-    )
-    fast_amp = amp({WAKE: 25, NREM: 5, PRE_REM: 5, REM: 10, ARTIFACT: 25})
-    # Shared sources of the EEG channels.
-    fast = _band_noise(rng, n, sfreq, 15.0, min(40.0, 0.45 * sfreq)) * fast_amp
-    delta = _band_noise(rng, n, sfreq, 0.5, 4.0) * delta_amp
-    theta = _band_noise(rng, n, sfreq, 6.0, 9.0, order=3) * theta_amp
-    spindles = np.zeros(n)
-    t_sp = np.arange(int(1.5 * sfreq)) / sfreq
-    for ep in np.flatnonzero((labels == PRE_REM) | (labels == NREM)):
-        n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.3)
-        for onset in rng.uniform(0, epoch_length - 1.5, n_sp):
-            i0 = ep * n_epoch + int(onset * sfreq)
-            env = np.exp(-0.5 * ((t_sp - 0.75) / 0.3) ** 2)
-            freq = rng.uniform(10.0, 15.0)
-            burst = 150 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
-            spindles[i0 : i0 + len(burst)] += burst[: n - i0]
-    transients = np.zeros(n)
-    for ep in np.flatnonzero(is_art):
-        i0 = ep * n_epoch + int(rng.uniform(0, epoch_length - 3) * sfreq)
-        t_tr = np.arange(int(3 * sfreq)) / sfreq
-        if rng.random() < 0.5:  # electrode pop: step with exponential decay
-            shape = 1500 * np.exp(-t_tr / 0.4) * rng.choice([-1, 1])
-        else:  # movement: a large slow deflection
-            shape = (
-                1000
-                * np.sin(np.pi * t_tr / 3)
-                * _band_noise(rng, len(t_tr), sfreq, 0.5, 3.0)
-            )
-        transients[i0 : i0 + len(shape)] += shape
-    exponent = 1.0 + tilt
-    data = []
-    for name in ch_names:
-        upper = name.upper()
-        if "EMG" in upper:
-            high = min(100.0, 0.45 * sfreq)
-            emg = _band_noise(rng, n, sfreq, 10.0, high) * emg_amp
-            emg += 0.3 * transients * is_art.repeat(n_epoch)
-            data.append(emg)
-            continue
-        frontal = upper.replace("EEG", "").strip("_- ").startswith("F")
-        w_delta, w_theta = (1.3, 0.5) if frontal else (1.0, 1.0)
-        background = 30 * noise * _pink_noise(rng, n, sfreq, exponent)
-        eeg = (
-            w_delta * delta
-            + w_theta * theta
-            + fast
-            + spindles
-            + 0.3 * (delta_amp + 40) * _band_noise(rng, n, sfreq, 0.5, 20.0)
-            + background
-        )
-        eeg = sign * gain * eeg + transients
-        data.append(eeg)
+    grid = _Grid(np.asarray(stages.iloc[:n_epochs], dtype=object), sfreq, epoch_length)
+    amps = _amplitudes(grid, rng, active_theta)
+    sources = _sources(grid, rng, amps)
+    data = [
+        _channel(name, grid, rng, amps, sources, gain, noise, tilt, sign)
+        for name in ch_names
+    ]
     info = create_info(
         list(ch_names),
         sfreq,
@@ -306,3 +227,107 @@ def simulate_recording(
     }
     raw.set_annotations(to_annotations(truth))
     return raw
+
+
+class _Grid:
+    """The epochs of a simulation: their stages and their samples."""
+
+    def __init__(self, labels, sfreq, epoch_length):
+        self.labels, self.sfreq, self.epoch_length = labels, sfreq, epoch_length
+        self.n_epoch = int(round(epoch_length * sfreq))  # samples per epoch
+        self.n = len(labels) * self.n_epoch
+
+    def per_sample(self, values):
+        """Epoch values to samples, blended over 1 s."""
+        x = np.repeat(np.asarray(values, float), self.n_epoch)
+        return uniform_filter1d(x, int(self.sfreq))
+
+    def amp(self, table):
+        """Return the amplitude of each stage in ``table``, per sample."""
+        return self.per_sample([table[s] for s in self.labels])
+
+
+def _amplitudes(grid, rng, active_theta):
+    """Per-sample amplitudes (µV) of each source, and theta-rich active Wake."""
+    labels = grid.labels
+    active = (labels == WAKE) & (rng.random(len(labels)) < 0.4)  # activity
+    is_art = labels == ARTIFACT
+    theta = {WAKE: 12, NREM: 10, PRE_REM: 35, REM: 70, ARTIFACT: 30}
+    emg = {WAKE: 100, NREM: 35, PRE_REM: 25, REM: 12, ARTIFACT: 200}
+    return dict(
+        is_art=is_art,
+        delta=grid.amp({WAKE: 10, NREM: 120, PRE_REM: 60, REM: 15, ARTIFACT: 10}),
+        theta=grid.per_sample(
+            np.where(active, active_theta, [theta[s] for s in labels])
+        ),
+        emg=grid.per_sample(np.where(active | is_art, 200, [emg[s] for s in labels])),
+        fast=grid.amp({WAKE: 25, NREM: 5, PRE_REM: 5, REM: 10, ARTIFACT: 25}),
+    )
+
+
+def _sources(grid, rng, amps):
+    """Return the sources the EEG channels share: bands, spindles, transients."""
+    n, sfreq = grid.n, grid.sfreq
+    return dict(
+        fast=_band_noise(rng, n, sfreq, 15.0, min(40.0, 0.45 * sfreq)) * amps["fast"],
+        delta=_band_noise(rng, n, sfreq, 0.5, 4.0) * amps["delta"],
+        theta=_band_noise(rng, n, sfreq, 6.0, 9.0, order=3) * amps["theta"],
+        spindles=_spindles(grid, rng),
+        transients=_transients(grid, rng, amps["is_art"]),
+    )
+
+
+def _spindles(grid, rng):
+    """Spindle-like 10-15 Hz bursts: many in pre-REM, a few in NREM."""
+    labels, sfreq, n, n_epoch = grid.labels, grid.sfreq, grid.n, grid.n_epoch
+    spindles = np.zeros(n)
+    t_sp = np.arange(int(1.5 * sfreq)) / sfreq
+    for ep in np.flatnonzero((labels == PRE_REM) | (labels == NREM)):
+        n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.3)
+        for onset in rng.uniform(0, grid.epoch_length - 1.5, n_sp):
+            i0 = ep * n_epoch + int(onset * sfreq)
+            env = np.exp(-0.5 * ((t_sp - 0.75) / 0.3) ** 2)
+            freq = rng.uniform(10.0, 15.0)
+            burst = 150 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
+            spindles[i0 : i0 + len(burst)] += burst[: n - i0]
+    return spindles
+
+
+def _transients(grid, rng, is_art):
+    """Electrode pops and movements of about 1-2 mV in artifact epochs."""
+    sfreq, n_epoch = grid.sfreq, grid.n_epoch
+    transients = np.zeros(grid.n)
+    for ep in np.flatnonzero(is_art):
+        i0 = ep * n_epoch + int(rng.uniform(0, grid.epoch_length - 3) * sfreq)
+        t_tr = np.arange(int(3 * sfreq)) / sfreq
+        if rng.random() < 0.5:  # electrode pop: step with exponential decay
+            shape = 1500 * np.exp(-t_tr / 0.4) * rng.choice([-1, 1])
+        else:  # movement: a large slow deflection
+            shape = (
+                1000
+                * np.sin(np.pi * t_tr / 3)
+                * _band_noise(rng, len(t_tr), sfreq, 0.5, 3.0)
+            )
+        transients[i0 : i0 + len(shape)] += shape
+    return transients
+
+
+def _channel(name, grid, rng, amps, sources, gain, noise, tilt, sign):
+    """One channel (µV): EMG, or frontal or parietal EEG from the sources."""
+    n, sfreq, upper = grid.n, grid.sfreq, name.upper()
+    if "EMG" in upper:
+        high = min(100.0, 0.45 * sfreq)
+        emg = _band_noise(rng, n, sfreq, 10.0, high) * amps["emg"]
+        return emg + 0.3 * sources["transients"] * amps["is_art"].repeat(grid.n_epoch)
+    frontal = upper.replace("EEG", "").strip("_- ").startswith("F")
+    w_delta, w_theta = (1.3, 0.5) if frontal else (1.0, 1.0)
+    background = 30 * noise * _pink_noise(rng, n, sfreq, 1.0 + tilt)
+    eeg = (
+        w_delta * sources["delta"]
+        + w_theta * sources["theta"]
+        + sources["fast"]
+        + sources["spindles"]
+        + 0.3 * (amps["delta"] + 40) * _band_noise(rng, n, sfreq, 0.5, 20.0)
+        + background
+    )
+    return sign * gain * eeg + sources["transients"]

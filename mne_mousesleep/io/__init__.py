@@ -1,9 +1,12 @@
-"""Expert scorings in and out: the file formats of the tools labs score with.
+"""Recordings and scorings in and out: step 0 of the pipeline.
 
-One registry (:func:`scoring_formats`) knows, for each format, how to
-recognise it, read it onto the package's stage sequence and write a stage
-sequence back. The facts behind every format (with their sources) are in the
-project's ``formats`` notes; see :ref:`scoring-formats`.
+:func:`read_recording` (``_recording``) reads every recording the package
+scores or trains on; ``_write`` writes every file atomically. The rest is the
+scoring files of the tools labs score with: one registry
+(:func:`scoring_formats`) knows, for each format, how to recognise it, read
+it onto the package's stage sequence and write a stage sequence back. The
+facts behind every format (with their sources) are in the project's
+``formats`` notes; see :ref:`scoring-formats`.
 """
 
 # Authors: The mne-mousesleep developers
@@ -18,9 +21,10 @@ from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
-from ..hypnogram import STAGES, _make_stages, _regrid
+from .._stages import STAGES, _make_stages, _regrid, _time_base
 from . import accusleep, faster2, misleep, tables, visbrain  # noqa: F401 (registry)
 from ._base import _FORMATS, _check_target, _fold, _head, _positive, _prepare
+from ._recording import RECORDING_SUFFIXES, read_recording  # noqa: F401
 
 
 def scoring_formats():
@@ -215,15 +219,16 @@ def _place(stages, raw):
     """Put a scoring on the time axis of ``raw`` (see read_scoring)."""
     _validate_type(raw, BaseRaw, "raw")
     meas_date, first_time = raw.info["meas_date"], float(raw.first_time)
-    start = stages.attrs.get("meas_date")
-    onsets = stages.index.to_numpy(float) + float(stages.attrs.get("first_time", 0.0))
+    base = _time_base(stages)
+    start = base.meas_date
+    onsets = stages.index.to_numpy(float) + base.first_time
     if start is not None and meas_date is not None:
         shift = (pd.Timestamp(start) - pd.Timestamp(meas_date)).total_seconds()
         onsets = onsets + shift - first_time
         how = f"by clock ({pd.Timestamp(start)} vs the recording's {meas_date})"
     else:  # onsets count from the first sample (epoch files start there)
         how = "from the recording's first sample (no clock time on one side)"
-    length = float(stages.attrs["epoch_length"])
+    length = base.epoch_length
     values = stages.to_numpy(object)
     if not np.allclose(onsets / length, np.round(onsets / length), atol=1e-4):
         values, onsets = _regrid(onsets, onsets + length, values, length, 0.0)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, warn
 
+from .._stages import _time_base
 from ..hypnogram import (
     ARTIFACT,
     NREM,
@@ -23,6 +24,7 @@ from ..hypnogram import (
     to_epoch_length,
     to_stages,
 )
+from ._write import _atomic
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def _prepare(scoring, fmt, epoch_length):
     if not len(stages):
         raise ValueError("The scoring holds no epoch.")
     onsets = stages.index.to_numpy(float)
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     if len(onsets) > 1 and not np.allclose(np.diff(onsets), length, atol=1e-6):
         steps = np.diff(onsets) / length
         if not np.allclose(steps, np.round(steps), atol=1e-6) or (steps < 0.5).any():
@@ -213,7 +215,7 @@ def _fold(stages, fmt):
             out[hit] = target
             merged[(stage, target)] = int(hit.sum())
     if merged:
-        length = f"{float(stages.attrs.get('epoch_length', 10.0)):g} s"
+        length = f"{_time_base(stages).epoch_length:g} s"
         what = "; ".join(
             f"{n} {a} epochs of {length} written as {b}" for (a, b), n in merged.items()
         )
@@ -230,8 +232,6 @@ def _write_file(path, write, overwrite):
     Never appends, never replaces without ``overwrite`` (checked first, and
     again by the move).
     """
-    from ..batch import _atomic
-
     _check_target(path, overwrite)
     _atomic(Path(path), write, overwrite=overwrite)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
+from .._version import __version__
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
 from ._base import (
     _check_target,
@@ -87,7 +88,7 @@ def _read_faster2(path, epoch_length=None, mapping=None, **kw):
 
 
 def _write_faster2(values, stages, proba, path, overwrite, **kw):
-    n, length = len(values), float(stages.attrs.get("epoch_length", 10.0))
+    n, length = len(values), _time_base(stages).epoch_length
     start = _clock(stages)
     when = "NA End: NA"
     if start is not None:
@@ -156,7 +157,7 @@ def _read_intelli(path, epoch_length=None, mapping=None, **kw):
     if epoch_length is not None:
         length = _positive(epoch_length, "epoch_length")
     else:
-        length = float(named.group(1)) if named else 10.0
+        length = float(named.group(1)) if named else DEFAULT_EPOCH_LENGTH
     table = pd.read_csv(path)
     if list(table.columns[:3]) != _INTELLI_COLUMNS:
         raise ValueError(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
 from ..hypnogram import _ALIASES, NREM, REM, UNSCORED, WAKE, _regrid
 from ._base import (
     _bouts,
@@ -36,7 +37,11 @@ _OUT = {NREM: (1, "NREM"), REM: (2, "REM"), WAKE: (3, "Wake"), UNSCORED: (4, "IN
 
 
 def _read_misleep(path, epoch_length=None, mapping=None, **kw):
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     name = Path(path).name
     lines = _lines(path)
     if not lines or lines[0].strip() != _FIRST:
@@ -83,7 +88,7 @@ def _write_misleep(values, stages, proba, path, overwrite, **kw):
             "MiSleep files need the recording's clock time, and this scoring "
             "has none (no meas_date); pass start= to write_scoring."
         )
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     onsets = np.arange(len(values)) * length
     if not float(length).is_integer():  # MiSleep holds whole seconds
         values, onsets = _regrid(onsets, onsets + length, values, 1.0, 0.0)

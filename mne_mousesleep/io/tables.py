@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._stages import DEFAULT_EPOCH_LENGTH
 from ..hypnogram import (
     _ALIASES,
     ARTIFACT,
@@ -62,7 +63,9 @@ def _read_table(
     """Read a generic table with one row per epoch (the package's CSV/TSV)."""
     fname = Path(fname)
     epoch_length = (
-        10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
     )
     suffix = fname.suffix.lower()
     sep = {".csv": ",", ".tsv": "\t"}.get(suffix, r"[,\t;]")
@@ -175,7 +178,11 @@ def _is_mne_annotations_head(head):
 def _read_annotations(path, epoch_length=None, mapping=None, **kw):
     from mne import read_annotations
 
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     return to_stages(read_annotations(path), mapping=mapping, epoch_length=length)
 
 
@@ -218,7 +225,11 @@ _register(
 def _read_events(path, epoch_length=None, mapping=None, **kw):
     from mne import Annotations
 
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     table = pd.read_csv(path, sep="\t")
     column = next((c for c in ("trial_type", "stage", "value") if c in table), None)
     if column is None or not {"onset", "duration"} <= set(table.columns):
@@ -279,7 +290,11 @@ def _read_edf(path, epoch_length=None, mapping=None, **kw):
     from mne import read_annotations
     from mne.io import read_raw
 
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     raw = read_raw(path, preload=False, verbose="error")
     annot = read_annotations(path)  # all of them (also in annotation-only files)
     if mapping is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
 from ..hypnogram import ARTIFACT, NREM, REM, UNSCORED, WAKE
 from ._base import (
     _bouts,
@@ -73,7 +74,11 @@ def _duration_rows(path):
 
 
 def _read_duration(path, table, epoch_length, mapping, fmt):
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     _, rows = _duration_rows(path)
     labels = [label for label, _ in rows]
     ends = np.array([end for _, end in rows])
@@ -101,7 +106,7 @@ def _read_somnotate(path, epoch_length=None, mapping=None, **kw):
 
 
 def _bout_table(values, stages):
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     first, last = _runs(values)
     return [(values[a], b * length) for a, b in zip(first, last)], len(values) * length
 
@@ -223,7 +228,7 @@ def _write_sample(values, stages, proba, path, overwrite, **kw):
         raise ValueError("Write the per-window values, not the _description file.")
     _check_target(description, overwrite)  # before the values are written
     code = {WAKE: 0, NREM: 3, REM: 4, ARTIFACT: -1}
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     _write_text(data, "".join(f"{code[v]}\n" for v in values), overwrite)
     text = f"time {length:g}\nW 0\nN1 1\nN2 2\nN3 3\nREM 4\nArt -1\n"
     _write_text(description, text, overwrite)
@@ -268,7 +273,11 @@ _ELAN = {
 
 
 def _read_elan(path, epoch_length=None, mapping=None, **kw):
-    length = 10.0 if epoch_length is None else _positive(epoch_length, "epoch_length")
+    length = (
+        DEFAULT_EPOCH_LENGTH
+        if epoch_length is None
+        else _positive(epoch_length, "epoch_length")
+    )
     lines = [ln for ln in _lines(path) if ln.strip()]
     if len(lines) < 4 or not lines[0].startswith("time_base"):
         raise ValueError(f"{Path(path).name}: an Elan .hyp starts with 'time_base'.")
@@ -280,7 +289,7 @@ def _read_elan(path, epoch_length=None, mapping=None, **kw):
 
 
 def _write_elan(values, stages, proba, path, overwrite, **kw):
-    length = float(stages.attrs.get("epoch_length", 10.0))
+    length = _time_base(stages).epoch_length
     if not length.is_integer():
         raise ValueError(
             f"Elan .hyp files hold one value per second; {length:g}-s epochs do "

@@ -4,7 +4,7 @@
 # License: BSD-3-Clause
 
 from ._card import ModelCard
-from ._model import MouseSleepModel, get_model_card, list_models, load_model
+from ._loader import MouseSleepModel, get_model_card, list_models, load_model
 from ._registry import DEFAULT_MODEL
 
 __all__ = [

@@ -1,12 +1,23 @@
-"""Registry of the published networks and their model cards."""
+"""Registry of the published networks: one row per name, its card and weight file."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+from typing import NamedTuple
+
 from .._fetch import REGISTRY as _FILES
-from ..adapt import BANDS
-from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
 from ._card import ModelCard
+
+
+class Entry(NamedTuple):
+    """One registered model: the key of its weight file and its model card."""
+
+    #: Key of the weight file in the download registry (:data:`_fetch.REGISTRY`).
+    weights: str
+    #: The model card (the architecture the loader builds, its inputs, classes).
+    card: ModelCard
+
 
 CITATION_GRIEGER2021 = (
     "Grieger N, Schwabedal JTC, Wendel S, Ritze Y, Bialonski S (2021). Automated "
@@ -52,8 +63,13 @@ _THREE_CLASS_NOTE = "; pre-REM relabelled as NREM and artifact epochs dropped"
 DEFAULT_MODEL = "grieger2021-5stage"
 
 
+#: Frequency bands (Hz) of the spectral shape of an epoch in the gain models
+#: of the cards (see :mod:`mne_mousesleep.scoring.gain`).
+GAIN_BANDS = ((0.5, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0),
+              (12.0, 16.0), (16.0, 25.0))  # fmt: skip
+
 #: Gain model of one EEG channel at the published networks' scale (see
-#: :mod:`mne_mousesleep.adapt`), fitted by ``benchmarks/calibrate_gain_model.py``
+#: :mod:`mne_mousesleep.scoring.gain`), fitted by ``benchmarks/calibrate_gain_model.py``
 #: on the simulated reference lab, whose gain 1 the published networks score
 #: best.
 _GAIN_EEG = dict(
@@ -79,7 +95,7 @@ _GAIN_EEG = dict(
 
 def _gain_model(channels):
     return dict(
-        bands=[list(b) for b in BANDS],
+        bands=[list(b) for b in GAIN_BANDS],
         channels=[None if c == "EMG" else _GAIN_EEG for c in channels],
         reference=(
             "simulated reference lab at the published networks' scale "
@@ -108,9 +124,9 @@ def _grieger_card(name, key, classes, channels, ch_names, training, metrics):
 _PARIETAL = ("parietal EEG",)
 _EEG_PR = ("EEG_PR",)
 
-# name -> (file registry key, model card)
+# name -> Entry(weight file key, model card)
 MODELS = {
-    "grieger2021-5stage": (
+    "grieger2021-5stage": Entry(
         "grieger2021_exp005e",
         _grieger_card(
             "grieger2021-5stage",
@@ -130,7 +146,7 @@ MODELS = {
             },
         ),
     ),
-    "grieger2021-5stage-balanced": (
+    "grieger2021-5stage-balanced": Entry(
         "grieger2021_exp001b",
         _grieger_card(
             "grieger2021-5stage-balanced",
@@ -147,7 +163,7 @@ MODELS = {
             },
         ),
     ),
-    "grieger2021-3stage": (
+    "grieger2021-3stage": Entry(
         "grieger2021_exp005f",
         _grieger_card(
             "grieger2021-3stage",
@@ -165,7 +181,7 @@ MODELS = {
             },
         ),
     ),
-    "grieger2021-3stage-balanced": (
+    "grieger2021-3stage-balanced": Entry(
         "grieger2021_exp002b",
         _grieger_card(
             "grieger2021-3stage-balanced",
@@ -177,7 +193,7 @@ MODELS = {
             {"test mean F1": 0.938, "validation mean F1": 0.948},
         ),
     ),
-    "grieger2021-3stage-eeg3-emg": (
+    "grieger2021-3stage-eeg3-emg": Entry(
         "grieger2021_exp004b",
         _grieger_card(
             "grieger2021-3stage-eeg3-emg",

@@ -1,4 +1,4 @@
-"""EMG power per epoch and the muscle-atonia constraint on REM."""
+"""Step 5: EMG power per epoch and the muscle-atonia constraint on REM."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
@@ -6,22 +6,16 @@
 import numpy as np
 from mne.io import BaseRaw
 from mne.time_frequency import psd_array_welch
-from mne.utils import _validate_type, verbose
+from mne.utils import _validate_type, logger, verbose
 
-from ._docs import fill_doc
+from .._docs import fill_doc
+from .check import _check_emg
 
 #: EMG band (Hz) for the muscle tone, cut at 0.45 x the sampling rate.
 EMG_BAND = (30.0, 100.0)
 #: Minimal separation (Ashman's D) of the two EMG components for the
 #: constraint to act; below it, EMG is taken as uninformative.
 MIN_SEPARATION = 2.0
-
-
-def _check_emg(raw, name, param="emg"):
-    """Raise if ``name`` (the argument ``param``) is not one channel of ``raw``."""
-    _validate_type(name, str, param)
-    if name not in raw.ch_names:
-        raise ValueError(f"EMG channel {name!r} not found among {raw.ch_names}.")
 
 
 def _emg_band(sfreq):
@@ -64,6 +58,11 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
     """
     _validate_type(raw, BaseRaw, "raw")
     _check_emg(raw, picks, "picks")
+    return _emg_power(raw, picks, epoch_length)
+
+
+def _emg_power(raw, channel, epoch_length):
+    """:func:`emg_power` of a channel already checked."""
     sfreq = raw.info["sfreq"]
     n_epoch = int(round(epoch_length * sfreq))
     n_epochs = raw.n_times // n_epoch
@@ -72,7 +71,7 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
     out = []
     for e0 in range(0, n_epochs, per_chunk):
         e1 = min(e0 + per_chunk, n_epochs)
-        x = raw.get_data(picks=[picks], start=e0 * n_epoch, stop=e1 * n_epoch)
+        x = raw.get_data(picks=[channel], start=e0 * n_epoch, stop=e1 * n_epoch)
         x = x[0].reshape(e1 - e0, n_epoch)
         # Epochs with NaN, infinite or extreme samples carry no EMG level.
         bad = ~np.isfinite(x).all(axis=1) | (np.abs(np.nan_to_num(x)) > 1.0).any(axis=1)
@@ -89,25 +88,6 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
         power[bad] = np.nan
         out.append(power)
     return np.concatenate(out) if out else np.empty(0)
-
-
-def _find_emg(raw):
-    """Return the one EMG channel of ``raw`` (type ``emg`` or "EMG" in the name).
-
-    Returns ``(name, note)``: ``name`` is None when there is none or several
-    (then ``note`` says which).
-    """
-    types = raw.get_channel_types()
-    found = [
-        name
-        for name, kind in zip(raw.ch_names, types)
-        if (kind == "emg" or "emg" in name.lower()) and name not in raw.info["bads"]
-    ]
-    if len(found) == 1:
-        return found[0], f"EMG channel {found[0]} found"
-    if not found:
-        return None, "no EMG channel (type emg or EMG in the name)"
-    return None, f"several EMG channels {found}: pass emg= to choose one"
 
 
 def _high_emg(log_power, seed=0):
@@ -217,19 +197,20 @@ RULES = {
 }
 
 
-def _apply_atonia(proba, log_power):
-    """Apply the EMG rules (in place): stages that need low tone, on awake tone.
+def _apply_atonia(values, classes, log_power):
+    """Apply the EMG rules: stages that need low tone, on awake tone.
 
-    ``proba`` is the DataFrame of :func:`predict_proba`. For epochs whose
-    most probable class is REM, pre-REM or NREM and whose EMG is awake-level
-    (:func:`_awake_level`), that class's probability is moved to Wake (which
-    becomes the most probable class). Returns the record: the fit, the number
-    of epochs changed per rule and the share of REM calls on awake-level EMG
-    before the change.
+    ``values`` are the probabilities ``(n_epochs, n_classes)`` of the network,
+    columns ``classes``. For epochs whose most probable class is REM, pre-REM
+    or NREM and whose EMG is awake-level (:func:`_awake_level`), that class's
+    probability is moved to Wake (which becomes the most probable class).
+    Returns the new probabilities (``values`` is not changed) and the record:
+    the fit, the number of epochs changed per rule and the share of REM calls
+    on awake-level EMG before the change.
     """
-    n = min(len(proba), len(log_power))
-    classes = list(proba.columns)
-    values = proba.to_numpy(copy=True)
+    n = min(len(values), len(log_power))
+    classes = list(classes)
+    values = np.array(values, copy=True)
     scored = ~np.isnan(values[:n]).any(axis=1)
     best = np.full(n, -1)
     best[scored] = values[:n][scored].argmax(axis=1)
@@ -244,7 +225,6 @@ def _apply_atonia(proba, log_power):
         values[idx, col] = 0.0
         changed[stage] = int(len(idx))
     rem = best == classes.index("REM") if "REM" in classes else np.zeros(n, bool)
-    proba.iloc[:, :] = values
     info["n_changed"] = changed
     info["n_high"] = int(high.sum())
     info["rem_on_awake_emg"] = (
@@ -252,4 +232,25 @@ def _apply_atonia(proba, log_power):
         if rem.any() and info["informative"]
         else None
     )
-    return info
+    return values, info
+
+
+def _emg_step(values, classes, raw, channel, note, epoch_length):
+    """Step 5 of the pipeline: the EMG rules if there is an EMG channel.
+
+    Returns the new probabilities and the EMG record (the channel, the fit,
+    the epochs changed per rule; or why the step did not run).
+    """
+    if channel is None:
+        return values, dict(channel=None, informative=False, reason=note)
+    log_power = _emg_power(raw, channel, epoch_length)
+    values, info = _apply_atonia(values, classes, log_power)
+    if info["informative"]:
+        moved = ", ".join(f"{n} {s}" for s, n in info["n_changed"].items() if n)
+        logger.info(
+            f"EMG step ({channel}): {moved or 'no'} epochs on awake-level EMG "
+            f"moved to Wake ({info['n_high']} awake-level epochs)"
+        )
+    else:
+        logger.info(f"EMG step ({channel}): no change, {info['reason']}")
+    return values, dict(channel=channel, **info)

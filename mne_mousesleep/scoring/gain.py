@@ -1,4 +1,4 @@
-"""The gain step: each recording's EEG scale brought to the network's.
+"""Step 3, the gain step: each recording's EEG scale brought to the network's.
 
 Labs record with other amplifiers, electrodes and placements, so the same
 mouse state gives EEG of another amplitude; the published networks respond to
@@ -27,11 +27,16 @@ import numpy as np
 from mne.utils import _check_option, logger, verbose
 from scipy.signal import welch
 
-from ._docs import fill_doc
+from .._docs import fill_doc
+from ..models._loader import _card_without_weights
+from ..models._registry import GAIN_BANDS
+from .preprocessing import _read_checked
 
 #: Frequency bands (Hz) of the spectral shape of an epoch.
-BANDS = ((0.5, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0), (12.0, 16.0),
-         (16.0, 25.0))  # fmt: skip
+#:
+#: Those of the gain models of the published cards; a card's gain model names
+#: its own.
+BANDS = GAIN_BANDS
 #: Gains outside this range are applied but make the verdict ``review``.
 GAIN_RANGE = (0.25, 4.0)
 #: Values of ``adapt``.
@@ -44,18 +49,19 @@ def _check_adapt(adapt):
     return adapt
 
 
-def _epoch_features(x, sfreq, epoch_length):
+def _epoch_features(x, sfreq, epoch_length, bands=BANDS):
     """Log total power and log band shares of each epoch of one channel.
 
-    ``x`` is ``(n_times,)`` at ``sfreq``. Returns ``P`` ``(n_epochs,)`` and
-    ``S`` ``(n_epochs, len(BANDS))``; epochs without power are NaN.
+    ``x`` is ``(n_times,)`` at ``sfreq``; ``bands`` the frequency bands (Hz)
+    of the gain model. Returns ``P`` ``(n_epochs,)`` and ``S`` ``(n_epochs,
+    len(bands))``; epochs without power are NaN.
     """
     n_epoch = round(epoch_length * sfreq)
     n_epochs = len(x) // n_epoch
     epochs = np.asarray(x[: n_epochs * n_epoch], float).reshape(n_epochs, n_epoch)
     freqs, psd = welch(epochs, sfreq, nperseg=min(n_epoch, int(2 * sfreq)), axis=-1)
     bands = np.stack(
-        [psd[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in BANDS], axis=1
+        [psd[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in bands], axis=1
     )
     total = bands.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -125,7 +131,9 @@ def _log_gains(data, sfreq, epoch_length, gain_model, keep=None):
     for ch, (x, params) in enumerate(zip(data, gain_model["channels"])):
         if params is None:
             continue
-        power, shape = _epoch_features(x, sfreq, epoch_length)
+        power, shape = _epoch_features(
+            x, sfreq, epoch_length, gain_model.get("bands", BANDS)
+        )
         ok = np.isfinite(power)
         if keep is not None:
             ok[: len(keep)] &= keep[: len(ok)]
@@ -140,35 +148,44 @@ def _log_gains(data, sfreq, epoch_length, gain_model, keep=None):
 
 
 def _apply_gain(data, card, keep=None):
-    """Scale ``data`` (64 Hz, mV; in place) to the network's; return the record.
+    """Scale ``data`` (mV, at the card's rate) to the network's scale.
 
-    ``keep`` masks the epochs used for the estimate (the scorable ones). The
-    record (JSON-ready) holds ``"gain"`` per channel (the factor applied),
+    ``keep`` masks the epochs used for the estimate (the scorable ones).
+    Returns the scaled signal (a new array; ``data`` is not changed) and the
+    record (JSON-ready): ``"gain"`` per channel (the factor applied),
     ``"n_epochs"`` used and ``"outside_range"`` (channels whose gain is
     outside :data:`GAIN_RANGE`).
     """
     gain_model = card.details.get("gain_model")
     if not gain_model:
         logger.info(f"Gain step: model {card.name} has no gain model; not applied")
-        return dict(applied=False, reason=f"model {card.name} has no gain model")
+        return data, dict(applied=False, reason=f"model {card.name} has no gain model")
     log_gain, used = _log_gains(data, card.sfreq, card.epoch_length, gain_model, keep)
+    scaled = data.copy()
     gains = {}
     for ch, name in enumerate(card.channels):
         if np.isfinite(log_gain[ch]):
             g = float(np.exp(log_gain[ch]))
-            data[ch] *= g
+            scaled[ch] *= g
             gains[name] = g
     lo, hi = GAIN_RANGE
     outside = [name for name, g in gains.items() if not lo <= g <= hi]
     shown = ", ".join(f"{name} x{g:.3g}" for name, g in gains.items())
     logger.info(f"Gain step: {shown or 'no channel with a gain model'}")
-    return dict(
+    return scaled, dict(
         applied=bool(gains),
         gain=gains,
         n_epochs=[int(n) for n in used],
         outside_range=outside,
         reference=gain_model.get("reference", ""),
     )
+
+
+def _gain_step(signal, card, adapt):
+    """Step 3 of the pipeline: the gain step if ``adapt == "gain"``, else none."""
+    if adapt != "gain":
+        return signal.data, dict(applied=False, reason="adapt=None")
+    return _apply_gain(signal.data, card, signal.keep(card))
 
 
 @verbose
@@ -207,7 +224,7 @@ def estimate_gain(raw, picks=None, *, model=None, verbose=None):
     Per 10-s epoch of the preprocessed signal (64 Hz, mV), ``P`` is the log
     of the power between 0.5 and 25 Hz (Welch, 2-s windows) and ``S`` the log
     share of that power in each band of
-    :data:`~mne_mousesleep.adapt.BANDS`. The gain model
+    :data:`~mne_mousesleep.scoring.gain.BANDS`. The gain model
     predicts ``P`` from ``S`` and ``S**2`` at the network's scale; the log gain
     is ``-median(P - predicted) / 2`` over the epochs without bad data. The
     model of the published networks was fitted on the package's simulated
@@ -218,12 +235,7 @@ def estimate_gain(raw, picks=None, *, model=None, verbose=None):
     it independent of the mix of stages, which in mice changes the amplitude
     by a factor of two or more between a day and a night.
     """
-    from .preprocessing import _get_card, _preprocess
-
-    card = _get_card(model)
-    data, _, quality = _preprocess(raw, picks, card)
-    n_epoch = round(card.epoch_length * card.sfreq)
-    keep = np.ones(data.shape[1] // n_epoch, bool)
-    keep[sorted(quality["unscorable"])] = False
-    record = _apply_gain(data, card, keep)
+    card = _card_without_weights(model)
+    signal = _read_checked(raw, picks, card)
+    _, record = _apply_gain(signal.data, card, signal.keep(card))
     return dict(record.get("gain") or {})

@@ -1,4 +1,4 @@
-"""Sleep's own rules over time: a hidden Markov model over the network's output."""
+"""Step 6, sleep's own rules over time: a hidden Markov model over the probabilities."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger
 
-from .hypnogram import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
 
 _STATES = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
 #: Mean bout length (s) of each state in the mouse transition prior.
@@ -57,10 +57,10 @@ def mouse_transition_prior(epoch_length=10.0):
         in ``EXITS``: Wake ends into NREM, NREM into Wake, pre-REM and
         (seldom) REM, pre-REM mostly into REM, REM mostly into Wake. These
         probabilities are then tempered (raised to
-        :data:`~mne_mousesleep.smoothing.TEMPER` and
+        :data:`~mne_mousesleep.scoring.hmm.TEMPER` and
         renormalised); transitions absent from ``EXITS`` stay impossible.
         Wake -> REM has probability
-        :data:`~mne_mousesleep.smoothing.WAKE_TO_REM`.
+        :data:`~mne_mousesleep.scoring.hmm.WAKE_TO_REM`.
 
     Notes
     -----
@@ -121,17 +121,17 @@ def _for_classes(probs, classes):
     return out / weight[:, None]
 
 
-def _check_smooth(smooth, classes, epoch_length=10.0):
-    """Return the transition matrix (array over ``classes``) or None."""
+def _check_smooth_value(smooth):
+    """Check the form of ``smooth``: "hmm", None or a transition matrix."""
     if smooth is None:
-        return None
+        return
     if isinstance(smooth, str):
-        if smooth != "hmm":
+        if smooth not in SMOOTH_OPTIONS:
             raise ValueError(
                 f"smooth must be 'hmm', None or a transition matrix (DataFrame), "
                 f"got {smooth!r}."
             )
-        return _for_classes(mouse_transition_prior(epoch_length), list(classes))
+        return
     _validate_type(smooth, pd.DataFrame, "smooth", "'hmm', None or DataFrame")
     rows, cols = list(smooth.index), list(smooth.columns)
     if rows != cols or not set(rows) <= set(_STATES):
@@ -147,6 +147,21 @@ def _check_smooth(smooth, classes, epoch_length=10.0):
             "smooth has NaN or negative transition probabilities (a stage never "
             "left in the scorings it came from?)."
         )
+
+
+def _check_smooth(smooth, classes, epoch_length):
+    """Return the transition matrix (array over ``classes``) or None.
+
+    ``epoch_length`` (s) is the model card's: the prior's bout lengths are
+    turned into probabilities per epoch of that length.
+    """
+    _check_smooth_value(smooth)
+    if smooth is None:
+        return None
+    if isinstance(smooth, str):
+        return _for_classes(mouse_transition_prior(epoch_length), list(classes))
+    rows = list(smooth.index)
+    values = smooth.to_numpy(float)
     # Stages the lab's matrix lacks (e.g. artifact, excluded by
     # transition_matrix) keep the rows of the mouse prior.
     full = mouse_transition_prior(epoch_length)
@@ -200,26 +215,30 @@ def _viterbi(like, trans):
     return path
 
 
-def _apply_hmm(proba, trans):
-    """Smooth ``proba`` (in place) and return the record with the Viterbi path.
+def _apply_hmm(values, classes, trans):
+    """Smooth probabilities; return the new ones and the record with the path.
 
-    The network's probabilities are the emission likelihoods (the class priors
-    of the training data are not published, so they are taken as equal).
-    Unscored epochs (NaN rows) carry no evidence and stay NaN.
+    ``values`` are ``(n_epochs, n_classes)``, columns ``classes``; they are
+    not changed. The network's probabilities are the emission likelihoods
+    (the class priors of the training data are not published, so they are
+    taken as equal). Unscored epochs (NaN rows) carry no evidence and stay
+    NaN. The record holds ``"n_changed"`` (epochs relabelled), the
+    ``"transition"`` matrix and the Viterbi ``"path"`` (a stage per epoch,
+    None where unscored).
     """
-    values = proba.to_numpy(float)
+    values = np.asarray(values, float)
     scored = ~np.isnan(values).any(axis=1)
+    record = dict(transition=np.asarray(trans).round(8).tolist())
     if not scored.any():
-        return dict(n_changed=0, path=[])
+        return values.copy(), dict(n_changed=0, path=[], **record)
     like = np.where(scored[:, None], np.clip(values, 1e-12, None), 1.0)
     post = _forward_backward(like, trans)
     path = _viterbi(like, trans)
     before = np.full(len(values), -1)
     before[scored] = values[scored].argmax(axis=1)
     post[~scored] = np.nan
-    proba.iloc[:, :] = post
-    classes = list(proba.columns)
+    classes = list(classes)
     labels = [classes[p] if s else None for p, s in zip(path, scored)]
     changed = int((scored & (path != before)).sum())
     logger.info(f"HMM smoothing: {changed} of {int(scored.sum())} epochs relabelled")
-    return dict(n_changed=changed, path=labels)
+    return post, dict(n_changed=changed, path=labels, **record)

@@ -1,115 +1,28 @@
-"""Channel picking and the published preprocessing (low-pass, 64 Hz)."""
+"""Step 2: channel picking and the published preprocessing (low-pass, resampling).
+
+The picked channels are read in chunks, checked (step 1, :mod:`.check`) and
+filtered in one pass; :func:`_read_checked` is that pass, used by scoring,
+:func:`preprocess`, the gain estimate and training.
+"""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from mne._fiff.pick import _picks_to_idx
-from mne.io import BaseRaw
-from mne.utils import ProgressBar, _validate_type, logger, verbose, warn
+from mne.utils import ProgressBar, verbose
 from scipy.signal import butter, lfilter, sos2tf, sos2zpk, sosfiltfilt
-from scipy.stats import median_abs_deviation
 
-from ._docs import fill_doc
-from .models import DEFAULT_MODEL, MouseSleepModel, get_model_card, load_model
-from .models._registry import MODELS
-from .quality import (
-    EXTREME,
-    FLAT,
-    FLAT_MIN_DURATION,
-    MIN_RELIABLE_SFREQ,
-    NONFINITE,
-    TYPICAL_MV,
-    _annotation_segments,
-    _bad_seconds,
-    _check_units,
-    _ChunkChecker,
-    _merge,
-    _probe_scale,
-    _segments_record,
-    _unscorable,
-)
+from .._docs import fill_doc
+from ..models._loader import _card_without_weights
+from .check import EXTREME, FLAT_MIN_DURATION, NONFINITE, _check_input
+from .quality import _finish
 
 #: Cut-off (Hz) and order of the published low-pass Butterworth filter.
 LOWPASS_FREQ, LOWPASS_ORDER = 25.6, 2
-#: Robust standard deviation (in mV) outside which the input is far from the
-#: training data (about 0.1 mV), e.g. because of wrong units.
-AMPLITUDE_RANGE_MV = (0.01, 1.0)
 #: Recordings at least this long (s) show progress bars while scored.
 PROGRESS_SECONDS = 3600.0
-
-_PARIETAL = re.compile(
-    r"(^|[^a-z])(eeg[\s_-]?)?(p|pr|pl|pz|par|parietal)([^a-z]|$)", re.I
-)
-_NOT_EEG = ("emg", "eog", "ecg", "stim", "resp", "syst")
-
-
-def _get_card(model):
-    """Return the model card without downloading weights when possible."""
-    if model is None:
-        return get_model_card(DEFAULT_MODEL)
-    if isinstance(model, str) and model in MODELS:
-        return get_model_card(model)
-    if isinstance(model, MouseSleepModel):
-        return model.card
-    return load_model(model).card
-
-
-def _find_parietal(raw):
-    types = raw.get_channel_types()
-    bads = set(raw.info["bads"])
-    return [
-        ii
-        for ii, (name, kind) in enumerate(zip(raw.ch_names, types))
-        if kind not in _NOT_EEG and name not in bads and _PARIETAL.search(name)
-    ]
-
-
-def _pick_for_model(raw, picks, card):
-    """Return the indices of the channels to give the network, in input order."""
-    n_needed = card.n_channels
-    if picks is None:
-        if n_needed == 1:
-            idx = _find_parietal(raw)
-            if len(idx) != 1:
-                found = [raw.ch_names[ii] for ii in idx] or "none"
-                bads = raw.info["bads"]
-                left_out = f" ({bads} in info['bads'] left out)" if bads else ""
-                raise ValueError(
-                    f"picks=None looks for exactly one parietal EEG channel by name, "
-                    f"found {found} among {raw.ch_names}{left_out}. Pass picks, e.g. "
-                    f"picks={raw.ch_names[idx[0] if idx else 0]!r}."
-                )
-            return idx
-        lower = [name.lower() for name in raw.ch_names]
-        missing = [n for n in card.default_ch_names if n.lower() not in lower]
-        if missing or not card.default_ch_names:
-            raise ValueError(
-                f"Model {card.name} needs {n_needed} channels "
-                f"({', '.join(card.channels)}), in this order; picks=None looks "
-                f"for channels named {list(card.default_ch_names)} and did not find "
-                f"{missing or 'names'} among {raw.ch_names}. Pass picks."
-            )
-        return [lower.index(n.lower()) for n in card.default_ch_names]
-    try:
-        idx = _picks_to_idx(raw.info, picks, none="all", exclude=(), allow_empty=False)
-    except (ValueError, IndexError) as err:
-        raise ValueError(
-            f"picks={picks!r} does not match the channels of the recording "
-            f"{raw.ch_names}: {err}"
-        ) from None
-    idx = list(idx)
-    if len(idx) != n_needed:
-        names = [raw.ch_names[ii] for ii in idx]
-        raise ValueError(
-            f"Model {card.name} needs {n_needed} input channel"
-            f"{'s' if n_needed > 1 else ''} ({', '.join(card.channels)}), but "
-            f"picks={picks!r} selected {len(idx)}: {names}."
-        )
-    return idx
 
 
 def _lowpass_sos(sfreq):
@@ -195,10 +108,10 @@ def _read_lowpass_resample(
     holds and converted to mV. Chunks are filtered in ``n_jobs`` threads (in
     float64); the result is stored as ``dtype``.
 
-    ``check`` (a :class:`~mne_mousesleep.quality._ChunkChecker`), if given,
+    ``check`` (a :class:`~mne_mousesleep.scoring.check._ChunkChecker`), if given,
     is called on each chunk before it is filtered: it records the bad
     stretches and sets NaN, infinite and extreme samples to 0; chunks then
-    overlap by at least its :data:`~mne_mousesleep.quality.FLAT_MIN_DURATION`.
+    overlap by at least its :data:`~mne_mousesleep.scoring.check.FLAT_MIN_DURATION`.
 
     Returns the 64-Hz data in mV and the count of non-finite samples per
     channel that no ``check`` handled (their chunks are left unfiltered).
@@ -309,11 +222,13 @@ def preprocess(raw, picks=None, *, model=None, check_units=True, verbose=None):
     ----------
     %(ref_grieger2021)s
     """
-    data, _, quality = _preprocess(
-        raw, picks, _get_card(model), check_units=check_units
+    signal = _read_checked(
+        raw, picks, _card_without_weights(model), check_units=check_units
     )
     bad = [
-        seg for seg in quality["bad_segments"] if seg["reason"] in (NONFINITE, EXTREME)
+        seg
+        for seg in signal.quality["bad_segments"]
+        if seg["reason"] in (NONFINITE, EXTREME)
     ]
     if bad:
         where = ", ".join(
@@ -325,7 +240,7 @@ def preprocess(raw, picks=None, *, model=None, check_units=True, verbose=None):
             f"{' and more' if len(bad) > 5 else ''}. Interpolate or crop them, or "
             "use predict_proba, which leaves the epochs near them unscored."
         )
-    return data
+    return signal.data
 
 
 def _reach(sfreq, sfreq_new):
@@ -333,133 +248,42 @@ def _reach(sfreq, sfreq_new):
     return _n_settle(_lowpass_sos(sfreq)) + 2 * int(np.ceil(sfreq / sfreq_new)) + 1
 
 
-def _preprocess(
-    raw, picks, card, dtype=np.float64, *, reject_by_annotation=True, check_units=True
-):
-    """Return the 64-Hz signal in mV, the picked channel names and a quality record.
+def _preprocess_checked(raw, checked, card, dtype=np.float64):
+    """Step 2: read, check chunk by chunk and preprocess the picked channels.
 
-    The record (a JSON-ready dict) holds the amplitude, the bad stretches and
-    ``"unscorable"``, a dict ``{epoch: set of reasons}`` of the epochs whose
-    window touches one (taken out by the caller before the record is stored).
+    ``checked`` is what step 1 found (:func:`.check._check_input`); its chunk
+    checker sees every chunk as it is read. Returns the signal in mV at the
+    card's rate, ``(n_channels, n_times)``, and the reach (samples at the
+    recording's rate) of one bad sample through the filter and resampling.
     """
-    _validate_type(raw, BaseRaw, "raw")
-    sfreq = raw.info["sfreq"]
-    if sfreq < card.sfreq:
-        raise ValueError(
-            f"The sampling rate of raw is {sfreq:g} Hz; scoring needs at least "
-            f"{card.sfreq:g} Hz."
-        )
-    idx = _pick_for_model(raw, picks, card)
-    ch_names = [raw.ch_names[ii] for ii in idx]
-    min_duration = card.epoch_length * (2 * card.n_context + 1)
-    if raw.n_times / sfreq < min_duration:
-        raise ValueError(
-            f"The recording lasts {raw.n_times / sfreq:g} s; scoring needs at "
-            f"least {2 * card.n_context + 1} epochs of {card.epoch_length:g} s "
-            f"({min_duration:g} s)."
-        )
-    notes = [
-        f"channel {name} is marked bad in info['bads'] but was picked"
-        for name in ch_names
-        if name in raw.info["bads"]
-    ]
-    if sfreq < MIN_RELIABLE_SFREQ:
-        notes.append(
-            f"the sampling rate is {sfreq:g} Hz: below {MIN_RELIABLE_SFREQ:g} Hz the "
-            "published networks' calls agree with those of the same recording at "
-            "1 kHz on fewer than 95 % of epochs (simulated recordings: 91 % at "
-            "128 Hz, 74 % at 100 Hz, 70 % at 64 Hz), mostly Wake called sleep; "
-            "an EMG channel (emg='auto') corrects most of it"
-        )
-    for note in notes:
-        warn(note[0].upper() + note[1:] + ".", RuntimeWarning)
-    center, scale = _probe_scale(raw, idx)
-    likely_unit_error = _check_units(scale, ch_names, check_units)
-    if likely_unit_error:
-        warn(likely_unit_error, RuntimeWarning)
-    logger.info(f"Using channel(s) {ch_names} at {sfreq:g} Hz")
-    checker = _ChunkChecker(ch_names, sfreq, center, scale)
-    data, _ = _read_lowpass_resample(raw, idx, card.sfreq, dtype=dtype, check=checker)
-    n_epoch_samples = round(card.epoch_length * card.sfreq)
-    n_epochs = data.shape[1] // n_epoch_samples
+    data, _ = _read_lowpass_resample(
+        raw, checked.idx, card.sfreq, dtype=dtype, check=checked.checker
+    )
+    n_epochs = data.shape[1] // round(card.epoch_length * card.sfreq)
     if n_epochs < 2 * card.n_context + 1:
         raise ValueError(
             f"The recording holds fewer than {2 * card.n_context + 1} full epochs "
             f"of {card.epoch_length:g} s after resampling to {card.sfreq:g} Hz."
         )
-    found = checker.found
-    if reject_by_annotation:
-        found = found + _annotation_segments(raw, ch_names)
-    segments = _merge(found)
-    unscorable = _unscorable(segments, n_epochs, card, sfreq, _reach(sfreq, card.sfreq))
-    interior = range(card.n_context, n_epochs - card.n_context)
-    if all(k in unscorable for k in interior):
-        raise ValueError(_nothing_to_score(segments, raw, ch_names))
-    # The amplitude of the scorable epochs: at most about a million evenly
-    # spaced samples (a week at 64 Hz holds 39 million).
-    keep = np.ones(n_epochs, bool)
-    keep[list(unscorable)] = False
-    usable = data[:, : n_epochs * n_epoch_samples].reshape(
-        len(idx), n_epochs, n_epoch_samples
-    )[:, keep]
-    stride = max(1, usable.shape[1] * n_epoch_samples // 2**20)
-    amplitude = median_abs_deviation(
-        usable.reshape(len(idx), -1)[:, ::stride], axis=-1, scale="normal"
-    )
-    lo, hi = AMPLITUDE_RANGE_MV
-    for name, value in zip(ch_names, amplitude):
-        if not lo <= value <= hi and not likely_unit_error:  # said already
-            note = (
-                f"channel {name} has a robust standard deviation of {value:.3g} mV "
-                f"(after the low-pass), far from the training data of the model "
-                f"(about 0.1 mV; expected {lo}–{hi} mV)"
-            )
-            notes.append(note)
-            warn(
-                f"C{note[1:]}. Check the units: the Raw must hold volts.",
-                RuntimeWarning,
-            )
-    quality = dict(
-        sfreq=float(sfreq),
-        model_sfreq=float(card.sfreq),
-        ch_names=ch_names,
-        amplitude_mv={n: float(v) for n, v in zip(ch_names, amplitude)},
-        typical_mv=TYPICAL_MV,
-        amplitude_ratio={n: float(v / TYPICAL_MV) for n, v in zip(ch_names, amplitude)},
-        likely_unit_error=likely_unit_error,
-        reject_by_annotation=bool(reject_by_annotation),
-        bad_segments=_segments_record(segments, sfreq),
-        bad_seconds=_bad_seconds(segments, sfreq),
-        warnings=notes,
-        reader_warnings=[],
-        unscorable=unscorable,
-    )
-    return data, ch_names, quality
+    return data, _reach(raw.info["sfreq"], card.sfreq)
 
 
-def _nothing_to_score(segments, raw, ch_names):
-    """Return the message for a recording without a scorable epoch."""
-    sfreq, duration = raw.info["sfreq"], raw.n_times / raw.info["sfreq"]
-    parts = []
-    for name in ch_names:
-        flat = sum(s[1] - s[0] for s in segments if s[2] == FLAT and s[3] == name)
-        if flat / sfreq >= 0.9 * duration:
-            first = min(s[0] for s in segments if s[2] == FLAT and s[3] == name)
-            last = max(s[1] for s in segments if s[2] == FLAT and s[3] == name)
-            parts.append(
-                f"flat channel {name} (constant from {first / sfreq:g} s to "
-                f"{last / sfreq:g} s of {duration:g} s): a disconnected electrode, "
-                "or the wrong channel"
-            )
-    seconds = _bad_seconds(segments, sfreq)
-    if not parts:
-        parts = [f"{reason}: {sec:g} s" for reason, sec in seconds.items()]
-    where = ", ".join(
-        f"{seg['reason']} ({seg['channel']}) at {seg['onset']:g} s for "
-        f"{seg['duration']:g} s"
-        for seg in _segments_record(segments[:3], sfreq)
+def _read_checked(
+    raw, picks, card, dtype=np.float64, *, reject_by_annotation=True, check_units=True
+):
+    """Check the recording and preprocess it, in one pass (steps 1 and 2).
+
+    For what reads recordings without the rest of the pipeline
+    (:func:`preprocess`, the gain estimate, training). Returns a
+    :class:`_Signal`.
+    """
+    checked = _check_input(
+        raw,
+        card,
+        picks=picks,
+        emg=None,
+        check_units=check_units,
+        reject_by_annotation=reject_by_annotation,
     )
-    return (
-        f"Nothing to score: every epoch's 30-s window touches bad data "
-        f"({'; '.join(parts)}). First stretches: {where}."
-    )
+    data, reach = _preprocess_checked(raw, checked, card, dtype)
+    return _finish(checked, data, card, reach)

@@ -81,7 +81,7 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPO
     average is taken per epoch, and the few samples next to each window end,
     where the window's zero padding changes the features, are computed with
     the padding and swapped in (see
-    :class:`~mne_mousesleep.models._fast.FastThreeConv`). The result equals
+    :class:`~mne_mousesleep.models.grieger2021._fast.FastThreeConv`). The result equals
     the per-window computation up to float32 rounding of the Winograd
     transforms (at most a few 1e-5 in probability).
 
@@ -106,7 +106,7 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPO
 
 
 def _fast_evaluator(net):
-    """Return the :class:`~mne_mousesleep.models._fast.FastThreeConv` of ``net``.
+    """Return the fast evaluator of ``net`` (:class:`._fast.FastThreeConv`).
 
     Building it (folding, transforms of the weights) takes about 25 ms, a
     sixth of scoring a 10-min recording; it is kept on the network and built

@@ -16,10 +16,10 @@ from mne.utils import logger
 
 from .._fetch import _file_sha256 as _sha256
 from .._fetch import fetch_file
-from ._architectures import ARCHITECTURES
+from ._architectures import ARCHITECTURES, build_network
 from ._card import ModelCard
-from ._grieger2021 import MAX_CHUNK_EPOCHS, _ThreeConvPool, recording_log_proba
 from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
+from .grieger2021 import MAX_CHUNK_EPOCHS, _ThreeConvPool, recording_log_proba
 
 # The published checkpoints hold a numpy float64 (the validation score); these
 # are the only non-torch globals that weights_only loading may build.
@@ -172,7 +172,10 @@ class MouseSleepModel:
         return isinstance(self._network, _ThreeConvPool) and self.card.n_context == 1
 
     def _predict_recording(self, data, chunk_epochs):
-        """Probabilities of the epochs 1..n-2 of ``(n_channels, n_epochs * 640)``."""
+        """Probabilities of the epochs with full context of ``(n_channels, n_times)``.
+
+        ``n_times`` is a multiple of the samples per epoch of the card.
+        """
         n_epoch = round(self.card.epoch_length * self.card.sfreq)
         with torch.inference_mode():
             log_p = recording_log_proba(
@@ -221,7 +224,22 @@ def get_model_card(name):
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {list_models()}, got {name!r}.")
-    return MODELS[name][1]
+    return MODELS[name].card
+
+
+def _card_without_weights(model):
+    """Return the model card of ``model`` (as :func:`load_model` takes it).
+
+    A registry name (or None) gives its card without downloading the weights;
+    a file is read.
+    """
+    if model is None:
+        return get_model_card(DEFAULT_MODEL)
+    if isinstance(model, str) and model in MODELS:
+        return get_model_card(model)
+    if isinstance(model, MouseSleepModel):
+        return model.card
+    return load_model(model).card
 
 
 _FORMAT = "mne-mousesleep/1"
@@ -276,16 +294,16 @@ def _read_checkpoint(path):
     return state, None
 
 
-def _network_from_state(state, path):
-    n_channels = state["feature_extractor.0.weight"].shape[0]
-    n_classes = state["classifier.1.weight"].shape[0]
-    network = _ThreeConvPool(n_channels, n_classes)
+def _published_network(state, card, path):
+    """Build the architecture ``card`` names and load a published state dict."""
+    network = build_network(card)
     try:
         network.load_state_dict(state)
     except RuntimeError as err:
         raise _incompatible(
             path,
-            f"the weights do not fit the 3conv_pool architecture ({_first_line(err)})",
+            f"the weights do not fit the {card.architecture} architecture "
+            f"({_first_line(err)})",
         ) from None
     return network
 
@@ -337,7 +355,7 @@ def _from_saved(saved, path):
     if problems:
         raise _incompatible(path, "; ".join(problems))
     try:
-        network = ARCHITECTURES[arch](n_channels, n_classes)
+        network = build_network(card)
         network.load_state_dict(saved["state_dict"])
     except (RuntimeError, TypeError, ValueError) as err:
         raise _incompatible(
@@ -346,13 +364,14 @@ def _from_saved(saved, path):
     return MouseSleepModel(network, card)
 
 
-def _card_for_local_file(path, network, digest):
-    for _, card in MODELS.values():
-        if card.sha256 == digest:
-            logger.info(f"{path} is the published model {card.name}.")
-            return card
-    n_channels = network.feature_extractor[0].num_features
-    n_classes = network.classifier[1].out_features
+def _card_for_state(path, state, digest):
+    """Return the card of a bare 3conv_pool state dict (published or made up)."""
+    for entry in MODELS.values():
+        if entry.card.sha256 == digest:
+            logger.info(f"{path} is the published model {entry.card.name}.")
+            return replace(entry.card, source=str(path))
+    n_channels = state["feature_extractor.0.weight"].shape[0]
+    n_classes = state["classifier.1.weight"].shape[0]
     classes = {5: _CLASSES_5, 3: _CLASSES_3}.get(n_classes)
     if classes is None:
         raise ValueError(
@@ -412,10 +431,10 @@ def load_model(model=None):
             f"{type(model).__name__}."
         )
     if isinstance(model, str) and model in MODELS:
-        key, card = MODELS[model]
-        path = fetch_file(key)
-        network = _network_from_state(_read_checkpoint(path)[0], path)
-        return MouseSleepModel(network, card)
+        entry = MODELS[model]
+        path = fetch_file(entry.weights)
+        state = _read_checkpoint(path)[0]
+        return MouseSleepModel(_published_network(state, entry.card, path), entry.card)
     path = Path(model).expanduser()
     if not path.is_file():
         raise ValueError(
@@ -425,8 +444,5 @@ def load_model(model=None):
     state, saved = _read_checkpoint(path)
     if saved is not None:  # saved by MouseSleepModel.save
         return _from_saved(saved, path)
-    network = _network_from_state(state, path)
-    card = _card_for_local_file(path, network, _sha256(path))
-    if card.name in MODELS:  # a local copy of a published file
-        card = replace(card, source=str(path))
-    return MouseSleepModel(network, card)
+    card = _card_for_state(path, state, _sha256(path))
+    return MouseSleepModel(_published_network(state, card, path), card)

@@ -1,0 +1,160 @@
+"""The recordings of a batch: where each is read and where its outputs go."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from ..io import _FORMATS as _SCORING_FORMATS
+from ..io._recording import _recording_suffix
+
+#: Output formats: MNE annotations (csv, fif, tsv) and every format of
+#: :func:`mne_mousesleep.write_scoring` ("annotations" is "fif"; BIDS input
+#: gets its events.tsv anyway).
+FORMATS = ("csv", "fif", "tsv") + tuple(sorted(_SCORING_FORMATS))
+_SIDECAR = "_scoring.json"
+
+
+class _Job(NamedTuple):
+    """One recording of a batch."""
+
+    path: Path  # the recording file
+    bids: object  # its mne_bids.BIDSPath, or None
+    out: Path  # the folder of its outputs
+    stem: str  # the name of its outputs, before the suffixes
+
+    @property
+    def source(self):
+        """What :func:`~mne_mousesleep.io.read_recording` reads."""
+        return self.path if self.bids is None else self.bids
+
+    @property
+    def sidecar(self):
+        """The path of the recording's JSON sidecar."""
+        return self.out / f"{self.stem}{_SIDECAR}"
+
+
+def _stem(path):
+    """File name without its recording suffix (and MNE's ``_raw``/``-raw``)."""
+    stem = path.name[: -len(_recording_suffix(path) or path.suffix)]
+    for tail in ("_raw", "-raw"):
+        if stem.endswith(tail):
+            stem = stem[: -len(tail)]
+    return stem
+
+
+def _is_bids_root(path):
+    return path.is_dir() and (path / "dataset_description.json").is_file()
+
+
+def _bids_recordings(root):
+    """Return the recordings of a BIDS dataset as (path, BIDSPath) pairs."""
+    try:
+        from mne_bids import find_matching_paths
+    except ImportError:
+        raise ImportError(
+            f"{root} is a BIDS dataset; reading it needs mne-bids "
+            "(pip install mne-mousesleep[bids])."
+        ) from None
+    found = []
+    for bids_path in find_matching_paths(root, datatypes="eeg", suffixes="eeg"):
+        if _recording_suffix(bids_path.fpath) in (None, ".mat"):
+            continue
+        if "derivatives" in bids_path.fpath.relative_to(root).parts:
+            continue
+        found.append((bids_path.fpath, bids_path))
+    return sorted(found, key=lambda item: str(item[0]))
+
+
+def _jobs_of(path, out_dir):
+    """Return the jobs of one input: a BIDS root, a folder or a file."""
+    if _is_bids_root(path):
+        base = Path(out_dir) if out_dir else path / "derivatives/mne-mousesleep"
+        return [
+            _Job(fpath, bids, base / fpath.parent.relative_to(path), _bids_stem(fpath))
+            for fpath, bids in _bids_recordings(path)
+        ]
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and _recording_suffix(p) and not p.name.startswith(".")
+        )
+        return [
+            _Job(
+                fpath,
+                None,
+                Path(out_dir) / fpath.parent.relative_to(path)
+                if out_dir
+                else fpath.parent,
+                _stem(fpath),
+            )
+            for fpath in files
+        ]
+    return [_Job(path, None, Path(out_dir) if out_dir else path.parent, _stem(path))]
+
+
+def _bids_stem(fpath):
+    return fpath.name[: fpath.name.rindex("_eeg")]
+
+
+def _find_jobs(inputs, out_dir):
+    """One job per recording: where to read it and where to write its outputs."""
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    jobs = []
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            raise FileNotFoundError(f"No such file or folder: {path}")
+        jobs += _jobs_of(path, out_dir)
+    if not jobs:
+        raise ValueError(f"No recording found in {[str(p) for p in inputs]}.")
+    seen = {}
+    for job in jobs:
+        key = (job.out.resolve(), job.stem)
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {job.path} would write the same outputs "
+                f"({job.out / job.stem}_*); rename one or score them "
+                "into different --out-dir folders."
+            )
+        seen[key] = job.path
+    return jobs
+
+
+def _outputs(job, formats, report=False):
+    """Output paths of a job, by kind."""
+    out, stem = job.out, job.stem
+    paths = {}
+    if report:  # the probabilities (for the study report) and the report
+        paths["proba"] = out / f"{stem}_proba.csv"
+        paths["report"] = out / f"{stem}_report.html"
+    for fmt in formats:
+        if fmt == "csv":
+            paths["csv"] = out / f"{stem}_scoring.csv"
+        elif fmt in ("fif", "annotations"):  # MNE's annotation file
+            paths["fif"] = out / f"{stem}_scoring-annot.fif"
+        elif fmt == "bids" and job.bids is not None:
+            continue  # a BIDS dataset gets its events.tsv anyway (below)
+        elif fmt == "tsv":
+            paths["tsv"] = out / f"{stem}_scoring.tsv"
+        else:  # a scoring tool's format (see mne_mousesleep.io)
+            tool = _SCORING_FORMATS[fmt]
+            paths[fmt] = out / tool.default_name.format(stem=stem)
+            if tool.companion:
+                paths[f"{fmt}+"] = out / tool.companion.format(stem=stem)
+    if job.bids is not None:
+        paths["events"] = out / f"{stem}_events.tsv"
+    paths["stages"] = out / f"{stem}_stages.tsv"
+    return paths
+
+
+def _entities(job):
+    """Mouse (subject) and session of a recording, for the study report."""
+    if job.bids is not None:
+        return dict(subject=job.bids.subject, session=job.bids.session or "")
+    mouse, _, session = job.stem.partition("_")
+    return dict(subject=mouse, session=session)

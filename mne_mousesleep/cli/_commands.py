@@ -1,0 +1,334 @@
+"""The commands of the command line: each turns its flags into a call of the API."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import sys
+import time
+from pathlib import Path
+
+_ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
+
+
+def _cmd_models(args):
+    from .._fetch import REGISTRY, get_cache_dir
+    from ..models import get_model_card, list_models
+    from ..models._registry import MODELS
+
+    if args.name:
+        print(get_model_card(args.name))
+        return 0
+    cache = get_cache_dir()
+    width = max(len(name) for name in list_models())
+    for name in list_models():
+        card = get_model_card(name)
+        fname = REGISTRY[MODELS[name].weights]["fname"]
+        cached = "cached" if (cache / fname).is_file() else "not cached"
+        channels = ", ".join(card.channels)
+        print(
+            f"{name:<{width}}  {card.n_classes} classes, {channels}, "
+            f"{card.sfreq:g} Hz  [{cached}]"
+        )
+    print(
+        "\nmne-mousesleep models NAME shows a model card; weights are cached in "
+        f"{cache}."
+    )
+    return 0
+
+
+def _cmd_score(args):
+    if args.example or args.out is not None or args.proba is not None:
+        if args.report:
+            print(
+                "error: --report writes a report per recording and a study report; "
+                "use it without --out, --proba and --example",
+                file=sys.stderr,
+            )
+            return 2
+        return _cmd_score_one(args)
+    if not args.inputs:
+        print("error: give recording files, folders or --example", file=sys.stderr)
+        return 2
+    return _cmd_score_batch(args)
+
+
+def _options(args):
+    """Return the :class:`~mne_mousesleep.ScoringOptions` of ``score``'s flags."""
+    from ..scoring import ScoringOptions
+
+    given = dict(
+        model=args.model,
+        picks=_picks(args.picks),
+        merge_bouts=args.merge_bouts,
+        reject_by_annotation=not args.ignore_bad_annotations,
+        check_units=not args.no_unit_check,
+        allow_truncated=args.allow_truncated,
+        device=args.device,
+    )
+    if args.published:  # no gain step, no EMG, no smoothing, whatever else
+        return ScoringOptions.published(**given)
+    emg = args.emg
+    if isinstance(emg, str) and emg.lower() == "none":
+        emg = None
+    return ScoringOptions(
+        adapt=None if args.no_adapt else "gain",
+        emg=emg,
+        smooth=None if args.no_smooth else "hmm",
+        **given,
+    )
+
+
+def _print_trust(trust, prefix="Trust"):
+    text = f"{prefix}: {trust['verdict']}"
+    if trust["reasons"]:
+        text += " (" + "; ".join(trust["reasons"]) + ")"
+    print(text)
+
+
+def _picks(arg):
+    return arg.split(",") if arg is not None and "," in arg else arg
+
+
+def _cmd_score_batch(args):
+    from ..batch import score_files
+    from ..io._write import _atomic, _check_writable
+
+    if args.out_dir is not None:
+        print(f"Outputs go to {args.out_dir}")
+    else:
+        print("Outputs go next to each recording (BIDS: <root>/derivatives)")
+    summary = score_files(
+        args.inputs,
+        args.out_dir,
+        options=_options(args),
+        formats=args.format,
+        overwrite=args.overwrite,
+        n_jobs=args.jobs,
+        client=args.scheduler,
+        report=args.report,
+        lights_on=args.lights_on,
+        groups=args.groups,
+        verbose=args.verbose,
+    )
+    _print_summary(summary)
+    _print_problems(summary)
+    n_failed = int((summary["status"] == "failed").sum())
+    if args.out_dir is not None:
+        path = args.out_dir / "scoring_summary.tsv"
+        reason = _check_writable(args.out_dir)
+        if reason is None:
+            _atomic(path, lambda tmp: summary.to_csv(tmp, sep="\t", index=False))
+            print(f"Wrote {path}")
+        else:
+            print(f"error: scoring_summary.tsv not written: {reason}", file=sys.stderr)
+    counts = summary["status"].value_counts()
+    words = [f"{counts.get(k, 0)} {k}" for k in ("scored", "skipped", "failed")]
+    extra = {"stale": "stale (kept)", "edited": "edited (kept)", "busy": "busy"}
+    words += [f"{counts[k]} {v}" for k, v in extra.items() if counts.get(k, 0)]
+    print(", ".join(words))
+    return min(n_failed, 255)
+
+
+def _print_summary(summary, file=None):
+    hidden = ("outputs", "error", "warnings", "note", "quality", "trust_reasons")
+    cols = [c for c in summary.columns if c not in hidden]
+    print(summary[cols].round(2).to_string(index=False), file=file or sys.stdout)
+
+
+def _print_problems(summary):
+    """One line per recording that failed, was kept, or needs a look."""
+    for _, row in summary.iterrows():
+        if row["status"] == "failed":
+            print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+        elif row["note"] and row["status"] != "skipped":
+            print(f"{row['status']}: {row['file']}: {row['note']}")
+        if row["status"] == "scored" and (
+            row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
+        ):
+            print(f"input quality: {row['file']}: {row['quality']}")
+        if row["status"] == "scored" and row.get("trust", "ok") != "ok":
+            print(f"trust: {row['file']}: {row['trust']} ({row['trust_reasons']})")
+
+
+def _check_one(args):
+    """Check the flags of a single recording; return an exit status or None."""
+    from ..io._write import _check_writable
+
+    if args.example == bool(args.inputs) or len(args.inputs) > 1:
+        print(
+            "error: --out and --proba take one recording file or --example",
+            file=sys.stderr,
+        )
+        return 2
+    tool_format = _tool_format(args)
+    if args.out is not None and len(args.format) > 1:
+        print("error: --out takes one --format", file=sys.stderr)
+        return 2
+    if (
+        args.out is not None
+        and tool_format is None
+        and args.out.suffix.lower() not in _ANNOT_SUFFIXES
+    ):
+        print(
+            f"error: --out must end with one of {_ANNOT_SUFFIXES}, got {args.out}",
+            file=sys.stderr,
+        )
+        return 2
+    for path in (p for p in (args.out, args.proba) if p is not None):
+        if path.exists() and not args.overwrite:
+            print(
+                f"error: {path} exists; pass --overwrite to replace it",
+                file=sys.stderr,
+            )
+            return 1
+        reason = _check_writable(path.parent)  # before scoring, not after
+        if reason is not None:
+            print(f"error: {reason}", file=sys.stderr)
+            return 1
+    return None
+
+
+def _tool_format(args):
+    return args.format[0] if args.format[0] not in ("csv", "fif", "tsv") else None
+
+
+def _cmd_score_one(args):
+    """Score one recording into ``--out`` / ``--proba`` (the batch's own path)."""
+    from ..batch._one import _read_and_score
+    from ..batch._write import stage_summary
+    from ..datasets import fetch_misleep_example
+    from ..hypnogram import to_annotations
+    from ..io import write_scoring
+    from ..scoring.quality import describe_quality
+
+    status = _check_one(args)
+    if status is not None:
+        return status
+    t0 = time.perf_counter()
+    source = fetch_misleep_example() if args.example else args.inputs[0]
+    raw, result = _read_and_score(source, _options(args), verbose=args.verbose)
+    for message in result.quality["reader_warnings"]:
+        print(f"warning: {source}: {message}", file=sys.stderr)
+    proba = result.to_frame()
+    annot = to_annotations(proba, merge_bouts=args.merge_bouts)
+    elapsed = time.perf_counter() - t0
+    tool_format = _tool_format(args)
+    if args.out is not None and tool_format is not None:
+        write_scoring(proba, args.out, format=tool_format, overwrite=True)
+    elif args.out is not None:
+        annot.save(args.out, overwrite=True, verbose=False)
+    if args.proba is not None:
+        proba.to_csv(args.proba)
+    name = "MiSleep example" if args.example else source
+    print(
+        f"{name}: {result.n_epochs} epochs of {result.epoch_length:g} s "
+        f"scored with {result.model} from {list(result.ch_names)} in {elapsed:.1f} s"
+    )
+    print(f"Input quality: {describe_quality(result.quality)}")
+    _print_trust(result.trust)
+    for note in result.trust["notes"]:
+        print(f"  note: {note}")
+    print(stage_summary(to_annotations(proba)).round(1).to_string())
+    for path in (p for p in (args.out, args.proba) if p is not None):
+        print(f"Wrote {path}")
+    return 0
+
+
+def _cmd_convert(args):
+    import warnings
+
+    from ..io import read_scoring, write_scoring
+
+    if args.output.exists() and not args.overwrite:
+        print(
+            f"error: {args.output} exists; pass --overwrite to replace it",
+            file=sys.stderr,
+        )
+        return 1
+    stages = read_scoring(
+        args.input,
+        format=args.from_format,
+        epoch_length=args.epoch_length,
+        verbose=args.verbose,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_scoring(
+            stages,
+            args.output,
+            format=args.to_format,
+            epoch_length=args.out_epoch_length,
+            overwrite=args.overwrite,
+            verbose=args.verbose,
+        )
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    from ..io import _detect
+
+    print(
+        f"{args.input}: {len(stages)} epochs of {stages.attrs['epoch_length']:g} s "
+        f"({stages.attrs['format']}) -> {args.output} "
+        f"({args.to_format or _detect(args.output).name})"
+    )
+    return 0
+
+
+def _cmd_train(args):
+    from ..io._recording import _recording_suffix
+    from ..training import train
+
+    folder = Path(args.folder)
+    # Files MNE reads (training takes Raw files, not MiSleep .mat).
+    files = sorted(
+        p for p in folder.iterdir() if _recording_suffix(p) not in (None, ".mat")
+    )
+    if not files:
+        print(f"error: no recording found in {folder}", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.overwrite:
+        print(
+            f"error: {args.out} exists; pass --overwrite to replace it", file=sys.stderr
+        )
+        return 1
+    picks = args.picks.split(",") if "," in args.picks else args.picks
+    # One mouse per file unless the file name says otherwise ("M01_day1.edf").
+    mice = [p.name.split("_")[0].split(".")[0] for p in files]
+    split = None
+    if args.validation or args.test:
+        held = set(args.validation or []) | set(args.test or [])
+        unknown = sorted(held - set(mice))
+        if unknown:
+            print(
+                f"error: --validation/--test name mice {unknown} not among the "
+                f"mice of {folder}: {sorted(set(mice))}",
+                file=sys.stderr,
+            )
+            return 2
+        split = dict(
+            train=sorted(set(mice) - held),
+            validation=list(args.validation or []),
+            test=list(args.test or []),
+        )
+    model = train(
+        [str(p) for p in files],
+        picks=picks,
+        n_classes=args.classes,
+        architecture=args.architecture,
+        mice=mice,
+        split=split,
+        init=args.init,
+        freeze_features=args.freeze_features,
+        max_epochs=args.epochs,
+        min_epochs=min(args.epochs, 12),
+        windows_per_epoch=args.windows_per_epoch,
+        seed=args.seed,
+        name=args.out.stem,
+        device=args.device,
+        precision=args.precision,
+        compile=args.compile,
+        verbose=args.verbose,
+    )
+    model.save(args.out, overwrite=True)
+    print(model.card)
+    print(f"Wrote {args.out}")
+    return 0

@@ -1,0 +1,250 @@
+"""The report of a study, from the outputs of a batch (without scoring again)."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mne.utils import verbose
+
+from .._docs import fill_doc
+from .._stages import NREM, PRE_REM, REM, SCORED_STAGES, WAKE, _time_base
+from ..stats import phase_statistics, sleep_statistics
+from ._figures import (
+    _group_figure,
+    _percent_by_phase,
+    _stacked_hypnograms,
+)
+from ._html import _add_figure, _table
+from ._recording import _read_result
+
+_KEY_COLUMNS = ("recording", "mouse", "participant_id", "subject")
+
+
+def _load_recording(sidecar):
+    """Read what a batch wrote of one recording: its sidecar's scoring result."""
+    info = json.loads(Path(sidecar).read_text())
+    stem = Path(sidecar).name[: -len("_scoring.json")]
+    result = _read_result(sidecar)
+    return dict(
+        stem=stem,
+        folder=Path(sidecar).parent,
+        mouse=info.get("subject") or stem.split("_")[0],
+        session=info.get("session") or "",
+        verdict=(result.trust or {}).get("verdict", ""),
+        stages=result.stages(),
+        report=Path(sidecar).with_name(f"{stem}_report.html"),
+    )
+
+
+def _read_groups(groups, group_column):
+    if groups is None:
+        return None, None
+    if not isinstance(groups, pd.DataFrame):
+        path = Path(groups)
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        groups = pd.read_csv(path, sep=sep, dtype=str)
+    keys = [c for c in groups.columns if c in _KEY_COLUMNS]
+    if not keys:
+        raise ValueError(
+            f"The group table needs a column among {_KEY_COLUMNS}, got "
+            f"{list(groups.columns)}."
+        )
+    key = keys[0]
+    if group_column is None:
+        others = [c for c in groups.columns if c not in _KEY_COLUMNS]
+        group_column = "group" if "group" in others else (others[0] if others else None)
+    if group_column not in groups.columns:
+        raise ValueError(
+            f"group_column={group_column!r} is not a column of the group table "
+            f"{list(groups.columns)}."
+        )
+    table = groups[[key, group_column]].astype(str)
+    if key in ("participant_id", "subject"):  # BIDS: sub-01 and 01 alike
+        table[key] = table[key].str.removeprefix("sub-")
+    return dict(zip(table[key], table[group_column])), (key, group_column)
+
+
+def _study_rows(recordings, lights_on):
+    rows = []
+    for rec in recordings:
+        stages = rec["stages"]
+        row = dict(recording=rec["stem"], mouse=rec["mouse"], session=rec["session"])
+        row["verdict"] = rec["verdict"]
+        total = sleep_statistics(stages)
+        row["total sleep min"] = (
+            total[f"{NREM} min"] + total[f"{PRE_REM} min"] + total[f"{REM} min"]
+        )
+        phases = {"total": total}
+        if lights_on is not None and _time_base(stages).meas_date is not None:
+            ph = phase_statistics(stages, lights_on=lights_on)
+            phases = {"light": ph.loc["light"], "dark": ph.loc["dark"], "total": total}
+        for phase, stats in phases.items():
+            for stage in SCORED_STAGES:
+                row[f"{stage} % {phase}"] = stats[f"{stage} %"]
+        row["REM latency min"] = total[f"latency {REM} min"]
+        for stage in (WAKE, NREM, REM):
+            row[f"{stage} bouts"] = total[f"{stage} bouts"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_statistics(table, mapping, key):
+    """Return group means and SEM per metric, and an exploratory test of each."""
+    from scipy import stats as sps
+
+    column = "recording" if key == "recording" else "mouse"
+    groups = table[column].map(mapping)
+    if groups.isna().any():
+        missing = sorted(table.loc[groups.isna(), column])
+        raise ValueError(f"No group for {missing} in the group table.")
+    metrics = [
+        c
+        for c in table.columns
+        if ("%" in c or c in ("total sleep min", "REM latency min"))
+        and table[c].notna().any()
+    ]
+    rows = []
+    for metric in metrics:
+        row = {"metric": metric}
+        samples = []
+        for name in sorted(groups.unique()):
+            v = table.loc[groups == name, metric].astype(float).dropna().to_numpy()
+            row[f"{name} mean"] = v.mean() if len(v) else np.nan
+            row[f"{name} SEM"] = (
+                v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            )
+            row[f"{name} n"] = len(v)
+            samples.append(v)
+        usable = [v for v in samples if len(v) > 1]
+        if usable and all(np.ptp(v) < 1e-9 for v in usable):
+            row["test"], row["p (uncorrected)"] = "no spread", np.nan
+        elif len(usable) == 2 and len(samples) == 2:
+            res = sps.ttest_ind(*usable, equal_var=False)
+            row["test"], row["p (uncorrected)"] = "Welch t", float(res.pvalue)
+        elif len(usable) > 2 and len(usable) == len(samples):
+            res = sps.f_oneway(*usable)
+            row["test"], row["p (uncorrected)"] = "one-way ANOVA", float(res.pvalue)
+        else:
+            row["test"], row["p (uncorrected)"] = "too few", np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("metric"), groups
+
+
+@verbose
+@fill_doc
+def study_report(
+    inputs,
+    *,
+    groups=None,
+    group_column=None,
+    lights_on=None,
+    title="Sleep study",
+    link_from=None,
+    verbose=None,
+):
+    """Make a report of a study from the outputs of a batch, without re-scoring.
+
+    Parameters
+    ----------
+    inputs : path-like | list of path-like
+        Folders of batch outputs (searched recursively for
+        ``<name>_scoring.json`` sidecars) or sidecar files, written by
+        :func:`~mne_mousesleep.score_files`: each holds its recording's
+        :class:`~mne_mousesleep.ScoringResult`, read here (with
+        ``report=True`` the batch also writes the per-recording reports that
+        the table links to).
+    groups : path-like | pandas.DataFrame | None
+        A group table: a CSV/TSV (or DataFrame) with a key column
+        (``recording``, the name of a recording's outputs; ``mouse``; or
+        BIDS ``participant_id``, e.g. the dataset's ``participants.tsv``) and
+        a group column (genotype, treatment...).
+    group_column : str | None
+        The group column (default: ``"group"``, else the first column that is
+        not a key).
+    lights_on : str | None
+        Clock time of lights on, ``"HH:MM"``: stage percentages per light and
+        dark phase and hypnograms on a common ZT axis.
+    title : str
+        Title of the report.
+    link_from : path-like | None
+        Folder the report will be saved in, so that its links to the
+        per-recording reports are relative and resolve (default: the common
+        folder of the inputs).
+    %(verbose)s
+
+    Returns
+    -------
+    report : mne.Report
+        Sections: Recordings (one row per recording: mouse, session, trust
+        verdict, total sleep, percent of scored time per stage and phase,
+        REM latency, bouts; links to the per-recording reports), Hypnograms
+        (all recordings on a common ZT axis), Stages by phase (per mouse) and,
+        with ``groups``, Groups (mean ± SEM per metric and phase, plotted, and
+        an exploratory test per metric: Welch's t-test for two groups, one-way
+        ANOVA for more; p-values are uncorrected for the number of metrics).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no sidecar is found.
+    ValueError
+        If a sidecar holds no scoring result (an earlier version's), the
+        group table has no key column or a recording has no group.
+    """
+    import mne
+
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    sidecars = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            sidecars += sorted(item.rglob("*_scoring.json"))
+        elif item.is_file():
+            sidecars.append(item)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {item}")
+    if not sidecars:
+        raise FileNotFoundError(
+            f"No *_scoring.json sidecar in {[str(i) for i in inputs]}."
+        )
+    recordings = [_load_recording(s) for s in sidecars]
+    if link_from is None:
+        link_from = Path(os.path.commonpath([str(r["folder"]) for r in recordings]))
+    mapping, key = _read_groups(groups, group_column)
+    table = _study_rows(recordings, lights_on)
+    rep = mne.Report(title=title, verbose="error")
+
+    links = []
+    for rec in recordings:
+        if rec["report"].is_file():
+            rel = os.path.relpath(rec["report"], link_from).replace(os.sep, "/")
+            links.append(f'<a href="{html.escape(rel)}">{html.escape(rec["stem"])}</a>')
+        else:
+            links.append(html.escape(rec["stem"]))
+    shown = table.dropna(axis=1, how="all").copy()  # e.g. no dark phase
+    shown.insert(0, "report", links)
+    page = _table(shown.drop(columns="recording"), raw_html=("report",), index=False)
+    rep.add_html(page, title=f"{len(recordings)} recordings", section="Recordings")
+    fig = _stacked_hypnograms(recordings, lights_on)
+    _add_figure(rep, fig, "Hypnograms", "Hypnograms")
+    fig = _percent_by_phase(table)
+    _add_figure(rep, fig, "Stages by phase, per recording", "Stages by phase")
+    if mapping is not None:
+        stats, group_of = _group_statistics(table, mapping, key[0])
+        rep.add_html(
+            _table(stats, "{:.3g}")
+            + "<p>Exploratory: one test per metric, p-values not corrected for "
+            "the number of metrics (or phases).</p>",
+            title=f"Groups ({key[1]}): mean ± SEM",
+            section="Groups",
+        )
+        fig = _group_figure(table, group_of)
+        _add_figure(rep, fig, "Stage percentages by group", "Groups")
+    return rep

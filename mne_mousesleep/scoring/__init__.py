@@ -1,0 +1,317 @@
+"""Scoring a Raw: the pipeline, step by step.
+
+A recording goes through these steps, in this order, each in its module:
+
+1. :mod:`.check`: the input checks (channels, rate, length, units; bad
+   stretches found chunk by chunk as the recording is read);
+2. :mod:`.preprocessing`: the published preprocessing (low-pass, resampling
+   to the card's rate), in the same pass; then :mod:`.quality`: the epochs
+   whose window touches bad data, and the quality record;
+3. :mod:`.gain`: the gain step (``adapt="gain"``);
+4. :mod:`.network`: the network's probabilities of each epoch;
+5. :mod:`.emg`: the EMG rules (REM needs atonia);
+6. :mod:`.hmm`: the hidden Markov model over the epochs;
+7. :mod:`.trust`: the trust verdict.
+
+Each post-processing step takes probabilities and returns new ones and its
+record; none changes its input. :func:`_score` runs them on one
+:class:`ScoringOptions` and returns one :class:`ScoringResult`.
+:func:`predict_proba` and :func:`score` are its public faces.
+"""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import numpy as np
+from mne.utils import _validate_type, verbose
+
+from .._device import _resolve_device
+from .._docs import fill_doc
+from ..hypnogram import to_annotations
+from ..models import load_model
+from ..models._loader import _card_without_weights
+from ..models._registry import MODELS
+from ._options import ScoringOptions, _takes_options
+from ._result import ScoringResult, _most_probable
+from .check import _check_input
+from .emg import _emg_step
+from .gain import _gain_step
+from .hmm import _apply_hmm, _check_smooth
+from .network import (  # noqa: F401 (the reference computations, for tests)
+    _network_step,
+    _per_window_proba,
+    _window_proba,
+)
+from .preprocessing import _preprocess_checked
+from .quality import _finish
+from .trust import _log_trust, judge
+
+__all__ = ["ScoringOptions", "ScoringResult", "predict_proba", "score"]
+
+
+def _score(raw, options):
+    """Run the pipeline on ``raw`` with ``options``; return a :class:`ScoringResult`."""
+    _validate_type(options, ScoringOptions, "options")
+    model = options.model
+    if not (model is None or (isinstance(model, str) and model in MODELS)):
+        model = load_model(model)  # local file or model object: no download
+    card = _card_without_weights(model)
+    # What can be refused is checked before the recording is read.
+    device = _resolve_device(options.device)
+    transition = _check_smooth(options.smooth, card.classes, card.epoch_length)
+    # 1. The input checks: channels, rate, length, units.
+    checked = _check_input(
+        raw,
+        card,
+        picks=options.picks,
+        emg=options.emg,
+        check_units=options.check_units,
+        reject_by_annotation=options.reject_by_annotation,
+    )
+    # 2. The published preprocessing; bad stretches are found as it reads.
+    data, reach = _preprocess_checked(raw, checked, card, np.float32)
+    # 2b. The epochs that touch bad data, and the quality record.
+    signal = _finish(checked, data, card, reach)
+    # 3. The gain step.
+    data, gain_record = _gain_step(signal, card, options.adapt)
+    # 4. The network (registry weights are downloaded only now).
+    proba, quality, exits = _network_step(
+        load_model(model), data, signal, options.batch_size, device
+    )
+    network_labels = _most_probable(proba, card.classes)
+    # 5. The EMG rules.
+    proba, emg_record = _emg_step(
+        proba, card.classes, raw, checked.emg, checked.emg_note, card.epoch_length
+    )
+    # 6. The hidden Markov model.
+    hmm_record = None
+    if transition is not None:
+        proba, hmm_record = _apply_hmm(proba, card.classes, transition)
+    # 7. The trust verdict.
+    trust = judge(
+        network_labels,
+        proba,
+        card.classes,
+        quality,
+        gain_record,
+        emg_record,
+        transition is not None,
+    )
+    _log_trust(trust)
+    return ScoringResult(
+        proba=proba,
+        classes=card.classes,
+        epoch_length=card.epoch_length,
+        meas_date=raw.info["meas_date"],
+        first_time=raw.first_samp / raw.info["sfreq"],
+        sfreq=raw.info["sfreq"],
+        ch_names=signal.ch_names,
+        model=card.name,
+        card=card,
+        quality=quality,
+        gain=gain_record,
+        emg=emg_record,
+        hmm=hmm_record,
+        trust=trust,
+        exit_fractions=exits,
+        options=options.to_dict(),
+    )
+
+
+@_takes_options
+@verbose
+@fill_doc
+def predict_proba(
+    raw,
+    picks=None,
+    *,
+    model=None,
+    adapt="gain",
+    emg="auto",
+    smooth="hmm",
+    batch_size=32,
+    reject_by_annotation=True,
+    check_units=True,
+    device="auto",
+    options=None,
+    verbose=None,
+):
+    """Compute the probability of each stage for every 10-s epoch.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording, in volts (MNE's unit). It is not modified; with
+        ``preload=False`` only the picked channels are read.
+    %(picks_score)s
+    %(model)s
+    %(adapt)s
+    %(emg)s
+    %(smooth)s
+    %(batch_size)s
+    %(reject_by_annotation)s
+    %(check_units)s
+    %(device)s
+    %(options)s
+    %(verbose)s
+
+    Returns
+    -------
+    proba : pandas.DataFrame, shape (n_epochs, n_classes)
+        One row per full epoch, one column per class in the model's output
+        order (e.g. ``Wake, REM, NREM, pre-REM, artifact``). The index
+        (``"onset"``) is the epoch onset in seconds from the first sample
+        (the time axis of ``raw.times``). Rows of unscored epochs are NaN.
+        ``proba.attrs`` holds ``"model"``, ``"meas_date"``, ``"first_time"``
+        (s), ``"epoch_length"`` (s), ``"ch_names"`` and ``"sfreq"`` (Hz, of
+        ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`;
+        ``"adapt"`` (the gain step: ``"gain"`` applied per channel),
+        ``"emg_atonia"`` (the EMG step: channel, fit, ``"n_changed"`` per
+        stage, ``"rem_on_awake_emg"``), ``"hmm"`` (with ``smooth``: the
+        transition matrix, ``"n_changed"`` and the Viterbi ``"path"``),
+        ``"trust"`` (the verdict ``"ok"``, ``"review"`` or ``"unreliable"``
+        with its ``"reasons"``, ``"notes"`` and ``"indicators"``; see the docs
+        page "Scoring recordings from another lab"); for a multi-exit network,
+        ``"exit_fractions"`` (the share of epochs leaving at each exit).
+        ``"quality"`` is the input-quality record, a dict of plain values
+        (JSON-ready): ``"amplitude_mv"`` (robust standard deviation per
+        channel after the low-pass, mV, against ``"typical_mv"`` of the
+        training data; their ratio in ``"amplitude_ratio"``),
+        ``"likely_unit_error"``, ``"sfreq"`` and
+        ``"model_sfreq"`` (Hz), ``"bad_segments"`` (``onset`` and
+        ``duration`` in s from the first sample, ``reason``, ``channel``),
+        ``"bad_seconds"`` per reason, ``"warnings"`` (also emitted as
+        warnings, but kept here whatever the log level),
+        ``"reader_warnings"`` (filled by the command line and the batch),
+        ``"n_epochs"``, ``"n_unscored"``, ``"unscored_reasons"`` (epochs per
+        reason) and ``"unscored_epochs"`` (``[onset, reason]`` of every
+        unscored epoch).
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a Raw.
+    ValueError
+        If an option is invalid, if channels cannot be picked (names or
+        indices not in the Raw) or their number does not fit the model, if
+        the sampling rate is below the model's (64 Hz), if the recording is
+        shorter than three epochs, if the amplitude looks like a unit error
+        (see ``check_units``), or if no
+        epoch can be scored (every window touches bad data, e.g. a flat
+        channel; the message says which and where).
+
+    Warns
+    -----
+    RuntimeWarning
+        If the amplitude is far from the training data (see
+        :func:`preprocess`), or if a channel of ``info["bads"]`` is picked.
+
+    Notes
+    -----
+    %(edges)s
+
+    ``adapt=None, emg=None, smooth=None`` is the published method of Grieger
+    et al. (2021) [1]_ exactly. The defaults add three steps for recordings
+    from other labs (their effect is measured in
+    ``benchmarks/bench_cross_lab.py``): the gain step before the network, then
+    the EMG rules and the hidden Markov model on its probabilities.
+
+    Bad stretches of the picked channels do not stop the scoring. NaN or
+    infinite samples (:func:`mne.preprocessing.annotate_nan`), extreme values
+    (further than 10,000 robust standard deviations from the median, or
+    beyond 1e6), flat or clipped signal (consecutive samples within 1/1000 of
+    a robust standard deviation for at least 1 s,
+    :func:`mne.preprocessing.annotate_amplitude`) and, with
+    ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk.
+    Every epoch whose 30-s window comes within the reach of the low-pass
+    filter (a fraction of a second) of such a stretch is left unscored (NaN,
+    ``"Sleep stage ?"``), with its reason in the quality record; the other
+    epochs get the probabilities they would have in a clean recording.
+
+    The signal is preprocessed with :func:`preprocess` and each 30-s window
+    is classified by the network of Grieger et al. (2021) [1]_.
+    :meth:`ScoringResult.from_frame` gives the same as a typed object, with
+    an exact JSON round trip.
+
+    References
+    ----------
+    %(ref_grieger2021)s
+    """
+    return _score(raw, options).to_frame()
+
+
+@_takes_options
+@verbose
+@fill_doc
+def score(
+    raw,
+    picks=None,
+    *,
+    model=None,
+    adapt="gain",
+    emg="auto",
+    smooth="hmm",
+    merge_bouts=False,
+    batch_size=32,
+    reject_by_annotation=True,
+    check_units=True,
+    device="auto",
+    options=None,
+    verbose=None,
+):
+    """Score the sleep stages of a recording in 10-s epochs.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording, in volts (MNE's unit). It is not modified.
+    %(picks_score)s
+    %(model)s
+    %(adapt)s
+    %(emg)s
+    %(smooth)s
+    %(merge_bouts)s
+    %(batch_size)s
+    %(reject_by_annotation)s
+    %(check_units)s
+    %(device)s
+    %(options)s
+    %(verbose)s
+
+    Returns
+    -------
+    annotations : mne.Annotations
+        One annotation per epoch (or bout) described ``"Sleep stage W"``,
+        ``"Sleep stage NREM"``, ``"Sleep stage pre-REM"``, ``"Sleep stage R"``,
+        ``"BAD_artifact"`` (rejected by MNE's epoching by default) or
+        ``"Sleep stage ?"`` (unscored). ``orig_time`` is the Raw's
+        ``meas_date``, so ``raw.set_annotations(raw.annotations + annotations)``
+        places them correctly.
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a Raw.
+    ValueError
+        See :func:`predict_proba`.
+
+    See Also
+    --------
+    predict_proba : The probabilities behind the scores.
+    to_hypnogram : The scores as a :class:`yasa.Hypnogram`.
+
+    Notes
+    -----
+    %(edges)s
+
+    References
+    ----------
+    %(ref_grieger2021)s
+
+    Examples
+    --------
+    >>> annot = score(raw, picks="EEG_P")  # doctest: +SKIP
+    >>> raw.set_annotations(raw.annotations + annot)  # doctest: +SKIP
+    """
+    proba = _score(raw, options).to_frame()
+    return to_annotations(proba, merge_bouts=options.merge_bouts)

@@ -1,0 +1,445 @@
+"""Step 1, the input checks: channels, rate, length, units, then bad stretches.
+
+Before a recording is read, :func:`_check_input` picks the channels of the
+network (and finds the EMG channel), refuses a recording too slow or too
+short for the card's windows, and refuses (or records) amplitudes off by
+orders of magnitude, from a sample of the recording. While step 2 reads it,
+the :class:`_ChunkChecker` finds the bad stretches (NaN or infinite samples,
+extreme values, flat or clipped signal) chunk by chunk with MNE's own tools
+(:func:`mne.preprocessing.annotate_nan`,
+:func:`mne.preprocessing.annotate_amplitude`), so memory stays flat; step 2b
+(:mod:`.quality`) then turns them, and the ``BAD_*`` annotations, into the
+unscorable epochs and the quality record. The rest of the recording is
+scored as if it were clean.
+"""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+from mne import create_info
+from mne._fiff.pick import _picks_to_idx
+from mne.io import BaseRaw, RawArray
+from mne.preprocessing import annotate_amplitude, annotate_nan
+from mne.utils import _validate_type, logger, use_log_level, warn
+from scipy.stats import median_abs_deviation
+
+from .._stages import ANNOTATION_DESCRIPTIONS, ARTIFACT
+
+#: Typical robust standard deviation of the training EEG, in mV.
+TYPICAL_MV = 0.1
+#: Samples further than this many robust standard deviations from the median
+#: are extreme (0.1 mV EEG: 1 V), marked bad like NaN.
+EXTREME_FACTOR = 1e4
+#: Samples larger than this (in "volts") are extreme whatever the scale: no
+#: unit mistake gives them (microvolts stored as volts are about 1e2).
+EXTREME_MAX = 1e6
+#: A stretch whose consecutive samples differ by at most this fraction of the
+#: robust standard deviation for at least :data:`FLAT_MIN_DURATION` seconds is
+#: flat (a disconnected electrode) or clipped (an amplifier at its rail).
+FLAT_FRACTION = 1e-3
+FLAT_MIN_DURATION = 1.0
+
+NONFINITE = "NaN or infinite values"
+EXTREME = "extreme values"
+FLAT = "flat or clipped signal"
+
+#: A robust standard deviation this many times :data:`TYPICAL_MV` (or this
+#: many times smaller) is a unit error, not a gain: refused by default.
+UNIT_FACTOR = 300.0
+#: The reason of the epochs without full context with the published networks'
+#: 30-s windows (see :func:`_no_context` for other cards).
+NO_CONTEXT = "no 30-s context (first or last epoch)"
+#: Robust standard deviation (in mV) outside which the input is far from the
+#: training data (about 0.1 mV), e.g. because of wrong units.
+AMPLITUDE_RANGE_MV = (0.01, 1.0)
+#: Sampling rate (Hz) below which a warning says the calls change with the rate.
+#:
+#: Below it the published networks' calls agree with those of the same
+#: recording at 1 kHz on fewer than 95 % of epochs (simulated recordings:
+#: 95.8 % at 140 Hz, 91.5 % at 128 Hz, 74 % at 100 Hz;
+#: ``benchmarks/bench_cross_lab.py``).
+MIN_RELIABLE_SFREQ = 140.0
+_STAGE_LABEL = ANNOTATION_DESCRIPTIONS[ARTIFACT]
+_UNITS = {1e3: ("millivolts", "1e-3"), 1e6: ("microvolts", "1e-6")}
+
+
+class _InputCheck(NamedTuple):
+    """What step 1 found before the recording is read, and its chunk checker."""
+
+    idx: list  # indices of the picked channels, in the network's input order
+    ch_names: list  # their names
+    emg: str | None  # the EMG channel of the EMG step, or None
+    emg_note: str  # how it was found, or why there is none
+    checker: object  # a _ChunkChecker: finds the bad stretches of each chunk read
+    annotations: list  # the stretches of the Raw's BAD_* annotations
+    notes: list  # warnings of the quality record
+    likely_unit_error: str | None
+    sfreq: float  # Hz, of the recording
+    n_times: int  # its samples
+    reject_by_annotation: bool
+
+
+def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
+    """Check a recording before it is read (step 1); return an :class:`_InputCheck`.
+
+    The EMG channel, the sampling rate and length against the card's
+    windows, the picked channels, picked bad channels and low rates
+    (warnings), and the units (from a sample of the recording). Raises
+    :class:`ValueError` for what cannot be scored.
+    """
+    _validate_type(raw, BaseRaw, "raw")
+    emg_channel, emg_note = _resolve_emg(raw, emg)
+    sfreq = raw.info["sfreq"]
+    if sfreq < card.sfreq:
+        raise ValueError(
+            f"The sampling rate of raw is {sfreq:g} Hz; scoring needs at least "
+            f"{card.sfreq:g} Hz."
+        )
+    idx = _pick_for_model(raw, picks, card)
+    ch_names = [raw.ch_names[ii] for ii in idx]
+    _check_duration(raw, card)
+    notes = _input_notes(raw, ch_names)
+    center, scale = _probe_scale(raw, idx)
+    likely_unit_error = _check_units(scale, ch_names, check_units)
+    if likely_unit_error:
+        warn(likely_unit_error, RuntimeWarning)
+    logger.info(f"Using channel(s) {ch_names} at {sfreq:g} Hz")
+    return _InputCheck(
+        idx=idx,
+        ch_names=ch_names,
+        emg=emg_channel,
+        emg_note=emg_note,
+        checker=_ChunkChecker(ch_names, sfreq, center, scale),
+        annotations=_annotation_segments(raw, ch_names) if reject_by_annotation else [],
+        notes=notes,
+        likely_unit_error=likely_unit_error,
+        sfreq=sfreq,
+        n_times=raw.n_times,
+        reject_by_annotation=bool(reject_by_annotation),
+    )
+
+
+def _check_duration(raw, card):
+    """Refuse a recording shorter than one window of the card."""
+    min_duration = card.epoch_length * (2 * card.n_context + 1)
+    duration = raw.n_times / raw.info["sfreq"]
+    if duration < min_duration:
+        raise ValueError(
+            f"The recording lasts {duration:g} s; scoring needs at "
+            f"least {2 * card.n_context + 1} epochs of {card.epoch_length:g} s "
+            f"({min_duration:g} s)."
+        )
+
+
+def _input_notes(raw, ch_names):
+    """Warn (and note) picked bad channels and sampling rates that change calls."""
+    sfreq = raw.info["sfreq"]
+    notes = [
+        f"channel {name} is marked bad in info['bads'] but was picked"
+        for name in ch_names
+        if name in raw.info["bads"]
+    ]
+    if sfreq < MIN_RELIABLE_SFREQ:
+        notes.append(
+            f"the sampling rate is {sfreq:g} Hz: below {MIN_RELIABLE_SFREQ:g} Hz the "
+            "published networks' calls agree with those of the same recording at "
+            "1 kHz on fewer than 95 % of epochs (simulated recordings: 91 % at "
+            "128 Hz, 74 % at 100 Hz, 70 % at 64 Hz), mostly Wake called sleep; "
+            "an EMG channel (emg='auto') corrects most of it"
+        )
+    for note in notes:
+        warn(note[0].upper() + note[1:] + ".", RuntimeWarning)
+    return notes
+
+
+def _no_context(card):
+    """Return the reason of the epochs without full context for a model card."""
+    window = card.epoch_length * (2 * card.n_context + 1)
+    which = (
+        "first or last epoch"
+        if card.n_context == 1
+        else f"first or last {card.n_context} epochs"
+    )
+    return f"no {window:g}-s context ({which})"
+
+
+_PARIETAL = re.compile(
+    r"(^|[^a-z])(eeg[\s_-]?)?(p|pr|pl|pz|par|parietal)([^a-z]|$)", re.I
+)
+_NOT_EEG = ("emg", "eog", "ecg", "stim", "resp", "syst")
+
+
+def _find_parietal(raw):
+    types = raw.get_channel_types()
+    bads = set(raw.info["bads"])
+    return [
+        ii
+        for ii, (name, kind) in enumerate(zip(raw.ch_names, types))
+        if kind not in _NOT_EEG and name not in bads and _PARIETAL.search(name)
+    ]
+
+
+def _pick_for_model(raw, picks, card):
+    """Return the indices of the channels to give the network, in input order."""
+    n_needed = card.n_channels
+    if picks is None:
+        if n_needed == 1:
+            idx = _find_parietal(raw)
+            if len(idx) != 1:
+                found = [raw.ch_names[ii] for ii in idx] or "none"
+                bads = raw.info["bads"]
+                left_out = f" ({bads} in info['bads'] left out)" if bads else ""
+                raise ValueError(
+                    f"picks=None looks for exactly one parietal EEG channel by name, "
+                    f"found {found} among {raw.ch_names}{left_out}. Pass picks, e.g. "
+                    f"picks={raw.ch_names[idx[0] if idx else 0]!r}."
+                )
+            return idx
+        lower = [name.lower() for name in raw.ch_names]
+        missing = [n for n in card.default_ch_names if n.lower() not in lower]
+        if missing or not card.default_ch_names:
+            raise ValueError(
+                f"Model {card.name} needs {n_needed} channels "
+                f"({', '.join(card.channels)}), in this order; picks=None looks "
+                f"for channels named {list(card.default_ch_names)} and did not find "
+                f"{missing or 'names'} among {raw.ch_names}. Pass picks."
+            )
+        return [lower.index(n.lower()) for n in card.default_ch_names]
+    try:
+        idx = _picks_to_idx(raw.info, picks, none="all", exclude=(), allow_empty=False)
+    except (ValueError, IndexError) as err:
+        raise ValueError(
+            f"picks={picks!r} does not match the channels of the recording "
+            f"{raw.ch_names}: {err}"
+        ) from None
+    idx = list(idx)
+    if len(idx) != n_needed:
+        names = [raw.ch_names[ii] for ii in idx]
+        raise ValueError(
+            f"Model {card.name} needs {n_needed} input channel"
+            f"{'s' if n_needed > 1 else ''} ({', '.join(card.channels)}), but "
+            f"picks={picks!r} selected {len(idx)}: {names}."
+        )
+    return idx
+
+
+def _check_emg(raw, name, param="emg"):
+    """Raise if ``name`` (the argument ``param``) is not one channel of ``raw``."""
+    _validate_type(name, str, param)
+    if name not in raw.ch_names:
+        raise ValueError(f"EMG channel {name!r} not found among {raw.ch_names}.")
+
+
+def _find_emg(raw):
+    """Return the one EMG channel of ``raw`` (type ``emg`` or "EMG" in the name).
+
+    Returns ``(name, note)``: ``name`` is None when there is none or several
+    (then ``note`` says which).
+    """
+    types = raw.get_channel_types()
+    found = [
+        name
+        for name, kind in zip(raw.ch_names, types)
+        if (kind == "emg" or "emg" in name.lower()) and name not in raw.info["bads"]
+    ]
+    if len(found) == 1:
+        return found[0], f"EMG channel {found[0]} found"
+    if not found:
+        return None, "no EMG channel (type emg or EMG in the name)"
+    return None, f"several EMG channels {found}: pass emg= to choose one"
+
+
+def _resolve_emg(raw, emg):
+    """Return ``(channel or None, note)`` for the ``emg`` argument."""
+    if emg is None:
+        return None, "emg=None"
+    if isinstance(emg, str) and emg == "auto":
+        name, note = _find_emg(raw)
+        if name is not None:
+            logger.info(f"EMG step: using {name} (emg='auto'; emg=None turns it off)")
+        else:
+            logger.info(f"EMG step: off, {note}")
+        return name, note
+    _check_emg(raw, emg)
+    return emg, "given"
+
+
+def _probe_scale(raw, idx, n_segments=32, seconds=10.0):
+    """Return the median and robust std (V) of each channel, from a sample.
+
+    ``n_segments`` stretches of ``seconds`` spread evenly over the recording
+    are read (only the picked channels), so this is cheap for any length.
+    Non-finite samples and those beyond :data:`EXTREME_MAX` are left out; a
+    channel without other samples gives NaN.
+    """
+    sfreq, n_times = raw.info["sfreq"], raw.n_times
+    n_seg = max(1, round(seconds * sfreq))
+    starts = np.unique(
+        np.linspace(0, max(n_times - n_seg, 0), n_segments).astype(np.int64)
+    )
+    parts = [
+        raw.get_data(picks=idx, start=s, stop=min(s + n_seg, n_times)) for s in starts
+    ]
+    data = np.concatenate(parts, axis=1)
+    center, scale = np.full(len(idx), np.nan), np.full(len(idx), np.nan)
+    for ii, row in enumerate(data):
+        row = row[np.isfinite(row) & (np.abs(row) < EXTREME_MAX)]
+        if row.size:
+            center[ii] = np.median(row)
+            scale[ii] = median_abs_deviation(row, scale="normal")
+    return center, scale
+
+
+def _check_units(scale_v, ch_names, check_units):
+    """Refuse (or record) amplitudes off by orders of magnitude.
+
+    Returns the likely unit error (a string) or None.
+    """
+    notes = []
+    for name, value in zip(ch_names, np.asarray(scale_v) * 1e3):
+        if not np.isfinite(value) or value == 0:
+            continue
+        ratio = value / TYPICAL_MV
+        if ratio >= UNIT_FACTOR:
+            factor = min(_UNITS, key=lambda f: abs(np.log10(ratio / f)))
+            unit, fix = _UNITS[factor]
+            notes.append(
+                f"channel {name} has a robust standard deviation of {value:.3g} mV, "
+                f"{ratio:.0f} times that of mouse EEG in volts ({TYPICAL_MV} mV): "
+                f"the values look like {unit} stored as volts. Convert them, e.g. "
+                f"raw.load_data().apply_function(lambda x: x * {fix}, "
+                f"picks={[name]!r})"
+            )
+        elif ratio <= 1 / UNIT_FACTOR:
+            notes.append(
+                f"channel {name} has a robust standard deviation of {value:.3g} mV, "
+                f"{1 / ratio:.0f} times smaller than mouse EEG in volts "
+                f"({TYPICAL_MV} mV): check the units (values scaled twice?)"
+            )
+    if notes and check_units:
+        raise ValueError(
+            "; ".join(notes)
+            + ". Pass check_units=False (--no-unit-check) to score anyway."
+        )
+    return "; ".join(notes) or None
+
+
+def _annotation_segments(raw, ch_names):
+    """Return the stretches of the Raw's ``BAD_*`` annotations of the picks.
+
+    The package's own stage label of artifact epochs (``"BAD_artifact"``) is
+    a scoring (of an expert, or of an earlier run), not a mark of bad data:
+    it is not rejected.
+    """
+    annot = raw.annotations
+    sfreq, first = raw.info["sfreq"], raw.first_time
+    out = []
+    for onset, duration, desc, chs in zip(
+        annot.onset, annot.duration, annot.description, annot.ch_names
+    ):
+        if not desc.upper().startswith("BAD") or desc == _STAGE_LABEL:
+            continue
+        if len(chs) and not set(chs) & set(ch_names):
+            continue  # a channel-specific annotation of another channel
+        start = int(np.floor((onset - first) * sfreq))
+        stop = int(np.ceil((onset - first + duration) * sfreq))
+        start, stop = max(start, 0), min(max(stop, start + 1), raw.n_times)
+        if start < stop:
+            out.append((start, stop, f"{desc} annotation", ",".join(chs)))
+    return out
+
+
+class _ChunkChecker:
+    """Find bad stretches in chunks of the picked channels, and neutralise them.
+
+    Called on each chunk ``data`` (volts, ``(n_channels, n_samples)``, from
+    sample ``lo`` of the recording) before it is filtered: NaN or infinite
+    and extreme samples are set to 0 in place (so that the filter stays
+    finite; the epochs near them are unscored anyway) and every bad stretch
+    within samples ``[s0, s1)`` is appended to :attr:`found` as ``(start,
+    stop, reason, channel)``. Stretches that cross chunk edges are found
+    whole, since chunks overlap by more than :data:`FLAT_MIN_DURATION`.
+    """
+
+    def __init__(self, ch_names, sfreq, center, scale):
+        self.ch_names = list(ch_names)
+        self.sfreq = sfreq
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, TYPICAL_MV * 1e-3)
+        self.center = np.where(np.isfinite(center), center, 0.0)[:, None]
+        self.extreme = np.minimum(EXTREME_FACTOR * scale, EXTREME_MAX)[:, None]
+        self.flat = FLAT_FRACTION * scale
+        self.n_min = int(np.ceil(FLAT_MIN_DURATION * sfreq))  # flat run, samples
+        self.info = create_info(self.ch_names, sfreq, "eeg")
+        self.found = []  # (start, stop, reason, channel), appended by chunk
+
+    def _segments(self, annotations, lo, s0, s1, reason, ch=None):
+        out = []
+        for onset, duration, chs in zip(
+            annotations.onset, annotations.duration, annotations.ch_names
+        ):
+            start = lo + int(round(onset * self.sfreq))
+            stop = start + max(int(round(duration * self.sfreq)), 1)
+            start, stop = max(start, s0), min(stop, s1)
+            if start < stop:
+                out.append((start, stop, reason, ch or ",".join(chs)))
+        return out
+
+    def _clean(self, data):
+        """Return True if the chunk surely has no bad stretch (a quick test).
+
+        Two passes over the data: the maximum and minimum of blocks of half
+        the flat duration. No NaN, no infinite or extreme sample, and no block
+        nearly still (a flat run of the full duration holds at least one whole
+        block) means nothing to look for.
+        """
+        n_ch, n = data.shape
+        size = max(self.n_min // 2, 1)
+        k = n // size
+        if k == 0:
+            return False
+        blocks = data[:, : k * size].reshape(n_ch, k, size)
+        hi, lo = blocks.max(axis=2), blocks.min(axis=2)  # NaN propagates
+        tail = data[:, k * size :]
+        top = np.maximum(hi.max(axis=1), tail.max(axis=1, initial=-np.inf))
+        bottom = np.minimum(lo.min(axis=1), tail.min(axis=1, initial=np.inf))
+        center, extreme = self.center[:, 0], self.extreme[:, 0]
+        if not (np.all(top - center <= extreme) and np.all(center - bottom <= extreme)):
+            return False  # NaN, infinite or extreme samples
+        return not (hi - lo <= size * self.flat[:, None]).any()
+
+    def __call__(self, data, lo, s0, s1):
+        if self._clean(data):
+            return
+        nonfinite = ~np.isfinite(data)
+        with np.errstate(invalid="ignore"):
+            extreme = ~nonfinite & (np.abs(data - self.center) > self.extreme)
+        segments = []
+        with use_log_level("error"):
+            if nonfinite.any():
+                marked = RawArray(np.where(nonfinite, np.nan, 0.0), self.info)
+                segments += self._segments(annotate_nan(marked), lo, s0, s1, NONFINITE)
+            if extreme.any():
+                marked = RawArray(np.where(extreme, np.nan, 0.0), self.info)
+                segments += self._segments(annotate_nan(marked), lo, s0, s1, EXTREME)
+            bad = nonfinite | extreme
+            checked = RawArray(np.where(bad, np.nan, data), self.info)
+            if data.shape[1] > self.n_min:
+                for ii, name in enumerate(self.ch_names):
+                    annot, bads = annotate_amplitude(
+                        checked,
+                        flat=float(self.flat[ii]),
+                        bad_percent=100.0,
+                        min_duration=FLAT_MIN_DURATION,
+                        picks=[ii],
+                    )
+                    if bads:  # flat throughout the chunk
+                        segments.append(
+                            (max(lo, s0), min(lo + data.shape[1], s1), FLAT, name)
+                        )
+                    segments += self._segments(annot, lo, s0, s1, FLAT, name)
+        data[bad] = 0.0
+        self.found.extend(segments)

@@ -1,0 +1,300 @@
+"""Training data: scored recordings read, preprocessed and split by animal.
+
+Every recording goes through the scoring's own steps 1-2 (checks and the
+published preprocessing, :func:`~mne_mousesleep.scoring.preprocessing._read_checked`)
+at the model card's rate; its labels are cut into the card's epochs.
+"""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import math
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from mne.io import BaseRaw
+from mne.utils import _check_option, _validate_type, logger
+
+from .._stages import (
+    ARTIFACT,
+    NREM,
+    PRE_REM,
+    REM,
+    WAKE,
+    _seconds_from_first_sample,
+)
+from ..hypnogram import _annotations_to_stages
+from ..io import read_recording
+from ..models import ModelCard
+from ..scoring.preprocessing import _read_checked
+
+#: The classes of the 5- and 3-class networks, in output order.
+_CLASSES = {5: (WAKE, REM, NREM, PRE_REM, ARTIFACT), 3: (WAKE, REM, NREM)}
+
+
+class _Geometry(NamedTuple):
+    """The windows of a model card: samples per epoch, epochs of context."""
+
+    epoch_samples: int
+    n_context: int
+    sfreq: float  # Hz, the card's
+    epoch_length: float  # s, the card's
+
+    @classmethod
+    def of(cls, card):
+        """Return the geometry of a model card."""
+        return cls(
+            round(card.epoch_length * card.sfreq),
+            card.n_context,
+            card.sfreq,
+            card.epoch_length,
+        )
+
+    @property
+    def window(self):
+        """Samples per window: the epoch and its context."""
+        return (2 * self.n_context + 1) * self.epoch_samples
+
+
+class _Recording:
+    """A preprocessed recording: signal (mV, at the card's rate) and labels.
+
+    ``labels`` holds the class index of each epoch (-1: not learnt from);
+    ``geometry`` the card's windows. ``gain`` (one factor per channel, or
+    None) multiplies every window taken from it: the gain step scales
+    windows, not copies of the recording.
+    """
+
+    def __init__(self, x, labels, mouse, name, geometry, versions=(), gain=None):
+        self.x, self.labels, self.mouse, self.name = x, labels, mouse, name
+        self.geometry = geometry
+        # The same signal preprocessed from lower sampling rates (training
+        # windows are drawn from any version; see ``resample_rates``).
+        self.versions = tuple(versions)
+        self.gain = None if gain is None else np.asarray(gain, np.float32)
+
+    def signals(self):
+        """Return the signal of each version, the original first."""
+        return (self.x, *(v for _, v in self.versions))
+
+    def windows(self):
+        """Epochs with full context and a label: (epoch indices, labels)."""
+        n_ctx = self.geometry.n_context
+        k = np.arange(n_ctx, len(self.labels) - n_ctx)
+        keep = self.labels[k] >= 0
+        return k[keep], self.labels[k][keep]
+
+    def scaled(self, gains):
+        """Return the recording with a gain per channel (its signals shared)."""
+        return _Recording(
+            self.x,
+            self.labels,
+            self.mouse,
+            self.name,
+            self.geometry,
+            self.versions,
+            gains,
+        )
+
+
+def _mouse_of(raw, index):
+    subject = raw.info.get("subject_info") or {}
+    return str(subject.get("his_id") or subject.get("id") or f"mouse{index}")
+
+
+def _labels(raw, classes, mapping, n_epochs, epoch_length):
+    """Class index of each epoch of ``raw`` (-1: not used for training)."""
+    # Annotations at another epoch length (or off the recording's grid) are cut
+    # into the recording's epochs by the majority rule (to_epoch_length).
+    stages = _annotations_to_stages(
+        raw.annotations, mapping, epoch_length, origin=float(raw.first_time)
+    )
+    rel = np.round(_seconds_from_first_sample(stages, raw) / epoch_length).astype(int)
+    values = stages.to_numpy(object)
+    if len(classes) == 3:  # the paper's reduction: pre-REM is NREM, no artifact
+        values = np.where(values == PRE_REM, NREM, values)
+    index = {c: ii for ii, c in enumerate(classes)}
+    labels = np.full(n_epochs, -1)
+    ok = (rel >= 0) & (rel < n_epochs)
+    labels[rel[ok]] = [index.get(v, -1) for v in values[ok]]
+    return labels
+
+
+def _read_at_rate(raw, idx, rate, chunk_duration=600.0):
+    """Channels ``idx`` of ``raw`` resampled to ``rate``, read in chunks.
+
+    :func:`scipy.signal.resample_poly` with the filter of
+    :meth:`mne.io.Raw.resample` (``method="polyphase"``: Kaiser window, beta
+    5, reflected ends) for the ratio of the two rates, ``chunk_duration``
+    seconds at a time with overlaps beyond the filter's reach, so that only
+    the output (at the low rate) is held whole: the samples of resampling the
+    whole recording, with flat memory on ``preload=False`` files. Returns the
+    data (volts) and the exact new rate (``sfreq * up / down``).
+    """
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    sfreq, n_times = raw.info["sfreq"], raw.n_times
+    ratio = Fraction(rate).limit_denominator(1000) / Fraction(sfreq).limit_denominator(
+        1000
+    )
+    up, down = ratio.numerator, ratio.denominator
+    n_new = round(n_times * up / down)
+    # Chunks start at multiples of ``down`` input samples (whole output samples).
+    overlap = down * math.ceil(10 * sfreq / down)
+    step = down * max(1, math.ceil(chunk_duration * sfreq / down))
+    out = np.empty((len(idx), n_new))
+    for s0 in range(0, n_times, step):
+        s1 = min(s0 + step, n_times)
+        lo, hi = max(s0 - overlap, 0), min(s1 + overlap, n_times)
+        data = raw.get_data(picks=idx, start=lo, stop=hi, reject_by_annotation=None)
+        # MNE's polyphase filter (Kaiser window, beta 5; reflected ends), with
+        # the ratio of the rates rather than of this chunk's lengths.
+        y = resample_poly(data, up, down, axis=-1, window=("kaiser", 5.0),
+                          padtype="reflect")  # fmt: skip
+        j0, j1 = s0 * up // down, (n_new if s1 == n_times else s1 * up // down)
+        out[:, j0:j1] = y[:, j0 - lo * up // down : j1 - lo * up // down]
+    return out, sfreq * up / down
+
+
+def _lower_rate_versions(raw, ch_names, card, rates, n_samples):
+    """Return ``(rate, signal at the card's rate)`` of ``ch_names`` from ``rates``."""
+    from mne import create_info
+    from mne.io import RawArray
+
+    out = []
+    idx = [raw.ch_names.index(name) for name in ch_names]
+    for rate in rates:
+        if rate >= raw.info["sfreq"]:
+            continue
+        data, sfreq = _read_at_rate(raw, idx, rate)
+        info = create_info(ch_names, sfreq, raw.get_channel_types(picks=idx))
+        low = RawArray(data, info, verbose="error")
+        del data
+        with warnings.catch_warnings():
+            # The low rate is made here on purpose: its warning is not the user's.
+            warnings.filterwarnings(
+                "ignore", "The sampling rate is", category=RuntimeWarning
+            )
+            x_low = _read_checked(
+                low, ch_names, card, np.float32, check_units=False
+            ).data
+        x = np.zeros((len(ch_names), n_samples), np.float32)
+        n = min(n_samples, x_low.shape[1])
+        x[:, :n] = x_low[:, :n]
+        out.append((float(rate), x))
+    return out
+
+
+def _read(rec, ii):
+    """Return a recording to train on: a Raw, or a file read as scoring does."""
+    if not isinstance(rec, str | Path):
+        return rec
+    raw, reader_warnings = read_recording(rec)
+    for message in reader_warnings:
+        logger.info(f"{rec}: {message}")
+    return raw
+
+
+def _load(recordings, picks, mice, classes, mapping, card, rates=()):
+    _validate_type(recordings, (list, tuple), "recordings")
+    if mice is not None and len(mice) != len(recordings):
+        raise ValueError(
+            f"mice must name the mouse of each recording ({len(recordings)}), got "
+            f"{len(mice)}."
+        )
+    geometry = _Geometry.of(card)
+    out = []
+    for ii, rec in enumerate(recordings):
+        raw = _read(rec, ii)
+        _validate_type(raw, BaseRaw, f"recordings[{ii}]")
+        if not len(raw.annotations):
+            raise ValueError(f"recordings[{ii}] has no stage annotations.")
+        # At the card's rate, float32, the picked channels only, in chunks.
+        signal = _read_checked(raw, picks, card, np.float32)
+        n_epochs = signal.data.shape[1] // geometry.epoch_samples
+        x = np.ascontiguousarray(signal.data[:, : n_epochs * geometry.epoch_samples])
+        versions = _lower_rate_versions(raw, signal.ch_names, card, rates, x.shape[1])
+        labels = _labels(raw, classes, mapping, n_epochs, card.epoch_length)
+        # Epochs whose window touches bad data (NaN, flat, BAD_*) are not
+        # learnt from.
+        labels[list(signal.unscorable)] = -1
+        mouse = mice[ii] if mice is not None else _mouse_of(raw, ii)
+        out.append(_Recording(x, labels, str(mouse), str(rec), geometry, versions))
+    return out
+
+
+def _load_for_training(
+    recordings, picks, n_classes, mice, mapping, rates=(), base=None
+):
+    """Load recordings for ``n_classes`` with the windows of ``base``'s card.
+
+    ``base`` is the model fine-tuned (its card's rate, epoch length and
+    context), or None for the card defaults.
+    """
+    _check_option("n_classes", n_classes, (3, 5))
+    picks_list = [picks] if isinstance(picks, str) else list(picks)
+    shape = (
+        {}
+        if base is None
+        else {k: getattr(base.card, k) for k in ("sfreq", "epoch_length", "n_context")}
+    )
+    card = ModelCard(
+        name="loading",
+        classes=_CLASSES[n_classes],
+        channels=tuple(picks_list),
+        default_ch_names=tuple(picks_list),
+        **shape,
+    )
+    return _load(recordings, picks, mice, _CLASSES[n_classes], mapping, card, rates)
+
+
+def _split(recordings, split, seed):
+    """Return {"train": [...], "validation": [...], "test": [...]} of recordings."""
+    mice = sorted({r.mouse for r in recordings})
+    if split is None:
+        if len(mice) < 3:
+            raise ValueError(
+                f"Splitting by animal needs at least 3 mice, got {len(mice)}; pass "
+                "split={'train': [...], 'validation': [...], 'test': [...]}."
+            )
+        order = np.random.default_rng(seed).permutation(mice)
+        n_val = n_test = max(1, round(0.15 * len(mice)))
+        split = {
+            "test": list(order[:n_test]),
+            "validation": list(order[n_test : n_test + n_val]),
+            "train": list(order[n_test + n_val :]),
+        }
+    _validate_type(split, dict, "split")
+    for key in ("train", "validation"):
+        if not split.get(key):
+            raise ValueError(f"split needs mice for {key!r}, got {split}.")
+    split = {
+        k: [str(m) for m in split.get(k, [])] for k in ("train", "validation", "test")
+    }
+    seen = {}
+    for key, names in split.items():
+        for mouse in names:
+            if mouse in seen:
+                raise ValueError(
+                    f"Mouse {mouse!r} is in both {seen[mouse]!r} and {key!r}: the "
+                    "split is by animal."
+                )
+            seen[mouse] = key
+            if mouse not in mice:
+                raise ValueError(f"Mouse {mouse!r} of split[{key!r}] has no recording.")
+    return split, {
+        key: [r for r in recordings if r.mouse in names] for key, names in split.items()
+    }
+
+
+def _index(recordings):
+    """All training windows: (recording index, epoch index, label)."""
+    parts = []
+    for ii, rec in enumerate(recordings):
+        k, y = rec.windows()
+        parts.append(np.stack([np.full(len(k), ii), k, y], axis=1))
+    return np.concatenate(parts) if parts else np.zeros((0, 3), int)
