@@ -183,10 +183,13 @@ def test_score_real_edf(online, capsys, tmp_path):
 
     fname = fetch_misleep_edf_example().filenames[0]
     out = tmp_path / "scores.csv"
+    args = ["score", str(fname), "--picks", "Channel2", "--out", str(out)]
+    assert main(args) == 1  # ~1 µV: an amplifier's floor, refused by default
+    err = capsys.readouterr().err
+    assert "dead channel Channel2" in err and "--no-unit-check" in err
+    assert "Traceback" not in err and not out.exists()
     with pytest.warns(RuntimeWarning, match="robust standard deviation"):
-        assert (
-            main(["score", str(fname), "--picks", "Channel2", "--out", str(out)]) == 0
-        )
+        assert main([*args, "--no-unit-check"]) == 0
     assert "from ['Channel2']" in capsys.readouterr().out
 
 
@@ -241,7 +244,7 @@ def test_batch_prints_input_quality(online, tmp_path, capsys):
     raw.save(tmp_path / "M0_raw.fif")
     simulate_recording(600.0, 256.0, seed=1).save(tmp_path / "M1_raw.fif")
     weak = simulate_recording(600.0, 256.0, seed=2)
-    weak.load_data()._data *= 0.02
+    weak.load_data()._data *= 0.05
     mne.export.export_raw(tmp_path / "M2.edf", weak)
     assert main(["score", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()

@@ -144,3 +144,61 @@ def test_cli_emg(online, active_wake_raw, tmp_path, capsys):
     assert '"trust"' in sidecar
     annot = mne.read_annotations(tmp_path / "m_scoring.csv")
     assert len(annot) == 720
+
+
+def test_undecided_mixture_still_needs_atonia_for_rem():
+    """Too few epochs for the mixture: REM/pre-REM well above NREM tone is Wake."""
+    from mne_mousesleep.scoring.emg import ATONIA_MARGIN, _apply_atonia
+
+    classes = ["Wake", "REM", "NREM", "pre-REM", "artifact"]
+    stages = ["NREM"] * 5 + ["REM", "REM", "pre-REM", "NREM"]
+    log_power = np.array(
+        [-12.0, -12.02, -11.98, -12.01, -11.99, -12.8, -11.4, -11.5, -11.4]
+    )
+    values = np.full((len(stages), len(classes)), 0.05)
+    for row, stage in zip(values, stages):
+        row[classes.index(stage)] = 0.8
+    before = values.copy()
+    new, info = _apply_atonia(values, classes, log_power)
+    np.testing.assert_array_equal(values, before)  # a pure step
+    assert not info["informative"] and info["above_nrem"]["applied"]
+    assert info["above_nrem"]["margin"] == ATONIA_MARGIN
+    calls = [classes[k] for k in new.argmax(axis=1)]
+    # Atonic REM stays, REM and pre-REM at 4 and 3 times NREM's tone are Wake;
+    # NREM itself is the reference and is not relabelled by this rule.
+    assert calls == ["NREM"] * 5 + ["REM", "Wake", "Wake", "NREM"]
+    assert info["n_changed"] == {"REM": 1, "pre-REM": 1, "NREM": 0}
+    nrem = np.median(log_power[[0, 1, 2, 3, 4, 8]])
+    assert info["rem_tone_over_nrem"] == pytest.approx(10 ** (-12.1 - nrem))
+    # Without enough NREM calls to compare with, nothing changes.
+    few, info = _apply_atonia(values[4:], classes, log_power[4:])
+    assert not info["above_nrem"]["applied"]
+    np.testing.assert_array_equal(few, values[4:])
+
+
+def test_short_recordings_rem_on_awake_tone(online):
+    """4-min recordings at 128 Hz: no REM call on Wake tone, true REM kept."""
+    undecided = wake_rem = 0
+    for seed in (2, 14, 19, 20, 22, 24):  # mixtures undecided at 4 min
+        raw = simulate_recording(240.0, 128.0, seed=seed, start="2024-01-01 09:00")
+        with mne.utils.use_log_level("error"):
+            plain = mms.predict_proba(raw, emg=None, smooth=None)
+            proba = mms.predict_proba(raw, smooth=None)
+        info = proba.attrs["emg_atonia"]
+        if info["informative"]:
+            continue
+        undecided += 1
+        truth = mms.to_stages(raw.annotations).reindex(proba.index).to_numpy()
+        before = mms.to_stages(plain).to_numpy()
+        after = mms.to_stages(proba).to_numpy()
+        remish = np.isin(before, ["REM", "pre-REM"])
+        wake_rem += (remish & (truth == "Wake")).sum()
+        assert not (np.isin(after, ["REM", "pre-REM"]) & (truth == "Wake")).any()
+        kept = remish & np.isin(truth, ["REM", "pre-REM"])
+        assert (after[kept] == before[kept]).all()
+        tone = info["rem_tone_over_nrem"]
+        flagged = any(
+            "REM tone exceeds NREM tone" in r for r in proba.attrs["trust"]["reasons"]
+        )
+        assert flagged == (tone is not None and tone > 1)
+    assert undecided >= 2 and wake_rem >= 5  # the case was met

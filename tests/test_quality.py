@@ -197,7 +197,7 @@ def test_record_survives_silenced_logging(clean):
     """verbose="error" hides messages, never the record."""
     raw, _ = clean
     weak = raw.copy().load_data()
-    weak._data *= 0.02
+    weak._data *= 0.05
     proba = mms.predict_proba(weak, picks="EEG_PR", **PUBLISHED, verbose="error")
     quality = proba.attrs["quality"]
     assert any("far from the training data" in w for w in quality["warnings"])

@@ -161,8 +161,12 @@ def test_real_edf_with_transients(online):
     raw = mms.datasets.fetch_misleep_edf_example()
     with pytest.raises(ValueError, match="Pass picks"):
         mms.score(raw)
+    # Its ~1 µV per second (after the low-pass) is an amplifier's floor, not
+    # mouse EEG: refused by default as a dead electrode, saying where.
+    with pytest.raises(ValueError, match=r"dead channel Channel1 \(at the amp.*600 s"):
+        mms.predict_proba(raw, picks="Channel1")
     with pytest.warns(RuntimeWarning, match="Channel1 has a robust standard"):
-        proba = mms.predict_proba(raw, picks="Channel1")
+        proba = mms.predict_proba(raw, picks="Channel1", check_units=False)
     assert proba.shape == (60, 5)
     assert np.isfinite(proba.to_numpy()[1:-1]).all()
     np.testing.assert_allclose(proba.iloc[1:-1].sum(axis=1), 1, rtol=1e-5)

@@ -197,8 +197,8 @@ def predict_proba(
         the sampling rate is below the model's (64 Hz), if the recording is
         shorter than three epochs, if the amplitude looks like a unit error
         (see ``check_units``), or if no
-        epoch can be scored (every window touches bad data, e.g. a flat
-        channel; the message says which and where).
+        epoch can be scored (every window touches bad data, e.g. a flat or
+        dead channel; the message says which and where).
 
     Warns
     -----
@@ -222,7 +222,11 @@ def predict_proba(
     beyond 1e6), flat or clipped signal (consecutive samples within 1/1000 of
     a robust standard deviation for at least 1 s,
     :func:`mne.preprocessing.annotate_amplitude`) and, with
-    ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk.
+    ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk;
+    a dead or disconnected electrode (1-s blocks of the low-passed signal
+    below the amplifier's floor of 1.2 µV, or 20 times quieter than the
+    recording's typical second; see ``check_units``) wherever it is and
+    however long. The unit check and the gain step look only at the rest.
     Every epoch whose 30-s window comes within the reach of the low-pass
     filter (a fraction of a second) of such a stretch is left unscored (NaN,
     ``"Sleep stage ?"``), with its reason in the quality record; the other

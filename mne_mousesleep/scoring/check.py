@@ -46,6 +46,18 @@ FLAT_MIN_DURATION = 1.0
 NONFINITE = "NaN or infinite values"
 EXTREME = "extreme values"
 FLAT = "flat or clipped signal"
+DEAD = "dead or disconnected electrode"
+
+#: Standard deviation (mV, of a 1-s block after the low-pass) below which
+#: a channel is at the amplifier's floor: no mouse EEG or EMG is this quiet
+#: (simulated and real EEG: 21-26 µV in the quietest second; 0.3-1 µV of
+#: amplifier noise gives 0.06-0.7 µV at 128 Hz-1 kHz). Applied with
+#: ``check_units=True``, as part of the unit check.
+DEAD_FLOOR_MV = 0.0012
+#: A 1-s block this many times quieter than the recording's typical second
+#: is dead whatever the units (the quietest second of a recording is 2-5
+#: times below its median in simulated and real EEG).
+DEAD_FACTOR = 20.0
 
 #: A robust standard deviation this many times :data:`TYPICAL_MV` (or this
 #: many times smaller) is a unit error, not a gain: refused by default.
@@ -81,6 +93,7 @@ class _InputCheck(NamedTuple):
     sfreq: float  # Hz, of the recording
     n_times: int  # its samples
     reject_by_annotation: bool
+    check_units: bool  # whether the physiological floor applies to dead stretches
 
 
 def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
@@ -103,7 +116,7 @@ def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
     ch_names = [raw.ch_names[ii] for ii in idx]
     _check_duration(raw, card)
     notes = _input_notes(raw, ch_names)
-    center, scale = _probe_scale(raw, idx)
+    center, scale = _probe_scale(raw, idx, dead_floor=check_units)
     likely_unit_error = _check_units(scale, ch_names, check_units)
     if likely_unit_error:
         warn(likely_unit_error, RuntimeWarning)
@@ -120,6 +133,7 @@ def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
         sfreq=sfreq,
         n_times=raw.n_times,
         reject_by_annotation=bool(reject_by_annotation),
+        check_units=bool(check_units),
     )
 
 
@@ -268,13 +282,15 @@ def _resolve_emg(raw, emg):
     return emg, "given"
 
 
-def _probe_scale(raw, idx, n_segments=32, seconds=10.0):
+def _probe_scale(raw, idx, n_segments=32, seconds=10.0, *, dead_floor=True):
     """Return the median and robust std (V) of each channel, from a sample.
 
     ``n_segments`` stretches of ``seconds`` spread evenly over the recording
     are read (only the picked channels), so this is cheap for any length.
-    Non-finite samples and those beyond :data:`EXTREME_MAX` are left out; a
-    channel without other samples gives NaN.
+    Non-finite samples and those beyond :data:`EXTREME_MAX` are left out, and
+    so are the stretches of a dead electrode (see :func:`_live`; below
+    :data:`DEAD_FLOOR_MV` only with ``dead_floor``): the unit check looks at
+    the scorable part. A channel without other samples gives NaN.
     """
     sfreq, n_times = raw.info["sfreq"], raw.n_times
     n_seg = max(1, round(seconds * sfreq))
@@ -284,14 +300,48 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0):
     parts = [
         raw.get_data(picks=idx, start=s, stop=min(s + n_seg, n_times)) for s in starts
     ]
-    data = np.concatenate(parts, axis=1)
     center, scale = np.full(len(idx), np.nan), np.full(len(idx), np.nan)
-    for ii, row in enumerate(data):
-        row = row[np.isfinite(row) & (np.abs(row) < EXTREME_MAX)]
-        if row.size:
-            center[ii] = np.median(row)
-            scale[ii] = median_abs_deviation(row, scale="normal")
+    for ii in range(len(idx)):
+        rows = [
+            p[ii][np.isfinite(p[ii]) & (np.abs(p[ii]) < EXTREME_MAX)] for p in parts
+        ]
+        rows = [r for r in rows if r.size]
+        if not rows:
+            continue
+        spread = np.array([median_abs_deviation(r, scale="normal") for r in rows])
+        live = _live(spread * 1e3, dead_floor)
+        row = np.concatenate(
+            [r for r, ok in zip(rows, live) if ok] if live.any() else rows
+        )
+        center[ii] = np.median(row)
+        scale[ii] = median_abs_deviation(row, scale="normal")
     return center, scale
+
+
+def _live(spread_mv, dead_floor=True, *, all_dead=False):
+    """Return the mask of the stretches that are not a dead electrode.
+
+    ``spread_mv`` is the spread (mV) of each stretch of one channel. Dead
+    are those below :data:`DEAD_FLOOR_MV` (with ``dead_floor``) and those
+    :data:`DEAD_FACTOR` times below the recording's typical stretch: the
+    median of the stretches that are neither below the floor nor far below
+    the loudest 5 % (so that a recording more than half dead keeps the
+    typical amplitude of its live part). Without a stretch above the floor,
+    all are dead with ``all_dead``; otherwise the floor is not applied (the
+    unit check of step 1 speaks of such a sample).
+    """
+    spread_mv = np.asarray(spread_mv, float)
+    floor = DEAD_FLOOR_MV if dead_floor else 0.0
+    candidates = spread_mv[spread_mv > floor]
+    if not candidates.size:
+        if all_dead and dead_floor:
+            return np.zeros(spread_mv.shape, bool)
+        floor, candidates = 0.0, spread_mv[spread_mv > 0]
+        if not candidates.size:
+            return np.zeros(spread_mv.shape, bool)
+    loud = np.quantile(candidates, 0.95)
+    typical = np.median(candidates[candidates >= loud / DEAD_FACTOR])
+    return spread_mv >= max(floor, typical / DEAD_FACTOR)
 
 
 def _check_units(scale_v, ch_names, check_units):

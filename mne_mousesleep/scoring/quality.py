@@ -17,7 +17,15 @@ import numpy as np
 from mne.utils import warn
 from scipy.stats import median_abs_deviation
 
-from .check import AMPLITUDE_RANGE_MV, FLAT, TYPICAL_MV
+from .check import (
+    AMPLITUDE_RANGE_MV,
+    DEAD,
+    DEAD_FACTOR,
+    DEAD_FLOOR_MV,
+    FLAT,
+    TYPICAL_MV,
+    _live,
+)
 
 
 class _Signal(NamedTuple):
@@ -53,7 +61,8 @@ def _finish(checked, data, card, reach):
     sfreq, ch_names = checked.sfreq, checked.ch_names
     n_epoch_samples = round(card.epoch_length * card.sfreq)
     n_epochs = data.shape[1] // n_epoch_samples
-    segments = _merge(checked.checker.found + checked.annotations)
+    found = _merge(checked.checker.found + checked.annotations)
+    segments = _merge(found + _dead_segments(data, card, checked, found, reach))
     unscorable = _unscorable(segments, n_epochs, card, sfreq, reach)
     interior = range(card.n_context, n_epochs - card.n_context)
     if all(k in unscorable for k in interior):
@@ -76,6 +85,55 @@ def _finish(checked, data, card, reach):
         reader_warnings=[],
     )
     return _Signal(data, list(ch_names), quality, unscorable)
+
+
+def _dead_segments(data, card, checked, found, reach):
+    """Return the stretches of a dead or disconnected electrode.
+
+    Per channel, the standard deviation of each 1-s block of the
+    preprocessed signal (``data``, mV at the card's rate) is compared with
+    the amplifier floor and the recording's typical second
+    (:func:`.check._live`); blocks within ``reach`` (samples at the
+    recording's rate) of a stretch already ``found`` bad are left out (their
+    samples were zeroed). Each run of dead blocks, widened by a block on
+    either side (a stretch rarely starts on a block's edge), is returned as ``(start,
+    stop, reason, channel)`` in samples of the recording.
+    """
+    block = max(1, round(card.sfreq))
+    n_blocks = data.shape[1] // block
+    if not n_blocks:
+        return []
+    ratio = card.sfreq / checked.sfreq
+    covered = np.zeros((len(checked.ch_names), n_blocks), bool)
+    for start, stop, _, ch in found:
+        first = max(int(np.floor((start - reach) * ratio / block)), 0)
+        last = int(np.ceil((stop + reach) * ratio / block))
+        rows = [
+            ii
+            for ii, name in enumerate(checked.ch_names)
+            if not ch or name in ch.split(",")
+        ]
+        covered[rows, first:last] = True
+    blocks = data[:, : n_blocks * block].reshape(len(data), n_blocks, block)
+    spread = blocks.std(axis=2, dtype=np.float64)
+    out = []
+    for ii, name in enumerate(checked.ch_names):
+        usable = ~covered[ii]
+        if not usable.any():
+            continue
+        dead = np.zeros(n_blocks, bool)
+        dead[usable] = ~_live(spread[ii, usable], checked.check_units, all_dead=True)
+        # The blocks on either side hold the rest of the stretch (and its edge).
+        dead[1:] |= dead[:-1].copy()
+        dead[:-1] |= dead[1:].copy()
+        edges = np.flatnonzero(
+            np.diff(np.concatenate([[0], dead.astype(np.int8), [0]]))
+        )
+        for first, last in zip(edges[::2], edges[1::2]):
+            start = int(np.floor(first * block / ratio))
+            stop = min(int(np.ceil(last * block / ratio)), checked.n_times)
+            out.append((start, stop, DEAD, name))
+    return out
 
 
 def _amplitude_notes(checked, amplitude):
@@ -178,14 +236,30 @@ def _nothing_to_score(segments, sfreq, duration, ch_names, card):
     """
     parts = []
     for name in ch_names:
-        flat = sum(s[1] - s[0] for s in segments if s[2] == FLAT and s[3] == name)
-        if flat / sfreq >= 0.9 * duration:
-            first = min(s[0] for s in segments if s[2] == FLAT and s[3] == name)
-            last = max(s[1] for s in segments if s[2] == FLAT and s[3] == name)
+        for reason, word, what in (
+            (FLAT, "flat", "constant"),
+            (
+                DEAD,
+                "dead",
+                f"at the amplifier's floor, below {DEAD_FLOOR_MV * 1e3:g} µV per "
+                f"second after the low-pass or {DEAD_FACTOR:g} times quieter than "
+                "its typical second,",
+            ),
+        ):
+            mine = [s for s in segments if s[2] == reason and s[3] == name]
+            if sum(s[1] - s[0] for s in mine) / sfreq < 0.9 * duration:
+                continue
+            first, last = min(s[0] for s in mine), max(s[1] for s in mine)
+            also = (
+                ", or values scaled twice (check_units=False, --no-unit-check, "
+                "applies only the relative test)"
+                if reason == DEAD
+                else ""
+            )
             parts.append(
-                f"flat channel {name} (constant from {first / sfreq:g} s to "
+                f"{word} channel {name} ({what} from {first / sfreq:g} s to "
                 f"{last / sfreq:g} s of {duration:g} s): a disconnected electrode, "
-                "or the wrong channel"
+                f"or the wrong channel{also}"
             )
     seconds = _bad_seconds(segments, sfreq)
     if not parts:

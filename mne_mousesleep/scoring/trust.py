@@ -15,6 +15,7 @@ THRESHOLDS = {
     "unscored_share": (0.1, 0.5),  # above
     "artifact_share": (0.1, 0.3),  # above
     "rem_on_awake_emg": (0.2, 0.5),  # above (share of REM calls)
+    "rem_tone_over_nrem": (1.0, 1.0),  # above (EMG power ratio), review at most
     "wake_to_rem_per_rem_bout": (0.1, 0.3),  # above
 }
 VERDICTS = ("ok", "review", "unreliable")
@@ -121,6 +122,16 @@ def _check_physiology(verdict, network_labels, emg, smoothed):
         "atonia is impossible",
         fixed=True,  # the EMG rules moved them to Wake
     )
+    tone = emg.get("rem_tone_over_nrem")
+    verdict.check(
+        "rem_tone_over_nrem",
+        None if emg.get("informative") else tone,  # else: rem_on_awake_emg
+        "{:.2g}",
+        "REM tone exceeds NREM tone: the network's REM calls have {} times the "
+        "EMG power of its NREM calls (> {}), where REM needs atonia",
+        fixed=True,  # the EMG step moved those well above NREM's to Wake
+    )
+    verdict.indicators["rem_tone_over_nrem"] = tone
 
 
 def _check_input(verdict, quality, adapt_record, emg):
