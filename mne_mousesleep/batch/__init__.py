@@ -11,6 +11,7 @@ worker processes or on a Dask cluster.
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import json
 import os
 from pathlib import Path
 
@@ -204,10 +205,56 @@ def score_files(
     rows, todo = _plan(jobs, formats, run)
     for ii, result, outputs in _run(todo, run, n_jobs, client):
         rows[ii] = _finished(result, outputs)
+    for ii, job in enumerate(jobs):  # kept outputs: their figures, as written
+        if rows[ii]["status"] in ("skipped", "busy", "stale", "edited"):
+            rows[ii] = _with_figures(rows[ii], job.sidecar)
     summary = _summary(rows, len(jobs))
     if report:
-        _study(jobs, out_dir, summary, lights_on, groups)
+        _study(jobs, out_dir, lights_on, groups)
     return summary
+
+
+def _with_figures(row, sidecar):
+    """Return a summary row completed with the figures of its sidecar."""
+    try:
+        figures = json.loads(Path(sidecar).read_text()).get("summary") or {}
+    except (OSError, ValueError, AttributeError):
+        figures = {}
+    return {**figures, **row}
+
+
+def _whole_summary(summary, out_dir):
+    """Return ``summary`` with a row for every other recording of ``out_dir``.
+
+    The recordings scored into the folder by earlier runs (from other inputs)
+    are read from their sidecars, status ``"earlier run"``, so that the
+    folder's ``scoring_summary.tsv`` always holds the whole study.
+    """
+    known = {str(Path(f).resolve()) for f in summary["file"]}
+    rows = []
+    for sidecar in sorted(Path(out_dir).rglob("*_scoring.json")):
+        try:
+            info = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            continue
+        file = info.get("file") if isinstance(info, dict) else None
+        if not file or str(Path(file).resolve()) in known or "summary" not in info:
+            continue
+        known.add(str(Path(file).resolve()))
+        rows.append(
+            dict(
+                info["summary"],
+                file=file,
+                status="earlier run",
+                note="from its sidecar",
+            )
+        )
+    if not rows:
+        return summary
+    extra = pd.DataFrame(rows)
+    return pd.concat([summary, extra], ignore_index=True)[
+        list(summary.columns) + [c for c in extra.columns if c not in summary]
+    ]
 
 
 def _check_batch(options, formats, n_jobs, report):
@@ -295,26 +342,30 @@ def _summary(rows, n_jobs):
     return summary[_FIRST + rest]
 
 
-def _study(jobs, out_dir, summary, lights_on, groups):
-    """Write study_report.html over the recordings whose outputs are there."""
-    from ..report import study_report
+def _study(jobs, out_dir, lights_on, groups):
+    """Write study_report.html over every recording of the output folder(s).
 
-    sidecars = [
-        job.sidecar
-        for job, status in zip(jobs, summary["status"])
-        if status != "failed" and (job.out / f"{job.stem}_proba.csv").is_file()
-    ]
-    if not sidecars:
+    Rebuilt from all the sidecars there (earlier runs' too), each verified;
+    those that cannot be used are listed in it and logged.
+    """
+    from ..report._study import _study_report
+
+    folders = [Path(out_dir)] if out_dir else list(dict.fromkeys(j.out for j in jobs))
+    if not any(any(f.rglob("*_scoring.json")) for f in folders if f.is_dir()):
         logger.warning("No recording scored: no study report.")
         return
     folder = (
         Path(out_dir)
         if out_dir
-        else Path(os.path.commonpath([str(p.parent) for p in sidecars]))
+        else Path(os.path.commonpath([str(f) for f in folders]))
     )
-    rep = study_report(
-        sidecars, groups=groups, lights_on=lights_on, link_from=folder, verbose="error"
-    )
+    try:
+        rep, _ = _study_report(
+            folders, groups, None, lights_on, "Sleep study", folder, "list"
+        )
+    except FileNotFoundError as err:
+        logger.warning(f"No study report: {err}")
+        return
     path = folder / "study_report.html"
     _atomic(
         path,

@@ -7,6 +7,7 @@ import dataclasses
 import time
 import traceback
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 from mne.io import BaseRaw
@@ -84,17 +85,32 @@ def _score_one(job, paths, run, n_threads):
         if state != "todo" and not run.overwrite:
             result.update(status=state, note=note)
             return result
-        result["note"] = note
+        # With overwrite, what was there is replaced, whatever its state.
+        result["note"] = f"replaced ({state})" if state != "todo" else note
         # Warnings (e.g. an implausible amplitude) are kept in the summary.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _score_into(result, job, paths, run, replaceable)
     finally:
-        lock.release()
+        _release(lock)
     messages = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
     result["warnings"] = " | ".join(messages)
     result["seconds"] = time.perf_counter() - t0
     return result
+
+
+def _release(lock):
+    """Release a recording's lock and remove its file (no hidden files left).
+
+    The file is removed while the lock is held: another run that opened it
+    meanwhile either fails to lock it (busy) or locks a file no longer in
+    the folder and checks the outputs' state again under it.
+    """
+    try:
+        Path(lock.lock_file).unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only folder keeps it; it holds no data
+    lock.release()
 
 
 def _loaded(options):
@@ -115,9 +131,10 @@ def _score_into(row, job, paths, run, replaceable):
             job.source, _loaded(run.options), verbose="error" if run.quiet else None
         )
         writers, summary = _writers(raw, result, job, paths, run)
-        sidecar = _sidecar(job, paths, run, result)
+        figures = _summary_row(summary, raw, result)
+        sidecar = _sidecar(job, paths, run, result, figures)
         _write_outputs(job, paths, writers, run.overwrite, replaceable, sidecar)
-        row.update(_summary_row(summary, raw, result))
+        row.update(figures)
     except Exception as err:  # noqa: BLE001 (reported, the batch goes on)
         expected = isinstance(err, ValueError | TypeError | OSError)
         row.update(

@@ -70,9 +70,15 @@ def _writers(raw, result, job, paths, run):
     return writers, summary
 
 
-def _sidecar(job, paths, run, result):
-    """Return what a recording's sidecar says, but the hashes of its outputs."""
+def _sidecar(job, paths, run, result, figures):
+    """Return what a recording's sidecar says, but the hashes of its outputs.
+
+    ``figures`` is the recording's row of the batch summary (hours, stages,
+    quality, trust): a later run's summary shows it for a recording it skips.
+    """
     return dict(
+        file=str(job.path),
+        summary=figures,
         input=_fingerprint(job.path),
         settings=run.settings,
         settings_sha256=_settings_sha256(run.settings),

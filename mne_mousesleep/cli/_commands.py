@@ -90,7 +90,7 @@ def _picks(arg):
 
 
 def _cmd_score_batch(args):
-    from ..batch import score_files
+    from ..batch import _whole_summary, score_files
     from ..io._write import _atomic, _check_writable
 
     if args.out_dir is not None:
@@ -117,7 +117,8 @@ def _cmd_score_batch(args):
         path = args.out_dir / "scoring_summary.tsv"
         reason = _check_writable(args.out_dir)
         if reason is None:
-            _atomic(path, lambda tmp: summary.to_csv(tmp, sep="\t", index=False))
+            whole = _whole_summary(summary, args.out_dir)  # the whole study
+            _atomic(path, lambda tmp: whole.to_csv(tmp, sep="\t", index=False))
             print(f"Wrote {path}")
         else:
             print(f"error: scoring_summary.tsv not written: {reason}", file=sys.stderr)

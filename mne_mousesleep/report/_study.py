@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mne.utils import verbose
+from mne.utils import _check_option, logger, verbose
 
 from .._docs import fill_doc
 from .._stages import NREM, PRE_REM, REM, SCORED_STAGES, WAKE, _time_base
@@ -24,6 +24,87 @@ from ._html import _add_figure, _table
 from ._recording import _read_result
 
 _KEY_COLUMNS = ("recording", "mouse", "participant_id", "subject")
+
+
+#: The outputs of a batch by which a recording without its sidecar is found.
+_OUTPUT_SUFFIXES = ("_scoring.csv", "_scoring.tsv", "_scoring.fif", "_proba.csv",
+                    "_stages.tsv", "_report.html")  # fmt: skip
+ON_INVALID = ("list", "raise")
+
+
+def _verify(sidecar):
+    """Check a recording's sidecar and the outputs it vouches for.
+
+    Returns the problem (a sentence) or None: the sidecar unreadable, from an
+    earlier version or of an interrupted run; an output it lists missing, or
+    changed since it was written (its sha256 differs: edited or truncated).
+    """
+    from .._fetch import _file_sha256
+
+    sidecar = Path(sidecar)
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as err:
+        return f"{sidecar.name} unreadable (truncated or edited?): {err}"
+    if not isinstance(info, dict) or "result" not in info:
+        return f"{sidecar.name} holds no scoring result (an earlier version's)"
+    if info.get("complete") is False:
+        return f"{sidecar.name}: its scoring was interrupted while writing"
+    for name, expected in (info.get("sha256") or {}).items():
+        path = sidecar.with_name(name)
+        if not path.is_file():
+            return f"{name} missing"
+        if _file_sha256(path) != expected:
+            return f"{name} changed since it was written (edited or truncated)"
+    return None
+
+
+def _orphans(folder, stems):
+    """Return the outputs in ``folder`` of recordings without a sidecar."""
+    found = {}
+    for path in sorted(Path(folder).rglob("*")):
+        for suffix in _OUTPUT_SUFFIXES:
+            if path.name.endswith(suffix) and path.is_file():
+                stem = path.name[: -len(suffix)]
+                ours = path.name.startswith(".") or path.name == "study_report.html"
+                if stem not in stems and not ours:
+                    found.setdefault((path.parent, stem), []).append(path.name)
+    return found
+
+
+def _find_recordings(inputs):
+    """Return the sidecars of ``inputs`` and the recordings left out, with why."""
+    sidecars, folders = [], []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            sidecars += sorted(item.rglob("*_scoring.json"))
+            folders.append(item)
+        elif item.is_file():
+            sidecars.append(item)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {item}")
+    left_out, good = [], []
+    for sidecar in sidecars:
+        problem = _verify(sidecar)
+        stem = sidecar.name[: -len("_scoring.json")]
+        if problem is None:
+            good.append(sidecar)
+        else:
+            left_out.append(
+                dict(recording=stem, folder=str(sidecar.parent), problem=problem)
+            )
+    stems = {s.name[: -len("_scoring.json")] for s in sidecars}
+    for folder in folders:
+        for (parent, stem), names in _orphans(folder, stems).items():
+            left_out.append(
+                dict(
+                    recording=stem,
+                    folder=str(parent),
+                    problem=f"no {stem}_scoring.json beside {', '.join(names)}",
+                )
+            )
+    return good, left_out
 
 
 def _load_recording(sidecar):
@@ -146,6 +227,7 @@ def study_report(
     lights_on=None,
     title="Sleep study",
     link_from=None,
+    on_invalid="list",
     verbose=None,
 ):
     """Make a report of a study from the outputs of a batch, without re-scoring.
@@ -176,6 +258,16 @@ def study_report(
         Folder the report will be saved in, so that its links to the
         per-recording reports are relative and resolve (default: the common
         folder of the inputs).
+    on_invalid : "list" | "raise"
+        What to do with a recording that cannot be used: a sidecar unreadable,
+        of an interrupted run or of an earlier version; an output its sidecar
+        lists missing, or changed since it was written (its sha256 differs:
+        edited or truncated, e.g. a ``<name>_proba.csv`` cut short); outputs
+        without their sidecar; an animal of the group table without a
+        scoring. ``"list"`` (default): leave it out of every table and
+        statistic, and list it with its problem at the top of the report (a
+        "Left out" section) and in the log (warnings); ``"raise"``: raise
+        :class:`ValueError` listing them.
     %(verbose)s
 
     Returns
@@ -194,32 +286,58 @@ def study_report(
     FileNotFoundError
         If no sidecar is found.
     ValueError
-        If a sidecar holds no scoring result (an earlier version's), the
-        group table has no key column or a recording has no group.
+        If ``on_invalid="raise"`` and a recording cannot be used, if the group
+        table has no key column or a recording has no group.
     """
+    rep, _ = _study_report(
+        inputs, groups, group_column, lights_on, title, link_from, on_invalid
+    )
+    return rep
+
+
+def _study_report(
+    inputs, groups, group_column, lights_on, title, link_from, on_invalid
+):
+    """:func:`study_report`; also returns the recordings left out, with why."""
     import mne
 
+    _check_option("on_invalid", on_invalid, ON_INVALID)
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
-    sidecars = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            sidecars += sorted(item.rglob("*_scoring.json"))
-        elif item.is_file():
-            sidecars.append(item)
-        else:
-            raise FileNotFoundError(f"No such file or folder: {item}")
+    sidecars, left_out = _find_recordings(inputs)
+    if left_out and on_invalid == "raise":
+        raise ValueError(
+            f"{len(left_out)} recording(s) of the study cannot be used: "
+            + "; ".join(f"{r['recording']}: {r['problem']}" for r in left_out)
+            + ". Score them again (overwrite=True, --overwrite), or pass "
+            "on_invalid='list' to leave them out of the statistics visibly."
+        )
     if not sidecars:
         raise FileNotFoundError(
-            f"No *_scoring.json sidecar in {[str(i) for i in inputs]}."
+            f"No *_scoring.json sidecar in {[str(i) for i in inputs]}"
+            + (
+                f" that can be used ({'; '.join(r['problem'] for r in left_out)})."
+                if left_out
+                else "."
+            )
         )
     recordings = [_load_recording(s) for s in sidecars]
     if link_from is None:
         link_from = Path(os.path.commonpath([str(r["folder"]) for r in recordings]))
     mapping, key = _read_groups(groups, group_column)
+    left_out += _without_scoring(mapping, key, recordings, left_out)
+    for row in left_out:
+        logger.warning(f"Left out of the study: {row['recording']}: {row['problem']}")
     table = _study_rows(recordings, lights_on)
     rep = mne.Report(title=title, verbose="error")
+    if left_out:
+        rep.add_html(
+            f"<p><b>{len(left_out)} recording(s) left out of every table and "
+            "statistic below</b> (score them again to include them):</p>"
+            + _table(pd.DataFrame(left_out), index=False),
+            title=f"{len(left_out)} left out",
+            section="Left out",
+        )
 
     links = []
     for rec in recordings:
@@ -247,4 +365,23 @@ def study_report(
         )
         fig = _group_figure(table, group_of)
         _add_figure(rep, fig, "Stage percentages by group", "Groups")
-    return rep
+    return rep, left_out
+
+
+def _without_scoring(mapping, key, recordings, left_out):
+    """Return the animals of the group table without a scoring (not yet listed)."""
+    if mapping is None:
+        return []
+    column = "stem" if key[0] == "recording" else "mouse"
+    have = {str(rec[column]) for rec in recordings}
+    have |= {r["recording"] for r in left_out}
+    have |= {r["recording"].split("_")[0] for r in left_out}
+    return [
+        dict(
+            recording=name,
+            folder="",
+            problem=f"in the group table ({group}), but no scoring of it was found",
+        )  # fmt: skip
+        for name, group in mapping.items()
+        if name not in have
+    ]
