@@ -237,6 +237,15 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     stages : pandas.Series, shape (n_epochs,)
         Categorical stage names indexed by onset (s).
 
+    Notes
+    -----
+    A :class:`pandas.Series` of labels (e.g. a column of a spreadsheet) is
+    taken as epochs in order, ``epoch_length`` apart, unless its index is
+    time: named ``"onset"`` (as the package's own stage sequences), one of
+    :data:`TIME_INDEX_NAMES` (seconds), or a :class:`pandas.TimedeltaIndex`.
+    A stage sequence (categorical, of :data:`STAGES`) keeps its index as
+    onsets unless it is the default one.
+
     Raises
     ------
     ValueError
@@ -275,10 +284,15 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         scoring.dtype, pd.CategoricalDtype
     ):
         if set(scoring.cat.categories) <= set(STAGES):
-            out = _make_stages(scoring.astype(object).to_numpy(), scoring.index, {})
+            length = epoch_length or scoring.attrs.get("epoch_length")
+            length = float(length or DEFAULT_EPOCH_LENGTH)
+            # A stage sequence's index is its onsets; a default one is order.
+            positional = isinstance(scoring.index, pd.RangeIndex)
+            onsets = _series_onsets(scoring, length) if positional else scoring.index
+            out = _make_stages(scoring.astype(object).to_numpy(), onsets, {})
             out.attrs.update(scoring.attrs)
-            if epoch_length is not None:
-                out.attrs["epoch_length"] = float(epoch_length)
+            if epoch_length is not None or "epoch_length" not in scoring.attrs:
+                out.attrs["epoch_length"] = length
             return out
     if not isinstance(scoring, list | tuple | np.ndarray | pd.Series):
         raise TypeError(
@@ -299,11 +313,41 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         raise ValueError("Labels mapped to None cannot be dropped from a sequence.")
     length = float(epoch_length or DEFAULT_EPOCH_LENGTH)
     if isinstance(scoring, pd.Series):
-        onsets = scoring.index.to_numpy(dtype=float)
+        onsets = _series_onsets(scoring, length)
         attrs = {**scoring.attrs, "epoch_length": length}
     else:
         onsets, attrs = np.arange(len(values)) * length, {"epoch_length": length}
     return _make_stages(values, onsets, attrs)
+
+
+#: Index names of a Series whose index is time: onsets in seconds.
+TIME_INDEX_NAMES = ("onset", "onset_s", "time", "time_s", "seconds")
+
+
+def _series_onsets(series, epoch_length):
+    """Return the onsets (s) of a Series of labels, one per epoch.
+
+    The index is time only when it says so: named as in
+    :data:`TIME_INDEX_NAMES` (seconds; the package's own stage sequences
+    are indexed by ``"onset"``) or a :class:`pandas.TimedeltaIndex` (from
+    the first sample). Any other index (the default 0, 1, 2..., epoch
+    numbers, row labels of a spreadsheet) is the order of the epochs, each
+    ``epoch_length`` seconds long.
+    """
+    index = series.index
+    if isinstance(index, pd.TimedeltaIndex):
+        return index.total_seconds().to_numpy(dtype=float)
+    if index.name in TIME_INDEX_NAMES:
+        try:
+            return index.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"The index {index.name!r} of the labels is taken as onsets in "
+                f"seconds, but holds {index.dtype} values; reset it "
+                "(labels.reset_index(drop=True)) to take the labels as epochs "
+                "in order."
+            ) from None
+    return np.arange(len(series)) * float(epoch_length)
 
 
 def to_codes(stages):

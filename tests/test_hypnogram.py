@@ -149,3 +149,29 @@ def test_hypnogram_of_real_recording(misleep_raw):
     np.testing.assert_allclose(
         hyp.proba["WAKE"].iloc[1:-1], proba["Wake"].iloc[1:-1], rtol=1e-6
     )
+
+
+def test_series_with_default_index_is_epochs_in_order():
+    """A spreadsheet column of labels: epochs in order, not onsets in seconds."""
+    rng = np.random.default_rng(5)
+    labels = pd.Series(rng.choice(["W", "NREM", "R"], 21600))  # 24 h of 4-s epochs
+    stages = mms.to_stages(labels, epoch_length=4.0)
+    np.testing.assert_array_equal(stages.index[:3], [0.0, 4.0, 8.0])
+    assert stages.attrs["epoch_length"] == 4.0
+    assert len(mms.to_epoch_length(stages, 10.0)) == 8640
+    _, probs = mms.transition_matrix(labels)
+    assert (
+        probs.loc[["Wake", "NREM", "REM"], ["Wake", "NREM", "REM"]].notna().all().all()
+    )
+    as_list = mms.sleep_statistics(list(labels))
+    pd.testing.assert_series_equal(mms.sleep_statistics(labels), as_list)
+    # An index that is time is used: named "onset" (s), or a TimedeltaIndex.
+    timed = pd.Series(["W", "NREM", "R"], index=pd.Index([0.0, 4.0, 8.0], name="onset"))
+    np.testing.assert_array_equal(mms.to_stages(timed).index, [0.0, 4.0, 8.0])
+    delta = pd.Series(["W", "R"], index=pd.to_timedelta([30, 34], unit="s"))
+    np.testing.assert_array_equal(mms.to_stages(delta).index, [30.0, 34.0])
+    # Epoch numbers (1-based, a spreadsheet's rows) are order, not seconds.
+    numbered = pd.Series(["W", "NREM"], index=pd.Index([1, 2], name="epoch"))
+    np.testing.assert_array_equal(mms.to_stages(numbered).index, [0.0, 10.0])
+    with pytest.raises(ValueError, match="taken as onsets in seconds"):
+        mms.to_stages(pd.Series(["W"], index=pd.Index(["a"], name="time")))
