@@ -77,11 +77,7 @@ def _jobs_of(path, out_dir):
             for fpath, bids in _bids_recordings(path)
         ]
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and _recording_suffix(p) and not p.name.startswith(".")
-        )
+        files = _recordings_in(path)
         return [
             _Job(
                 fpath,
@@ -94,6 +90,30 @@ def _jobs_of(path, out_dir):
             for fpath in files
         ]
     return [_Job(path, None, Path(out_dir) if out_dir else path.parent, _stem(path))]
+
+
+def _recordings_in(folder):
+    """Return the recording files under ``folder``, following symbolic links.
+
+    Linked folders are entered once each (a link back up is not a loop); a
+    dangling link with a recording's suffix is returned too, so that the
+    batch reports it as failed (never skipped without a word).
+    """
+    found, seen = [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            fpath = Path(root) / name
+            if name.startswith(".") or not _recording_suffix(fpath):
+                continue
+            if fpath.is_file() or (fpath.is_symlink() and not fpath.exists()):
+                found.append(fpath)
+    return sorted(found)
 
 
 def _bids_stem(fpath):

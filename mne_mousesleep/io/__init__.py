@@ -193,6 +193,8 @@ def read_scoring(
     fname = Path(fname)
     if not fname.is_file():
         raise FileNotFoundError(f"No such scoring file: {fname}")
+    if fname.stat().st_size == 0:
+        raise ValueError(f"{fname}: the file is empty (0 bytes), not a scoring.")
     fmt = _detect(fname) if format is None else _check_format(format)
     if epoch_length is not None:
         epoch_length = _positive(epoch_length, "epoch_length")
@@ -204,7 +206,16 @@ def read_scoring(
             epoch_col=epoch_col,
             epoch_base=epoch_base,
         )
-    stages = fmt.read(fname, **options)
+    try:
+        stages = fmt.read(fname, **options)
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeError) as err:
+        if fname.name in str(err):
+            raise
+        raise ValueError(
+            f"{fname.name} (read as {fmt.name}): {type(err).__name__}: {err}"
+        ) from err
+    if not len(stages):
+        raise ValueError(f"{fname.name} (read as {fmt.name}) holds no epoch.")
     stages.attrs["format"] = fmt.name
     logger.info(
         f"Read {len(stages)} epochs of {stages.attrs['epoch_length']:g} s from "

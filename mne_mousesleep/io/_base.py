@@ -55,9 +55,44 @@ def _register(fmt):
 
 
 def _head(path, n_bytes=4096):
-    """Return the first bytes of a file as text (undecodable bytes replaced)."""
+    """Return the first bytes of a file as text (BOM dropped, bad bytes replaced)."""
     with open(path, "rb") as fid:
-        return fid.read(n_bytes).decode("utf-8", errors="replace")
+        return fid.read(n_bytes).decode("utf-8-sig", errors="replace")
+
+
+def _check_no_gaps(lines, path, first=0):
+    """Raise for a blank line between rows (it would shift every later epoch).
+
+    ``lines`` are the file's lines from line ``first`` (0-based); blank lines
+    at the end are fine.
+    """
+    rows = list(lines)
+    while rows and not rows[-1].strip():
+        rows.pop()
+    for ii, line in enumerate(rows):
+        if not line.strip():
+            raise ValueError(
+                f"{Path(path).name}, line {first + ii + 1}: a blank line between "
+                "epochs (a missing epoch?) would shift every later one; fill it "
+                "in (e.g. as unscored) or delete it."
+            )
+
+
+def _read_csv(path, **kwargs):
+    """:func:`pandas.read_csv` of a scoring file, as saved by any desktop.
+
+    UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8"), else
+    Latin-1; a blank line between rows is an error naming it; pandas' errors
+    name the file.
+    """
+    import io
+
+    text = _read_text(path)
+    _check_no_gaps(text.splitlines(), path)
+    try:
+        return pd.read_csv(io.StringIO(text), **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{Path(path).name}: not a readable table: {err}") from None
 
 
 def _read_text(path):

@@ -10,6 +10,7 @@ EDF/BDF unless asked.
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,6 +74,11 @@ def _read_file(fname):
     """Read a MiSleep ``.mat`` or what MNE reads; Python warnings are the caller's."""
     import mne
 
+    if Path(fname).is_symlink() and not Path(fname).exists():
+        raise FileNotFoundError(
+            f"{fname} is a symbolic link to {os.readlink(fname)}, which does not "
+            "exist (a dangling link)"
+        )
     suffix = _recording_suffix(fname)
     try:
         if suffix == ".mat":

@@ -23,6 +23,7 @@ from ._base import (
     _lines,
     _need_epoch_length,
     _positive,
+    _read_csv,
     _register,
     _write_bytes,
     _write_text,
@@ -121,7 +122,7 @@ _register(
 
 def _read_accusleepy(path, epoch_length=None, mapping=None, **kw):
     length = _need_epoch_length(epoch_length, "AccuSleePy", path)
-    table = pd.read_csv(path)
+    table = _read_csv(path)
     if "brain_state" not in table.columns:
         raise ValueError(
             f"{Path(path).name} has no 'brain_state' column: {list(table.columns)}."

@@ -20,6 +20,7 @@ from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
 from .._version import __version__
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
 from ._base import (
+    _check_no_gaps,
     _check_target,
     _clock,
     _codes_to_stages,
@@ -27,6 +28,7 @@ from ._base import (
     _Format,
     _lines,
     _positive,
+    _read_csv,
     _register,
     _write_text,
 )
@@ -75,11 +77,19 @@ def _read_faster2(path, epoch_length=None, mapping=None, **kw):
             )
     elif stored:
         length = float(stored.group(1))
+        if not length > 0:
+            line = next(i for i, ln in enumerate(header) if "Epoch length" in ln)
+            raise ValueError(
+                f"{Path(path).name}, line {line + 1}: 'Epoch length: "
+                f"{stored.group(1)}' is not a length; pass epoch_length= (FASTER2's "
+                "default is 8 s)."
+            )
     else:
         raise ValueError(
             f"{Path(path).name} (an older FASTER file) does not store the epoch "
             "length; pass epoch_length= (FASTER2's default is 8 s)."
         )
+    _check_no_gaps(rows, path, first=len(lines) - len(rows))
     labels = [r.split(",")[0].strip().upper() for r in rows if r.strip()]
     table = dict(_FASTER2)
     table.update({str(k).upper(): v for k, v in (mapping or {}).items()})
@@ -158,7 +168,7 @@ def _read_intelli(path, epoch_length=None, mapping=None, **kw):
         length = _positive(epoch_length, "epoch_length")
     else:
         length = float(named.group(1)) if named else DEFAULT_EPOCH_LENGTH
-    table = pd.read_csv(path)
+    table = _read_csv(path)
     if list(table.columns[:3]) != _INTELLI_COLUMNS:
         raise ValueError(
             f"{Path(path).name}: IntelliSleepScorer columns are {_INTELLI_COLUMNS}, "
@@ -234,7 +244,7 @@ def _spindle_pair(path):
 
 
 def _index_rows(path, what):
-    table = pd.read_csv(path, header=None)
+    table = _read_csv(path, header=None)
     if table.shape[1] != 2:
         raise ValueError(
             f"{Path(path).name}: SPINDLE {what} rows are '<index>,<value>', got "

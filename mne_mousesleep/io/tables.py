@@ -3,6 +3,7 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ from ._base import (
     _epochs,
     _Format,
     _positive,
+    _read_csv,
+    _read_text,
     _register,
     _write_file,
     _write_text,
@@ -69,7 +72,7 @@ def _read_table(
     )
     suffix = fname.suffix.lower()
     sep = {".csv": ",", ".tsv": "\t"}.get(suffix, r"[,\t;]")
-    table = pd.read_csv(fname, sep=sep, engine="python")
+    table = _read_csv(fname, sep=sep, engine="python")
     label = _find_column(table.columns, _LABEL_COLS, label_col, "label_col")
     time = _find_column(table.columns, _TIME_COLS, time_col, "time_col")
     epoch = _find_column(table.columns, _EPOCH_COLS, epoch_col, "epoch_col")
@@ -230,7 +233,7 @@ def _read_events(path, epoch_length=None, mapping=None, **kw):
         if epoch_length is None
         else _positive(epoch_length, "epoch_length")
     )
-    table = pd.read_csv(path, sep="\t")
+    table = _read_csv(path, sep="\t")
     column = next((c for c in ("trial_type", "stage", "value") if c in table), None)
     if column is None or not {"onset", "duration"} <= set(table.columns):
         raise ValueError(
@@ -372,7 +375,8 @@ _YASA = {
 def _read_yasa(path, epoch_length=None, mapping=None, **kw):
     import yasa
 
-    hyp = yasa.Hypnogram.from_json(path)
+    # yasa's from_dict, as its from_json, after reading with any BOM dropped.
+    hyp = yasa.Hypnogram.from_dict(json.loads(_read_text(path)))
     length = pd.Timedelta(hyp.freq).total_seconds()
     if epoch_length is not None and not np.isclose(float(epoch_length), length):
         raise ValueError(
