@@ -13,6 +13,7 @@ conversions are in :mod:`mne_mousesleep.hypnogram`.
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -276,11 +277,11 @@ def _zt_hours(clock_time, lights_on):
     """Zeitgeber time (h, 0-24) of a clock time, lights on at ``"HH:MM"``."""
     clock_time = pd.Timestamp(clock_time)
     _validate_type(lights_on, str, "lights_on")
-    try:
-        on = pd.Timedelta(lights_on + (":00" if lights_on.count(":") == 1 else ""))
-    except ValueError:
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?", lights_on.strip()):
         raise ValueError(
-            f"lights_on must be a clock time 'HH:MM', got {lights_on!r}."
-        ) from None
+            f"lights_on must be a clock time 'HH:MM' (00:00 to 23:59), got "
+            f"{lights_on!r}."
+        )
+    on = pd.Timedelta(lights_on.strip() + (":00" if lights_on.count(":") == 1 else ""))
     since_midnight = clock_time - clock_time.normalize()
     return ((since_midnight - on).total_seconds() / 3600) % 24

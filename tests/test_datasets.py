@@ -38,3 +38,10 @@ def test_read_misleep_mat_rejects_other_files(tmp_path):
     savemat(fname, {"x": np.zeros(3)})
     with pytest.raises(ValueError, match="not a MiSleep MATLAB file"):
         mms.datasets.read_misleep_mat(fname)
+
+
+def test_simulation_at_a_rate_that_is_not_whole():
+    raw = mms.datasets.simulate_recording(3600.0, 1017.25, seed=1)
+    assert raw.n_times == round(3600 * 1017.25)  # not 3599.82 s
+    cut = mms.datasets.simulate_recording(605.0, 256.0, seed=1)
+    assert cut.n_times == 600 * 256 and "duration=605 s cut" in cut.info["description"]

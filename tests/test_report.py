@@ -93,6 +93,16 @@ def test_report_errors(scored):
     short = raw.copy().crop(0, 1800)
     with pytest.raises(ValueError, match="after the recording"):
         mms.report(short, proba)
+    # The probabilities of another, shorter recording; or of another day.
+    with pytest.raises(ValueError, match="before the end of the recording"):
+        mms.report(raw, proba.iloc[: len(proba) // 2])
+    other = proba.copy()
+    other.attrs["meas_date"] = pd.Timestamp("2020-01-01", tz="UTC").to_pydatetime()
+    with pytest.raises(ValueError, match="started at 2020-01-01"):
+        mms.report(raw, other)
+    for clock in ("25:00", "7:60", "noon"):
+        with pytest.raises(ValueError, match="lights_on must be a clock time"):
+            mms.report(raw, proba, lights_on=clock)
 
 
 @pytest.fixture(scope="module")

@@ -171,3 +171,13 @@ def test_real_edf_with_transients(online):
     assert np.isfinite(proba.to_numpy()[1:-1]).all()
     np.testing.assert_allclose(proba.iloc[1:-1].sum(axis=1), 1, rtol=1e-5)
     assert not raw.preload  # only the picked channel was read
+
+
+def test_parietal_auto_pick_skips_emg_p_and_bare_p(online, rng):
+    """EMG_P (an EMG at P) and a bare "P" are not taken for the parietal EEG."""
+    raw = make_raw(rng, ch_names=("EMG_P", "EEG_PR"))
+    proba = mms.predict_proba(raw, model=MODEL, emg=None)
+    assert proba.attrs["ch_names"] == ["EEG_PR"]
+    for names in (("EMG_P", "EEG_FR"), ("P", "EMG")):
+        with pytest.raises(ValueError, match="found none"):
+            mms.score(make_raw(rng, ch_names=names), model=MODEL)

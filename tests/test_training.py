@@ -250,6 +250,20 @@ def test_training_input_errors(mice):
         train([unscored] * 3, **FAST)
     with pytest.raises(ValueError, match="architecture"):
         train(mice[:4], architecture="deepsleepnet", **FAST)
+    # Labels that are all one class train nothing: said before any training.
+    awake = []
+    for raw in mice[:4]:
+        raw = raw.copy()
+        annot = raw.annotations
+        raw.set_annotations(
+            mne.Annotations(
+                annot.onset, annot.duration, ["Sleep stage W"] * len(annot),
+                orig_time=annot.orig_time,
+            )
+        )  # fmt: skip
+        awake.append(raw)
+    with pytest.raises(ValueError, match=r"one class only \(Wake"):
+        train(awake, **FAST)
 
 
 @pytest.mark.slow

@@ -174,9 +174,11 @@ def simulate_recording(
     Returns
     -------
     raw : instance of RawArray
-        The recording in volts, with one annotation per epoch giving the true
-        stage (``"Sleep stage W"``, ..., ``"BAD_artifact"``), and
-        ``raw.info["description"]`` stating the simulation parameters.
+        The recording in volts, ``round(n_epochs * epoch_length * sfreq)``
+        samples at any rate: ``duration`` is cut to whole epochs. One
+        annotation per epoch gives the true stage (``"Sleep stage W"``, ...,
+        ``"BAD_artifact"``); ``raw.info["description"]`` states the simulation
+        parameters and the cut.
 
     Raises
     ------
@@ -213,7 +215,13 @@ def simulate_recording(
     )
     info["description"] = (
         f"mne-mousesleep simulation (test bed, not physiology): seed={seed}, "
-        f"gain={gain:.3g}, noise={noise:.3g}, tilt={tilt:.3g}, sign={sign}"
+        f"gain={gain:.3g}, noise={noise:.3g}, tilt={tilt:.3g}, sign={sign}, "
+        f"{n_epochs} whole epochs of {epoch_length:g} s"
+        + (
+            f" (duration={duration:g} s cut to them)"
+            if n_epochs * epoch_length < duration
+            else ""
+        )
     )
     raw = RawArray(np.array(data) * 1e-6, info, verbose=False)
     start = pd.Timestamp(start)
@@ -234,12 +242,19 @@ class _Grid:
 
     def __init__(self, labels, sfreq, epoch_length):
         self.labels, self.sfreq, self.epoch_length = labels, sfreq, epoch_length
-        self.n_epoch = int(round(epoch_length * sfreq))  # samples per epoch
-        self.n = len(labels) * self.n_epoch
+        # First sample of each epoch (and the end): at a rate that is not a
+        # whole number of samples per epoch, epochs differ by one sample.
+        self.starts = np.round(np.arange(len(labels) + 1) * epoch_length * sfreq)
+        self.starts = self.starts.astype(np.int64)
+        self.n = int(self.starts[-1])
+
+    def repeat(self, values):
+        """Epoch values to samples."""
+        return np.repeat(np.asarray(values), np.diff(self.starts))
 
     def per_sample(self, values):
         """Epoch values to samples, blended over 1 s."""
-        x = np.repeat(np.asarray(values, float), self.n_epoch)
+        x = self.repeat(np.asarray(values, float))
         return uniform_filter1d(x, int(self.sfreq))
 
     def amp(self, table):
@@ -279,13 +294,13 @@ def _sources(grid, rng, amps):
 
 def _spindles(grid, rng):
     """Spindle-like 10-15 Hz bursts: many in pre-REM, a few in NREM."""
-    labels, sfreq, n, n_epoch = grid.labels, grid.sfreq, grid.n, grid.n_epoch
+    labels, sfreq, n = grid.labels, grid.sfreq, grid.n
     spindles = np.zeros(n)
     t_sp = np.arange(int(1.5 * sfreq)) / sfreq
     for ep in np.flatnonzero((labels == PRE_REM) | (labels == NREM)):
         n_sp = rng.poisson(2.5 if labels[ep] == PRE_REM else 0.3)
         for onset in rng.uniform(0, grid.epoch_length - 1.5, n_sp):
-            i0 = ep * n_epoch + int(onset * sfreq)
+            i0 = grid.starts[ep] + int(onset * sfreq)
             env = np.exp(-0.5 * ((t_sp - 0.75) / 0.3) ** 2)
             freq = rng.uniform(10.0, 15.0)
             burst = 150 * env * np.sin(2 * np.pi * freq * t_sp + rng.uniform(0, 6.3))
@@ -295,10 +310,10 @@ def _spindles(grid, rng):
 
 def _transients(grid, rng, is_art):
     """Electrode pops and movements of about 1-2 mV in artifact epochs."""
-    sfreq, n_epoch = grid.sfreq, grid.n_epoch
+    sfreq = grid.sfreq
     transients = np.zeros(grid.n)
     for ep in np.flatnonzero(is_art):
-        i0 = ep * n_epoch + int(rng.uniform(0, grid.epoch_length - 3) * sfreq)
+        i0 = grid.starts[ep] + int(rng.uniform(0, grid.epoch_length - 3) * sfreq)
         t_tr = np.arange(int(3 * sfreq)) / sfreq
         if rng.random() < 0.5:  # electrode pop: step with exponential decay
             shape = 1500 * np.exp(-t_tr / 0.4) * rng.choice([-1, 1])
@@ -318,7 +333,7 @@ def _channel(name, grid, rng, amps, sources, gain, noise, tilt, sign):
     if "EMG" in upper:
         high = min(100.0, 0.45 * sfreq)
         emg = _band_noise(rng, n, sfreq, 10.0, high) * amps["emg"]
-        return emg + 0.3 * sources["transients"] * amps["is_art"].repeat(grid.n_epoch)
+        return emg + 0.3 * sources["transients"] * grid.repeat(amps["is_art"])
     frontal = upper.replace("EEG", "").strip("_- ").startswith("F")
     w_delta, w_theta = (1.3, 0.5) if frontal else (1.0, 1.0)
     background = 30 * noise * _pink_noise(rng, n, sfreq, 1.0 + tilt)

@@ -162,11 +162,31 @@ def _result_of(raw, proba, options):
         _check_proba(proba)
         result = ScoringResult.from_frame(proba)
     end = float(result.onsets[-1]) + result.epoch_length
+    duration = raw.n_times / raw.info["sfreq"]
     if end > raw.times[-1] + 1 / raw.info["sfreq"] + 1e-6:
         raise ValueError(
             f"proba ends at {end:g} s, after the recording ({raw.times[-1]:g} s): "
             "is it the scoring of this recording?"
         )
+    if end + result.epoch_length <= duration + 1e-6:  # a whole epoch short
+        raise ValueError(
+            f"proba ends at {end:g} s, {duration - end:g} s before the end of the "
+            f"recording ({duration:g} s): is it the scoring of this recording?"
+        )
+    meas_date = raw.info["meas_date"]
+    if result.meas_date is not None and meas_date is not None:
+        if (
+            abs(
+                (
+                    pd.Timestamp(result.meas_date) - pd.Timestamp(meas_date)
+                ).total_seconds()
+            )
+            > 1
+        ):
+            raise ValueError(
+                f"proba is of a recording that started at {result.meas_date}, "
+                f"this one at {meas_date}: is it the scoring of this recording?"
+            )
     return result
 
 

@@ -187,13 +187,23 @@ _PARIETAL = re.compile(
 _NOT_EEG = ("emg", "eog", "ecg", "stim", "resp", "syst")
 
 
+def _looks_parietal(name):
+    """Whether a channel's name says parietal EEG (not EMG_P, not a bare P)."""
+    lower = name.lower()
+    if any(other in lower for other in _NOT_EEG):
+        return False  # e.g. EMG_P, EOG_P: another signal at P
+    if len(re.sub(r"[^a-z]", "", lower)) < 2:
+        return False  # "P" alone: a letter, not a name
+    return bool(_PARIETAL.search(name))
+
+
 def _find_parietal(raw):
     types = raw.get_channel_types()
     bads = set(raw.info["bads"])
     return [
         ii
         for ii, (name, kind) in enumerate(zip(raw.ch_names, types))
-        if kind not in _NOT_EEG and name not in bads and _PARIETAL.search(name)
+        if kind not in _NOT_EEG and name not in bads and _looks_parietal(name)
     ]
 
 

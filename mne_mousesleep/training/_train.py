@@ -450,6 +450,15 @@ def _train(data, settings):
     for key in ("train", "validation"):
         if not len(idx[key]):
             raise ValueError(f"No labelled window for {key!r}.")
+    present = sorted(set(idx["train"][:, 2].tolist()))
+    if len(present) < 2:
+        only = classes[present[0]] if present else "none"
+        raise ValueError(
+            f"The training labels hold one class only ({only}, "
+            f"{len(idx['train'])} windows): a network cannot learn to tell "
+            f"{', '.join(classes)} apart from them. Check the annotations' "
+            "descriptions (mapping=) and the split."
+        )
     cfg = s.fit_config(device, autocast)
     rng = np.random.default_rng(s.seed)
     net.to(device)
