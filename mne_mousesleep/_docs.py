@@ -67,8 +67,8 @@ docdict = {
     standard deviation 300 times that of mouse EEG in volts or more, such as
     microvolts or millivolts stored as volts, or 300 times less), judged on
     the live part of the recording only; and leave unscored, as a ``"dead or
-    disconnected electrode"``, the stretches below the amplifier's floor
-    (1.2 µV per second after the low-pass). If False, score anyway; the likely
+    disconnected electrode"``, the stretches of 3 s or more below the
+    amplifier's floor (1.2 µV per second after the low-pass). If False, score anyway; the likely
     unit error stays in the quality record, and only stretches 20 times
     quieter than the recording's typical second count as dead.""",
     "reject_by_annotation": """reject_by_annotation : bool

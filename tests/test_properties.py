@@ -1,6 +1,7 @@
 """Property test: any small Raw either scores with reasons or fails clearly.
 
-Random rates, lengths, channels, NaN/Inf/flat/huge stretches, annotations,
+Random rates, lengths, channels, NaN/Inf/flat/huge/dead stretches of any
+length (up to the whole recording), annotations,
 units and picks go through :func:`mne_mousesleep.predict_proba`. Every
 outcome must be a ``TypeError``/``ValueError`` naming the problem, or a
 scoring in which every unscored epoch has a recorded reason (and no scored
@@ -35,12 +36,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NAMES = ("EEG_PR", "EMG", "EEG_FR", "EEG_PL")
-KINDS = ("nan", "inf", "-inf", "flat", "huge", "zero", "spike")
+KINDS = ("nan", "inf", "-inf", "flat", "huge", "zero", "spike", "dead", "quiet")
 
 stretch = st.tuples(
     st.sampled_from(KINDS),
     st.floats(0, 1),  # start, as a fraction of the recording
-    st.floats(0, 0.5),  # length, as a fraction
+    st.floats(0, 1),  # length, as a fraction (up to all of it)
     st.integers(0, 3),  # channel
 )
 annotation = st.tuples(
@@ -90,6 +91,10 @@ def _make(spec):
             data[ch, i0:i1] = 0.0
         elif kind == "spike" and i0 < n:
             data[ch, i0] = 1e30
+        elif kind == "dead":  # an electrode off: the amplifier's floor
+            data[ch, i0:i1] = 0.5e-6 * rng.standard_normal(i1 - i0)
+        elif kind == "quiet":  # a thousand times below the rest
+            data[ch, i0:i1] *= 1e-3
     info = mne.create_info(list(NAMES[:n_ch]), sfreq, "eeg")
     raw = mne.io.RawArray(data, info, first_samp=spec["first_samp"], verbose=False)
     raw.set_meas_date(spec["meas_date"])

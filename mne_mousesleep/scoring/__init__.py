@@ -223,9 +223,9 @@ def predict_proba(
     a robust standard deviation for at least 1 s,
     :func:`mne.preprocessing.annotate_amplitude`) and, with
     ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk;
-    a dead or disconnected electrode (1-s blocks of the low-passed signal
-    below the amplifier's floor of 1.2 µV, or 20 times quieter than the
-    recording's typical second; see ``check_units``) wherever it is and
+    a dead or disconnected electrode (3 or more 1-s blocks of the low-passed
+    signal below the amplifier's floor of 1.2 µV, or 20 times quieter than
+    the recording's typical second; see ``check_units``) wherever it is and
     however long. The unit check and the gain step look only at the rest.
     Every epoch whose 30-s window comes within the reach of the low-pass
     filter (a fraction of a second) of such a stretch is left unscored (NaN,

@@ -58,6 +58,9 @@ DEAD_FLOOR_MV = 0.0012
 #: is dead whatever the units (the quietest second of a recording is 2-5
 #: times below its median in simulated and real EEG).
 DEAD_FACTOR = 20.0
+#: Seconds (1-s blocks in a row) a dead stretch lasts at least: a recording
+#: of low gain has single quiet seconds; an electrode that came off stays off.
+DEAD_MIN_DURATION = 3
 
 #: A robust standard deviation this many times :data:`TYPICAL_MV` (or this
 #: many times smaller) is a unit error, not a gain: refused by default.
@@ -378,7 +381,8 @@ def _check_units(scale_v, ch_names, check_units):
             notes.append(
                 f"channel {name} has a robust standard deviation of {value:.3g} mV, "
                 f"{1 / ratio:.0f} times smaller than mouse EEG in volts "
-                f"({TYPICAL_MV} mV): check the units (values scaled twice?)"
+                f"({TYPICAL_MV} mV) in every stretch sampled: check the units "
+                "(values scaled twice?), or a dead or disconnected electrode"
             )
     if notes and check_units:
         raise ValueError(

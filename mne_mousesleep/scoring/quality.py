@@ -22,6 +22,7 @@ from .check import (
     DEAD,
     DEAD_FACTOR,
     DEAD_FLOOR_MV,
+    DEAD_MIN_DURATION,
     FLAT,
     TYPICAL_MV,
     _live,
@@ -95,7 +96,8 @@ def _dead_segments(data, card, checked, found, reach):
     the amplifier floor and the recording's typical second
     (:func:`.check._live`); blocks within ``reach`` (samples at the
     recording's rate) of a stretch already ``found`` bad are left out (their
-    samples were zeroed). Each run of dead blocks, widened by a block on
+    samples were zeroed). Each run of at least :data:`.check.DEAD_MIN_DURATION`
+    dead blocks, widened by a block on
     either side (a stretch rarely starts on a block's edge), is returned as ``(start,
     stop, reason, channel)`` in samples of the recording.
     """
@@ -123,6 +125,7 @@ def _dead_segments(data, card, checked, found, reach):
             continue
         dead = np.zeros(n_blocks, bool)
         dead[usable] = ~_live(spread[ii, usable], checked.check_units, all_dead=True)
+        dead = _long_runs(dead, DEAD_MIN_DURATION)
         # The blocks on either side hold the rest of the stretch (and its edge).
         dead[1:] |= dead[:-1].copy()
         dead[:-1] |= dead[1:].copy()
@@ -133,6 +136,16 @@ def _dead_segments(data, card, checked, found, reach):
             start = int(np.floor(first * block / ratio))
             stop = min(int(np.ceil(last * block / ratio)), checked.n_times)
             out.append((start, stop, DEAD, name))
+    return out
+
+
+def _long_runs(mask, n_min):
+    """Keep the runs of True of ``mask`` that are at least ``n_min`` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = np.zeros_like(mask)
+    for first, last in zip(edges[::2], edges[1::2]):
+        if last - first >= n_min:
+            out[first:last] = True
     return out
 
 
