@@ -14,6 +14,7 @@ import pytest
 
 import mne_mousesleep as mms
 from mne_mousesleep.cli import _parser, main
+from mne_mousesleep.datasets import simulate_recording
 
 
 def test_models_lists_cards(capsys, online):
@@ -188,9 +189,10 @@ def test_score_real_edf(online, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "dead channel Channel2" in err and "--no-unit-check" in err
     assert "Traceback" not in err and not out.exists()
-    with pytest.warns(RuntimeWarning, match="robust standard deviation"):
-        assert main([*args, "--no-unit-check"]) == 0
-    assert "from ['Channel2']" in capsys.readouterr().out
+    assert main([*args, "--no-unit-check"]) == 0
+    captured = capsys.readouterr()
+    assert "from ['Channel2']" in captured.out
+    assert "warning: Channel Channel2 has a robust standard deviation" in captured.err
 
 
 def test_console_script(online):
@@ -262,3 +264,32 @@ def test_batch_prints_input_quality(online, tmp_path, capsys):
     assert list(table["bad_epochs"]) == [3, 0, 0]
     assert list(table["unscored"]) == [5, 2, 2]
     assert list(table["input_warnings"]) == [0, 0, 1]
+
+
+def test_messages_speak_flags_not_python(tmp_path, capsys, online):
+    """A command-line user reads --picks, --epoch-length, not picks='...'."""
+    raw = simulate_recording(120.0, 256.0, ch_names=("Channel1", "Channel2"), seed=1)
+    fname = tmp_path / "rec_raw.fif"
+    raw.save(fname, verbose="error")
+    assert main(["score", str(fname), "--out", str(tmp_path / "o.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "--picks Channel1" in err and "picks='" not in err
+    labels = tmp_path / "labels.csv"
+    labels.write_text("brain_state\n1\n2\n")
+    assert main(["convert", str(labels), str(tmp_path / "x.csv"), "--to", "table"]) == 1
+    err = capsys.readouterr().err
+    assert "--epoch-length" in err and "epoch_length=" not in err
+
+
+def test_warning_and_trust_once(tmp_path, capsys, online):
+    raw = simulate_recording(600.0, 256.0, seed=2)
+    raw.load_data()._data *= 0.05  # far from the training amplitude
+    fname = tmp_path / "weak_raw.fif"
+    raw.save(fname, verbose="error")
+    assert main(["score", str(fname), "--out", str(tmp_path / "o.csv")]) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "warning: Channel EEG_PR has a robust standard deviation" in text
+    assert "sys.exit(main())" not in text and "warn(" not in text
+    assert text.count("Trust:") == 1
+    assert "Effective window size" not in text

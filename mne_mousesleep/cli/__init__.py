@@ -10,7 +10,9 @@ single-recording path); :func:`main` reports errors in one line.
 # License: BSD-3-Clause
 
 import sys
+import warnings
 
+from ._messages import _for_cli
 from ._parser import _ARCHITECTURES, _OUTPUT_FORMATS, _SCORING_FORMATS, _parser
 
 __all__ = ["_ARCHITECTURES", "_OUTPUT_FORMATS", "_SCORING_FORMATS", "main"]
@@ -37,14 +39,18 @@ def main(argv=None):
     if args.debug:
         args.verbose = "debug"
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:  # the recording's warning, not the launcher's line
+                warnings.simplefilter("always")  # a line each, never an error
+                warnings.showwarning = _show_warning
+            return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 (one line for the user)
         if args.debug:
             raise
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        print(f"error: {_for_cli(_one_line(err))}", file=sys.stderr)
         if not isinstance(err, ValueError | TypeError | OSError):
             print(
                 "This looks like a bug; run again with --debug and report the "
@@ -52,6 +58,12 @@ def main(argv=None):
                 file=sys.stderr,
             )
         return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line for a person: no source line, no launcher."""
+    text = " ".join(str(message).split())
+    print(f"warning: {_for_cli(text)}", file=file or sys.stderr)
 
 
 def _one_line(err):

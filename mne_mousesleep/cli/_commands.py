@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._messages import _for_cli
+
 _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
 
 
@@ -78,13 +80,6 @@ def _options(args):
     )
 
 
-def _print_trust(trust, prefix="Trust"):
-    text = f"{prefix}: {trust['verdict']}"
-    if trust["reasons"]:
-        text += " (" + "; ".join(trust["reasons"]) + ")"
-    print(text)
-
-
 def _picks(arg):
     return arg.split(",") if arg is not None and "," in arg else arg
 
@@ -140,7 +135,7 @@ def _print_problems(summary):
     """One line per recording that failed, was kept, or needs a look."""
     for _, row in summary.iterrows():
         if row["status"] == "failed":
-            print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+            print(f"error: {row['file']}: {_for_cli(row['error'])}", file=sys.stderr)
         elif row["note"] and row["status"] != "skipped":
             print(f"{row['status']}: {row['file']}: {row['note']}")
         if row["status"] == "scored" and (
@@ -226,9 +221,7 @@ def _cmd_score_one(args):
         f"scored with {result.model} from {list(result.ch_names)} in {elapsed:.1f} s"
     )
     print(f"Input quality: {describe_quality(result.quality)}")
-    _print_trust(result.trust)
-    for note in result.trust["notes"]:
-        print(f"  note: {note}")
+    # The trust verdict and its notes were logged once by the scoring.
     print(stage_summary(to_annotations(proba)).round(1).to_string())
     for path in (p for p in (args.out, args.proba) if p is not None):
         print(f"Wrote {path}")

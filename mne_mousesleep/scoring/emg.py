@@ -82,6 +82,7 @@ def _emg_power(raw, channel, epoch_length):
             fmin=fmin,
             fmax=fmax,
             n_fft=min(n_epoch, int(2 * sfreq)),
+            verbose="error",  # its window size, once per hour: not news
         )
         with np.errstate(divide="ignore"):
             power = np.log10(psd.mean(axis=-1))

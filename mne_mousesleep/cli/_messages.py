@@ -1,0 +1,29 @@
+"""Messages of the Python API said in the command line's words (its flags)."""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import re
+
+#: Python keyword hints in messages, and the flags that say the same.
+_FLAGS = (
+    (re.compile(r"picks=\[([^\]]*)\]"), lambda m: "--picks " + ",".join(
+        x.strip().strip("'\"") for x in m.group(1).split(","))),
+    (re.compile(r"picks=(['\"])([^'\"]*)\1"), lambda m: f"--picks {m.group(2)}"),
+    (re.compile(r"epoch_length=(?:None)?"), lambda m: "--epoch-length "),
+    (re.compile(r"split=\{[^}]*\}|split="), lambda m: "--validation/--test"),
+    (re.compile(r"check_units=False"), lambda m: "--no-unit-check"),
+    (re.compile(r"overwrite=True"), lambda m: "--overwrite"),
+    (re.compile(r"allow_truncated=True"), lambda m: "--allow-truncated"),
+    (re.compile(r"reject_by_annotation=False"), lambda m: "--ignore-bad-annotations"),
+    (re.compile(r"format= \((--\w+) on the command line\)"), lambda m: m.group(1)),
+)  # fmt: skip
+
+
+def _for_cli(text):
+    """Say a message's Python hints as the command line's flags."""
+    for pattern, flag in _FLAGS:
+        text = pattern.sub(flag, text)
+    # "--no-unit-check (--no-unit-check)" and the like, once.
+    text = re.sub(r"(--[\w-]+)( \(\1\)|, \1,)", r"\1", text)
+    return re.sub(r" +", " ", text).replace("--epoch-length  ", "--epoch-length ")
