@@ -321,7 +321,7 @@ def test_cli_steps_and_trust(online, capsys):
 
     assert main(["score", "--example"]) == 0
     out = capsys.readouterr().out
-    assert "Trust: ok" in out and "EMG EMG_DIFF not informative" in out
+    assert "Trust: ok" in out and "EMG channel EMG_DIFF not informative" in out
     assert main(["score", "--example", "--published"]) == 0
     out = capsys.readouterr().out
     assert "no gain step (adapt=None)" in out

@@ -351,8 +351,12 @@ def _study(jobs, out_dir, lights_on, groups):
     from ..report._study import _study_report
 
     folders = [Path(out_dir)] if out_dir else list(dict.fromkeys(j.out for j in jobs))
-    if not any(any(f.rglob("*_scoring.json")) for f in folders if f.is_dir()):
+    n_found = sum(len(list(f.rglob("*_scoring.json"))) for f in folders if f.is_dir())
+    if not n_found:
         logger.warning("No recording scored: no study report.")
+        return
+    if n_found == 1:  # one recording: its own report says it all
+        logger.info("One recording: its report, no study report.")
         return
     folder = (
         Path(out_dir)

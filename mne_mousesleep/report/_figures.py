@@ -18,12 +18,26 @@ SPECTRUM_RANGE = (0.5, 30.0)
 SNIPPET_SFREQ = 200.0
 
 
+#: Steps (h) of the ZT ticks, the first that gives at most 12 ticks is used.
+_ZT_STEPS = (5 / 60, 10 / 60, 15 / 60, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 12.0, 24.0)
+
+
 def _zt_axis(ax, start_zt, hours):
-    """Label an axis in hours from the start with ZT ticks every 2 h."""
-    first = np.ceil(start_zt / 2) * 2
-    ticks = np.arange(first - start_zt, hours + 1e-9, 2.0)
-    ax.set_xticks(ticks, [f"{(start_zt + t) % 24:g}" for t in ticks])
-    ax.set_xlabel("ZT (h)")
+    """Label an axis in hours from the start with ZT ticks (step by length).
+
+    A 10-min recording gets ticks every 5 min (``ZT h:mm``), a day every 2 h.
+    """
+    step = next((s for s in _ZT_STEPS if hours / s <= 12), _ZT_STEPS[-1])
+    first = np.ceil(start_zt / step - 1e-9) * step
+    ticks = np.arange(first - start_zt, hours + 1e-9, step)
+    labels = []
+    for t in ticks:
+        zt = (start_zt + t) % 24
+        h, m = divmod(int(round(zt * 60)), 60)
+        labels.append(f"{h % 24}:{m:02d}" if step < 1 else f"{zt:g}")
+    ax.set_xticks(ticks, labels)
+    ax.set_xlim(0, hours)
+    ax.set_xlabel("ZT (h:mm)" if step < 1 else "ZT (h)")
 
 
 def _shade_dark(axes, zt, hours_per_epoch, t):
@@ -180,12 +194,14 @@ def _stacked_hypnograms(recordings, lights_on):
     use_zt = lights_on is not None and all(
         _time_base(r["stages"]).meas_date is not None for r in recordings
     )
+    spans = []
     for row, rec in enumerate(recordings):
         stages = rec["stages"]
         length = _time_base(stages).epoch_length / 3600
         t = (stages.index.to_numpy(float) - float(stages.index[0])) / 3600
         if use_zt:
             t = t + float(_zeitgeber(stages, lights_on, None)[0])
+        spans += [float(t[0]), float(t[-1]) + length]
         values = stages.to_numpy(object)
         for stage, color in STAGE_COLORS.items():
             mask = values == stage
@@ -198,8 +214,12 @@ def _stacked_hypnograms(recordings, lights_on):
         range(n), [f"{r['mouse']} {r['session']}".strip() for r in recordings]
     )
     ax.invert_yaxis()
+    lo, hi = min(spans), max(spans)  # the recordings' own hours, not a day
     if use_zt:
-        ax.axvspan(12, 24, color="k", alpha=0.08, lw=0)
+        for day in range(int(np.floor(lo / 24)), int(np.ceil(hi / 24)) + 1):
+            dark = max(lo, 12 + 24 * day), min(hi, 24 + 24 * day)
+            if dark[1] > dark[0]:
+                ax.axvspan(*dark, color="k", alpha=0.08, lw=0)
         ax.set_xlabel("ZT (h; dark phase shaded)")
     else:
         ax.set_xlabel("Time from the first epoch (h)")
@@ -212,6 +232,7 @@ def _stacked_hypnograms(recordings, lights_on):
         [*SCORED_STAGES, ARTIFACT],
         **_LEGEND,
     )
+    ax.set_xlim(lo, hi)
     fig.tight_layout()
     return fig
 

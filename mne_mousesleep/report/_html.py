@@ -18,17 +18,32 @@ def _table(df, float_format="{:.1f}", raw_html=(), index=True):
     here); a wide table scrolls sideways instead of overflowing the page.
     """
     out = df.copy()
-    for col in out.columns:
+    numeric = []
+    for position, col in enumerate(out.columns):
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda v: _number(v, float_format))
         elif col not in raw_html:
             out[col] = out[col].map(lambda v: html.escape(str(v)))
+        if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(
+            df[col]
+        ):
+            numeric.append(position + 1 + bool(index))  # nth-child counts from 1
     out.index = [html.escape(str(i)) for i in out.index]
     out.columns = [html.escape(str(c)) for c in out.columns]
+    _table.count = getattr(_table, "count", 0) + 1
+    name = f"mms-table-{_table.count}"
     table = out.to_html(
-        classes="table table-sm table-striped", border=0, escape=False, index=index
+        classes=f"table table-sm table-striped {name}",
+        border=0,
+        escape=False,
+        index=index,
     )
-    return f'<div style="overflow-x: auto">{table}</div>'
+    # Numbers right-aligned under their (right-aligned) headers.
+    style = "".join(
+        f".{name} td:nth-child({k}), .{name} th:nth-child({k}) {{text-align: right}}"
+        for k in numeric
+    )
+    return f'<style>{style}</style><div style="overflow-x: auto">{table}</div>'
 
 
 def _number(value, float_format="{:.1f}"):

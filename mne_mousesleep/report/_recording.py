@@ -210,7 +210,7 @@ def _add_summary(rep, raw, result, name, pick, emg):
     hours = result.n_epochs * result.epoch_length / 3600
     trust, quality = result.trust or {}, result.quality
     items = [
-        ("recording", name or "(in memory)"),
+        ("recording", name or "not from a file (an object in memory)"),
         ("start", raw.info["meas_date"] or "unknown (no meas_date)"),
         (
             "duration",
@@ -230,14 +230,13 @@ def _add_summary(rep, raw, result, name, pick, emg):
         ("trust verdict", trust.get("verdict", "not recorded")),
     ]
     summary = _dl(items)
-    if trust.get("reasons") or trust.get("notes"):
-        summary += (
-            "<p><b>Reasons:</b></p><ul>"
-            + "".join(f"<li>{html.escape(r)}</li>" for r in trust.get("reasons", []))
-            + "</ul><p><b>Notes:</b></p><ul>"
-            + "".join(f"<li>{html.escape(r)}</li>" for r in trust.get("notes", []))
-            + "</ul>"
-        )
+    for heading, key in (("Reasons for the verdict", "reasons"), ("Notes", "notes")):
+        if trust.get(key):  # no empty heading
+            summary += (
+                f"<p><b>{heading}:</b></p><ul>"
+                + "".join(f"<li>{html.escape(r)}</li>" for r in trust[key])
+                + "</ul>"
+            )
     rep.add_html(summary, title="Recording and scoring", section="Summary")
 
 
@@ -246,7 +245,7 @@ def _add_hypnogram(rep, frame, stages, lights_on):
     _add_figure(rep, fig, "Hypnogram and hypnodensity", "Hypnogram")
     fig = plot_hourly(hourly_statistics(stages, lights_on=lights_on))
     fig.set_size_inches(11, 3)
-    fig.axes[0].set_ylabel("% of the hour")
+    fig.axes[0].set_ylabel("% of the recorded\ntime in the hour")
     fig.tight_layout()
     _add_figure(rep, fig, "Hourly stage course", "Hypnogram")
 
@@ -355,11 +354,25 @@ def _describe_adapt(record):
 
 
 def _describe_emg(record):
+    """Say the EMG step in words: channel, whether it decided, what it changed."""
     if not record or not record.get("channel"):
         return (record or {}).get("reason", "off")
-    changed = record.get("n_changed")
-    informative = record.get("informative")
-    return f"{record['channel']}, informative: {informative}, epochs changed: {changed}"
+    changed = {k: v for k, v in (record.get("n_changed") or {}).items() if v}
+    moved = (
+        ", ".join(f"{n} {stage}" for stage, n in changed.items()) + " epochs to Wake"
+        if changed
+        else "no epoch changed"
+    )
+    if record.get("informative"):
+        how = "two EMG levels found"
+    elif (record.get("above_nrem") or {}).get("applied"):
+        how = (
+            f"EMG levels undecided ({record.get('reason')}); REM judged against "
+            "NREM tone"
+        )
+    else:
+        how = f"not informative ({record.get('reason')})"
+    return f"{record['channel']}: {how}; {moved}"
 
 
 def _add_spindles(rep, raw, frame, stages, pick, lights_on):

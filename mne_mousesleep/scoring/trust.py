@@ -167,7 +167,9 @@ def _notes(low_rate, emg, adapt):
         notes.append(f"EEG only ({emg.get('reason', 'no EMG')}): REM not checked "
                      "for atonia")  # fmt: skip
     elif not emg.get("informative"):
-        notes.append(f"EMG {emg['channel']} not informative ({emg.get('reason')})")
+        notes.append(
+            f"EMG channel {emg['channel']} not informative ({emg.get('reason')})"
+        )
     if not adapt.get("applied"):
         notes.append(f"no gain step ({adapt.get('reason', 'adapt=None')})")
     return notes
