@@ -41,6 +41,8 @@ def test_models_lists_cards(capsys, online):
     out = capsys.readouterr().out
     assert out.count("Model  ") == 1 and "test mean F1 0.948" in out
     assert "Wake, REM, NREM" in out
+    assert "predicts the EEG power from its spectral shape (7 bands" in out
+    assert "{'bands'" not in out  # the gain model in words, not a dict
     assert main(["models", "nope"]) == 1
     assert "model must be one of" in capsys.readouterr().err
 

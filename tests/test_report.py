@@ -236,3 +236,29 @@ def test_group_statistics_by_hand():
     assert (row["test"], row["p (uncorrected)"]) == ("Welch t", pytest.approx(p))
     assert stats.loc["pre-REM % total", "test"] == "no spread"
     assert list(groups) == ["WT", "WT", "KO", "KO"]
+
+
+def test_names_in_any_script_are_drawn():
+    """Japanese mouse names: drawn with an installed CJK font, not as boxes."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from mne_mousesleep.report._figures import CJK_FONTS, _any_script, _font_families
+
+    @_any_script
+    def labelled():
+        fig, ax = plt.subplots()
+        ax.set_yticks([0], ["マウス1 野生型"])
+        return fig
+
+    fig = labelled()
+    cjk = [f for f in _font_families() if f in CJK_FONTS]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    missing = [w for w in caught if "Glyph" in str(w.message)]
+    # With a CJK font installed (as on Windows, macOS and most desktops) it is
+    # used; without one, the figure falls back to the default font only.
+    assert bool(missing) == (not cjk), (cjk, [str(w.message) for w in missing])

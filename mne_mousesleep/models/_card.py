@@ -114,7 +114,25 @@ class ModelCard:
             ("License", self.license),
             ("Citation", self.citation),
             ("sha256", self.sha256 or "unknown"),
-            *((k.replace("_", " ").capitalize(), v) for k, v in self.details.items()),
+            *(
+                (k.replace("_", " ").capitalize(), _describe_detail(k, v))
+                for k, v in self.details.items()
+            ),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
+
+
+def _describe_detail(key, value):
+    """Say a detail of a card in a line (the gain model as what it is)."""
+    if key == "gain_model" and isinstance(value, dict):
+        bands = value.get("bands") or []
+        span = f"{bands[0][0]:g}-{bands[-1][1]:g} Hz" if bands else "no bands"
+        n = len(value.get("channels", []))
+        where = value.get("reference", "")
+        return (
+            f"predicts the EEG power from its spectral shape ({len(bands)} bands, "
+            f"{span}; {n} channel{'s' if n != 1 else ''})"
+            + (f", fitted on {where}" if where else "")
+        )
+    return value

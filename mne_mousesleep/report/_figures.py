@@ -3,6 +3,8 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,44 @@ BANDS = {"delta": (0.5, 4.0), "theta": (6.0, 9.0)}
 SPECTRUM_RANGE = (0.5, 30.0)
 #: The most samples per second drawn in a raw snippet (display only).
 SNIPPET_SFREQ = 200.0
+
+
+#: Fonts with CJK glyphs, tried after the default one for names of mice,
+#: channels and files (Linux, Windows and macOS names).
+CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic",
+             "IPAPGothic", "Yu Gothic", "Meiryo", "MS Gothic", "Hiragino Sans",
+             "Noto Sans CJK SC", "Microsoft YaHei", "Malgun Gothic",
+             "Arial Unicode MS")  # fmt: skip
+
+
+def _font_families():
+    """Return the font family list of the figures: the default, then CJK fonts.
+
+    Only fonts installed here are listed (matplotlib's font fallback draws a
+    Japanese mouse name with the first font that has its glyphs).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    default = plt.rcParams["font.family"]
+    default = [default] if isinstance(default, str) else list(default)
+    if default == ["sans-serif"]:
+        default = [plt.rcParams["font.sans-serif"][0]]
+    return default + [f for f in CJK_FONTS if f in have]
+
+
+def _any_script(func):
+    """Draw a figure with fonts for names in any script (see _font_families)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import matplotlib.pyplot as plt
+
+        with plt.rc_context({"font.family": _font_families()}):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 #: Steps (h) of the ZT ticks, the first that gives at most 12 ticks is used.
@@ -50,6 +90,7 @@ def _shade_dark(axes, zt, hours_per_epoch, t):
             ax.axvspan(t[a], t[b - 1] + hours_per_epoch, color="k", alpha=0.12, lw=0)
 
 
+@_any_script
 def _hypnogram_figure(proba, stages, lights_on):
 
     fig = plot_hypnogram(stages, proba=proba)
@@ -70,6 +111,7 @@ def _hypnogram_figure(proba, stages, lights_on):
     return fig
 
 
+@_any_script
 def _spectrum_figure(psd, freqs, values, pick):
     import matplotlib.pyplot as plt
 
@@ -124,6 +166,7 @@ def _spectrum_figure(psd, freqs, values, pick):
     return fig, table
 
 
+@_any_script
 def _emg_figure(log_power, values, channel):
     import matplotlib.pyplot as plt
 
@@ -151,6 +194,7 @@ def _emg_figure(log_power, values, channel):
     return fig
 
 
+@_any_script
 def _snippet_figure(raw, bout, picks, pad=10.0):
     import matplotlib.pyplot as plt
 
@@ -186,6 +230,7 @@ def _snippet_figure(raw, bout, picks, pad=10.0):
     return fig
 
 
+@_any_script
 def _stacked_hypnograms(recordings, lights_on):
     import matplotlib.pyplot as plt
 
@@ -237,6 +282,7 @@ def _stacked_hypnograms(recordings, lights_on):
     return fig
 
 
+@_any_script
 def _percent_by_phase(table):
     import matplotlib.pyplot as plt
 
@@ -265,6 +311,7 @@ def _percent_by_phase(table):
     return fig
 
 
+@_any_script
 def _group_figure(table, groups):
     import matplotlib.pyplot as plt
 
