@@ -295,3 +295,13 @@ def test_warning_and_trust_once(tmp_path, capsys, online):
     assert "sys.exit(main())" not in text and "warn(" not in text
     assert text.count("Trust:") == 1
     assert "Effective window size" not in text
+
+
+def test_progress_bar_in_a_log_shows_its_end_once(capsys):
+    from mne_mousesleep._progress import _progress
+
+    with mne.utils.use_log_level("info"):
+        for _ in _progress(range(50), mesg="Counting"):
+            pass
+    err = capsys.readouterr().err
+    assert err.count("50/50") == 1 and err.count("0/50") == 2  # 0/50 and 50/50

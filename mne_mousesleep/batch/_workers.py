@@ -7,8 +7,7 @@ import os
 import threading
 import time
 
-from mne.utils import ProgressBar
-
+from .._progress import _progress
 from ._one import _score_one
 
 
@@ -25,7 +24,7 @@ def _run(todo, run, n_jobs, client):
             (ii, _score_one(job, paths, run, None), out) for ii, job, paths, out in todo
         )
     # One step per finished recording; tqdm's ETA is per recording.
-    yield from ProgressBar(gen, max_value=len(todo), mesg="Scoring recordings")
+    yield from _progress(gen, max_value=len(todo), mesg="Scoring recordings")
 
 
 def _watch_parent(ppid):

@@ -11,10 +11,11 @@ filtered in one pass; :func:`_read_checked` is that pass, used by scoring,
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from mne.utils import ProgressBar, verbose
+from mne.utils import verbose
 from scipy.signal import butter, lfilter, sos2tf, sos2zpk, sosfiltfilt
 
 from .._docs import fill_doc
+from .._progress import _progress
 from ..models._loader import _card_without_weights
 from .check import EXTREME, FLAT_MIN_DURATION, NONFINITE, _check_input
 from .quality import _finish
@@ -156,7 +157,7 @@ def _read_lowpass_resample(
         if s1 == n_times:
             break
     if check is not None and n_times / sfreq >= PROGRESS_SECONDS:
-        chunks = ProgressBar(chunks, mesg="Reading and filtering")
+        chunks = _progress(chunks, mesg="Reading and filtering")
     with ThreadPoolExecutor(max(n_jobs, 1)) as pool:
         pending = []
         for s0, s1 in chunks:

@@ -11,10 +11,11 @@ import time
 
 import numpy as np
 import torch
-from mne.utils import ProgressBar, logger, use_log_level
+from mne.utils import logger, use_log_level
 from sklearn.metrics import f1_score
 from torch.nn import functional as F
 
+from .._progress import _progress
 from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
 from ..evaluation import _kappa
 from ..models.grieger2021 import _ThreeConvPool, recording_log_proba
@@ -241,7 +242,7 @@ def _training_epoch(trainer, recs, rows, p, rng, frozen, label):
         module.eval()
     total = torch.zeros((), device=trainer.device)
     n_steps = math.ceil(n_draw / cfg.batch_size)
-    bar = ProgressBar(n_steps, mesg=label)
+    bar = _progress(n_steps, mesg=label)
     for step in range(n_steps):
         part = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
         batch = rows[draw[part]]

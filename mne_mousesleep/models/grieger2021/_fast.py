@@ -53,8 +53,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from mne.utils import ProgressBar
 from threadpoolctl import threadpool_limits
+
+from ..._progress import _progress
 
 # Interpolation points of the Toom-Cook transforms (plus the point at
 # infinity): small, symmetric, and in reciprocal pairs, to keep the float32
@@ -439,7 +440,7 @@ class FastThreeConv:
                     if e1 > e0
                 ]
                 if n_epochs * epoch_samples >= _PROGRESS_SAMPLES:
-                    futures = ProgressBar(futures, mesg="Classifying epochs")
+                    futures = _progress(futures, mesg="Classifying epochs")
                 for future in futures:
                     future.result()
         finally:
