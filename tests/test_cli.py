@@ -305,3 +305,20 @@ def test_progress_bar_in_a_log_shows_its_end_once(capsys):
             pass
     err = capsys.readouterr().err
     assert err.count("50/50") == 1 and err.count("0/50") == 2  # 0/50 and 50/50
+
+
+def test_models_listing_does_not_load_torch(online):
+    """Listing models and showing a card reads the registry only (fast)."""
+    code = (
+        "import sys; from mne_mousesleep.cli import main; "
+        "main(['models']); main(['models', 'grieger2021-5stage']); "
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert res.returncode == 0, res.stderr
+    assert "torch loaded: False" in res.stdout and "Gain model" in res.stdout

@@ -14,8 +14,7 @@ _ANNOT_SUFFIXES = (".csv", ".txt", ".fif")
 
 def _cmd_models(args):
     from .._fetch import REGISTRY, get_cache_dir
-    from ..models import get_model_card, list_models
-    from ..models._registry import MODELS
+    from ..models._registry import MODELS, get_model_card, list_models
 
     if args.name:
         print(get_model_card(args.name))

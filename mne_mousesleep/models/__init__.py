@@ -4,8 +4,7 @@
 # License: BSD-3-Clause
 
 from ._card import ModelCard
-from ._loader import MouseSleepModel, get_model_card, list_models, load_model
-from ._registry import DEFAULT_MODEL
+from ._registry import DEFAULT_MODEL, get_model_card, list_models
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -15,3 +14,17 @@ __all__ = [
     "list_models",
     "load_model",
 ]
+
+
+def __getattr__(name):
+    """Import the loader (and torch) only when a network is asked for.
+
+    Listing the models and reading their cards stays fast (``mne-mousesleep
+    models``).
+    """
+    if name in ("MouseSleepModel", "load_model"):
+        from . import _loader
+
+        return getattr(_loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -18,7 +18,14 @@ from .._fetch import _file_sha256 as _sha256
 from .._fetch import fetch_file
 from ._architectures import ARCHITECTURES, build_network
 from ._card import ModelCard
-from ._registry import _CLASSES_3, _CLASSES_5, DEFAULT_MODEL, MODELS
+from ._registry import (
+    _CLASSES_3,
+    _CLASSES_5,
+    DEFAULT_MODEL,
+    MODELS,
+    get_model_card,
+    list_models,
+)
 from .grieger2021 import MAX_CHUNK_EPOCHS, _ThreeConvPool, recording_log_proba
 
 # The published checkpoints hold a numpy float64 (the validation score); these
@@ -185,46 +192,6 @@ class MouseSleepModel:
                 chunk_epochs=min(chunk_epochs, MAX_CHUNK_EPOCHS),
             )
         return log_p.exp().numpy()
-
-
-def list_models():
-    """List the names of the registered (published) models.
-
-    Returns
-    -------
-    names : list of str
-        Registry names, the default (``"grieger2021-5stage"``) first.
-
-    See Also
-    --------
-    get_model_card : The model card of a registered model.
-    """
-    return [DEFAULT_MODEL] + [name for name in MODELS if name != DEFAULT_MODEL]
-
-
-def get_model_card(name):
-    """Return the model card of a registered model, without downloading it.
-
-    Parameters
-    ----------
-    name : str
-        A name from :func:`list_models`.
-
-    Returns
-    -------
-    card : ModelCard
-        Classes in output order, input channels, sampling rate (Hz), epoch
-        length (s), context, input unit, source, license, citation and
-        published metrics. ``print(card)`` shows it as a table.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a registered model.
-    """
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {list_models()}, got {name!r}.")
-    return MODELS[name].card
 
 
 def _card_without_weights(model):

@@ -206,3 +206,43 @@ MODELS = {
         ),
     ),
 }
+
+
+def list_models():
+    """List the names of the registered (published) models.
+
+    Returns
+    -------
+    names : list of str
+        Registry names, the default (``"grieger2021-5stage"``) first.
+
+    See Also
+    --------
+    get_model_card : The model card of a registered model.
+    """
+    return [DEFAULT_MODEL] + [name for name in MODELS if name != DEFAULT_MODEL]
+
+
+def get_model_card(name):
+    """Return the model card of a registered model, without downloading it.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models`.
+
+    Returns
+    -------
+    card : ModelCard
+        Classes in output order, input channels, sampling rate (Hz), epoch
+        length (s), context, input unit, source, license, citation and
+        published metrics. ``print(card)`` shows it as a table.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered model.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {list_models()}, got {name!r}.")
+    return MODELS[name].card
