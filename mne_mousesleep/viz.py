@@ -240,6 +240,10 @@ def plot_hourly(hourly, *, ax=None):
             pos, share, bottom=bottom, color=STAGE_COLORS[stage], label=stage, width=0.9
         )
         bottom += share
+    if "unscored min" in hourly:  # the rest of the recorded time, so bars reach 100
+        share = 100 * hourly["unscored min"].to_numpy(float)
+        share = share / hourly["total min"].to_numpy(float)
+        ax.bar(pos, share, bottom=bottom, color="0.85", label="unscored", width=0.9)
     if "phase" in hourly:
         for ii, phase in enumerate(hourly["phase"]):
             if phase == "dark":

@@ -134,7 +134,8 @@ def read_misleep_mat(fname, *, verbose=None):
         The recording in volts. Channels whose name starts with ``EEG`` are of
         type ``"eeg"``, with ``EMG`` of type ``"emg"``, others ``"misc"``.
         ``meas_date`` is the file's start time, taken as UTC (the file stores
-        no time zone).
+        no time zone). ``info["description"]`` names the file (a RawArray has
+        no file name of its own).
 
     Raises
     ------
@@ -155,6 +156,7 @@ def read_misleep_mat(fname, *, verbose=None):
         raise ValueError(f"Channels of {fname} have different sampling rates {sfreqs}.")
     types = [_TYPES.get(name[:3].upper(), "misc") for name in names]
     info = create_info(names, sfreqs[0], types)
+    info["description"] = f"MiSleep MATLAB file {Path(fname).name}"  # its source
     raw = RawArray(np.vstack(signals) * 1e-3, info, verbose=False)  # mV -> V
     meas_date = datetime.strptime(start, "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
     raw.set_meas_date(meas_date)

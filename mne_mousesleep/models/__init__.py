@@ -27,4 +27,3 @@ def __getattr__(name):
 
         return getattr(_loader, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

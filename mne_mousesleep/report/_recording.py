@@ -210,7 +210,10 @@ def _add_summary(rep, raw, result, name, pick, emg):
     hours = result.n_epochs * result.epoch_length / 3600
     trust, quality = result.trust or {}, result.quality
     items = [
-        ("recording", name or "not from a file (an object in memory)"),
+        (
+            "recording",
+            name or raw.info["description"] or "not from a file (an object in memory)",
+        ),
         ("start", raw.info["meas_date"] or "unknown (no meas_date)"),
         (
             "duration",
