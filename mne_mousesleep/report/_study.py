@@ -348,8 +348,16 @@ def _study_report(
             links.append(html.escape(rec["stem"]))
     shown = table.dropna(axis=1, how="all").copy()  # e.g. no dark phase
     shown.insert(0, "report", links)
-    page = _table(shown.drop(columns="recording"), raw_html=("report",), index=False)
+    shown = shown.drop(columns="recording")
+    # Two tables that fit a page: the recordings, then their stage shares.
+    shares = [c for c in shown.columns if " % " in c]
+    page = _table(shown.drop(columns=shares), raw_html=("report",), index=False)
     rep.add_html(page, title=f"{len(recordings)} recordings", section="Recordings")
+    if shares:
+        page = _table(shown[["report", *shares]], raw_html=("report",), index=False)
+        rep.add_html(
+            page, title="Percent of scored time per stage", section="Recordings"
+        )
     fig = _stacked_hypnograms(recordings, lights_on)
     _add_figure(rep, fig, "Hypnograms", "Hypnograms")
     fig = _percent_by_phase(table)
