@@ -262,3 +262,57 @@ def test_names_in_any_script_are_drawn():
     # With a CJK font installed (as on Windows, macOS and most desktops) it is
     # used; without one, the figure falls back to the default font only.
     assert bool(missing) == (not cjk), (cjk, [str(w.message) for w in missing])
+
+
+def test_report_reads_as_words_and_aligned(online):
+    """No Python dicts, no empty headings, numbers right-aligned, ZT ticks."""
+    raw = simulate_recording(600.0, 256.0, seed=2)  # 10 min
+    rep = mms.report(raw, lights_on="07:00")
+    html = "".join(item.html for item in rep._content)
+    assert "{'" not in html and "epochs changed:" not in html
+    assert "Reasons for the verdict" not in html  # verdict ok: no reasons
+    assert "mne-mousesleep simulation" in html  # its description: the source
+    bare = mne.io.RawArray(raw.get_data(), mne.create_info(raw.ch_names, 256.0, "eeg"))
+    bare.set_meas_date(raw.info["meas_date"])
+    html = "".join(item.html for item in mms.report(bare, picks="EEG_PR")._content)
+    assert "not from a file (an object in memory)" in html
+    assert re.search(r"\.mms-table-\d+ td:nth-child\(2\)[^}]*text-align: right", html)
+    mat = mms.datasets.fetch_misleep_example()
+    html = "".join(item.html for item in mms.report(mat)._content)
+    assert "MiSleep MATLAB file misleep_10min_example.mat" in html
+
+
+def test_zt_ticks_follow_the_length():
+    import matplotlib.pyplot as plt
+
+    from mne_mousesleep.report._figures import _zt_axis
+
+    fig, ax = plt.subplots()
+    _zt_axis(ax, 0.0, 10 / 60)  # 10 min
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["0:00", "0:05", "0:10"]
+    _zt_axis(ax, 23.0, 24.0)  # a day from ZT 23
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:3] == ["0", "2", "4"] and len(labels) == 12
+    plt.close(fig)
+
+
+def test_study_hypnograms_on_their_own_hours():
+    import matplotlib.pyplot as plt
+
+    from mne_mousesleep.report._figures import _stacked_hypnograms
+
+    stages = mms.to_stages(["W", "NREM", "R"] * 480)  # 4 h
+    stages.attrs["meas_date"] = pd.Timestamp("2024-01-01 09:00", tz="UTC")
+    rec = dict(stages=stages, mouse="M1", session="")
+    fig = _stacked_hypnograms([rec], "07:00")
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(6.0)  # not 0-25 h
+    plt.close(fig)
+
+
+def test_one_recording_with_report_writes_no_study_report(tmp_path, online):
+    write_study(tmp_path, 1, duration=600.0, seed=5)
+    mms.score_files(tmp_path, tmp_path / "out", report=True, n_jobs=1, verbose="error")
+    assert (tmp_path / "out" / "M0_report.html").is_file()
+    assert not (tmp_path / "out" / "study_report.html").exists()
