@@ -237,15 +237,6 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     stages : pandas.Series, shape (n_epochs,)
         Categorical stage names indexed by onset (s).
 
-    Notes
-    -----
-    A :class:`pandas.Series` of labels (e.g. a column of a spreadsheet) is
-    taken as epochs in order, ``epoch_length`` apart, unless its index is
-    time: named ``"onset"`` (as the package's own stage sequences), one of
-    :data:`TIME_INDEX_NAMES` (seconds), or a :class:`pandas.TimedeltaIndex`.
-    A stage sequence (categorical, of :data:`STAGES`) keeps its index as
-    onsets unless it is the default one.
-
     Raises
     ------
     ValueError
@@ -253,6 +244,16 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         the epoch length, gaps or overlaps between stage annotations.
     TypeError
         For other input types.
+
+    Notes
+    -----
+    A :class:`pandas.Series` of labels (e.g. a column of a spreadsheet) is
+    taken as epochs in order, ``epoch_length`` apart, unless its index is
+    time: named ``"onset"`` (as the package's own stage sequences),
+    ``"onset_s"``, ``"time"``, ``"time_s"`` or ``"seconds"`` (seconds), or a
+    :class:`pandas.TimedeltaIndex`.
+    A stage sequence (categorical, of :data:`STAGES`) keeps its index as
+    onsets unless it is the default one.
     """
     if isinstance(scoring, pd.DataFrame):
         return proba_to_stages(scoring)
