@@ -278,6 +278,7 @@ def test_locked_recording_is_left_to_the_other_run(online, tmp_path):
     assert list(score_files(study, n_jobs=1)["status"]) == ["scored", "skipped"]
 
 
+@pytest.mark.slow
 def test_workers_end_with_a_killed_parent(online, tmp_path):
     """SIGKILL of the batch leaves no worker process behind."""
     import signal

@@ -42,7 +42,11 @@ def _calls(proba):
     return np.asarray(mms.to_stages(proba).astype(str))
 
 
-@pytest.mark.parametrize("factor", [0.25, 0.7, 1.4, 4.0])
+@pytest.mark.parametrize(
+    "factor",
+    [0.25, pytest.param(0.7, marks=pytest.mark.slow),
+     pytest.param(1.4, marks=pytest.mark.slow), 4.0],
+)  # fmt: skip
 def test_gain_step_is_gain_invariant(online, light, factor):
     """Scaling the EEG by 0.25-4 changes the gain, not the calls."""
     ref = mms.predict_proba(light, picks="EEG_PR", **GAIN_ONLY)

@@ -144,7 +144,7 @@ def short(shared_dir):
     return raw, proba, model
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     start=st.floats(0, 600),
     length=st.floats(5, 600),

@@ -115,6 +115,7 @@ def study(tmp_path_factory):
     return folder, groups
 
 
+@pytest.mark.slow
 def test_study_report(study, monkeypatch, online):
     folder, groups = study
     out = folder / "out"
@@ -189,6 +190,7 @@ def test_study_report_groups(study, tmp_path, online):
         mms.study_report(tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_report(study, tmp_path, capsys, online):
     folder, groups = study
     out = tmp_path / "cli"

@@ -82,6 +82,7 @@ def test_group_table_animal_without_scoring(scored):
     assert "M9" in html and "no scoring of it was found" in html
 
 
+@pytest.mark.slow
 def test_summary_and_study_hold_the_whole_folder(tmp_path, online, capsys):
     """A resumed run, one added mouse: the summary still has every recording."""
     write_study(tmp_path, 2, duration=600.0, seed=7)
