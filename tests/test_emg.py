@@ -135,6 +135,32 @@ def test_emg_power(active_wake_raw):
         mms.predict_proba(raw, picks="EEG_PR", emg="X")
 
 
+def test_emg_power_blocks(active_wake_raw, monkeypatch):
+    """Blocks of any size give MNE's Welch power of each epoch on its own."""
+    from mne.time_frequency import psd_array_welch
+
+    from mne_mousesleep.scoring import emg
+
+    raw = active_wake_raw
+    sfreq = raw.info["sfreq"]
+    n = int(round(10 * sfreq))
+    x = raw.get_data(picks=["EMG"])[0, : 720 * n].reshape(720, n)
+    lo, hi = emg._emg_band(sfreq)
+    expected = [
+        np.log10(
+            psd_array_welch(
+                e, sfreq, fmin=lo, fmax=hi, n_fft=int(2 * sfreq), verbose="error"
+            )[0].mean()
+        )
+        for e in x[:40]
+    ]
+    for block in (1, 7 * 8 * n, emg.EMG_BLOCK_BYTES):
+        monkeypatch.setattr(emg, "EMG_BLOCK_BYTES", block)
+        power = mms.emg_power(raw, "EMG")
+        assert power.shape == (720,)
+        np.testing.assert_allclose(power[:40], expected, rtol=1e-12, atol=0)
+
+
 def test_cli_emg(online, active_wake_raw, tmp_path, capsys):
     fname = tmp_path / "m_raw.fif"
     active_wake_raw.save(fname)
