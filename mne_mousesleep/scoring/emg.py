@@ -71,7 +71,7 @@ def _emg_power(raw, channel, epoch_length):
     n_epochs = raw.n_times // n_epoch
     fmin, fmax = _emg_band(sfreq)
     # Blocks of at most an hour and of EMG_BLOCK_BYTES: MNE's Welch transforms
-    # a smaller block at once, a larger one epoch by epoch (ten times slower).
+    # a smaller block at once, a larger one epoch by epoch (about twice as slow).
     per_chunk = max(1, min(int(3600 / epoch_length), EMG_BLOCK_BYTES // (8 * n_epoch)))
     out = []
     for e0 in range(0, n_epochs, per_chunk):
