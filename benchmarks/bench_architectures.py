@@ -31,7 +31,7 @@ import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
 
 #: The networks are compared as they are: no cross-lab step.
-_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 
 N_MICE, HOURS, SFREQ = 8, 2.0, 128.0
 CHANNELS = ("EEG_FR", "EEG_PR", "EEG_PL", "EMG")  # those of the published 4-ch model

@@ -68,7 +68,7 @@ LABS = {
     "mostly Wake (dark phase)": dict(start="2024-01-01 19:00:00"),
     "mostly NREM": dict(mostly_nrem=True),
 }
-_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 #: The package's settings, as keyword arguments of predict_proba.
 SETTINGS = {
     "published": _PUBLISHED,

@@ -32,7 +32,7 @@ from mne_mousesleep.datasets import simulate_recording
 
 #: The simulated new lab (parameters of simulate_recording).
 LAB = dict(gain=2.5, noise=1.5, tilt=0.3, active_theta=70.0)
-_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 _STAGES = ("Wake", "NREM", "pre-REM", "REM", "artifact")
 
 

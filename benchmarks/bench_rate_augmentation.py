@@ -24,7 +24,7 @@ from _machine import cpu_name  # benchmarks/_machine.py
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
 
-_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 RATES = (256.0, 128.0, 100.0)
 
 

@@ -45,7 +45,7 @@ from mne_mousesleep.models.grieger2021._network import ARCHITECTURES
 from mne_mousesleep.training import PAPER_AUGMENTATION, _augmented_windows
 
 #: The trained networks are compared as they are: no cross-lab step.
-_PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+_PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 _T = 1920
 
 

@@ -110,3 +110,43 @@ def _resolve_precision(precision, device):
     if precision == "float16" and device.type != "cuda":
         raise ValueError("precision='float16' is for CUDA GPUs; use 'bfloat16'.")
     return None if precision == "float32" else getattr(torch, precision)
+
+
+#: Accepted scoring precisions.
+SCORING_PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def _check_scoring_precision(precision):
+    """Return ``precision`` if it is a scoring precision, else raise ValueError."""
+    if precision not in SCORING_PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {SCORING_PRECISIONS}, got {precision!r}."
+        )
+    return precision
+
+
+def _scoring_precision(precision, device, fast_path):
+    """Return the arithmetic of a scoring: ``"float32"`` or ``"bfloat16"``.
+
+    ``"auto"`` is bfloat16 only for the whole-recording path on a CPU that
+    computes bfloat16 natively (``fast_path`` and :func:`_native_bf16_cpu`),
+    where it is about twice as fast; float32 elsewhere (emulated bfloat16
+    would be slower). An explicit ``"bfloat16"`` on a CUDA GPU without
+    bfloat16 raises a :class:`ValueError`.
+    """
+    import torch
+
+    _check_scoring_precision(precision)
+    if precision == "auto":
+        native = device.type == "cpu" and fast_path and _native_bf16_cpu()
+        return "bfloat16" if native else "float32"
+    if (
+        precision == "bfloat16"
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise ValueError(
+            "precision='bfloat16', but this CUDA GPU does not compute bfloat16; "
+            "use precision='float32'."
+        )
+    return precision

@@ -19,7 +19,7 @@ from mne_mousesleep.scoring.check import DEAD, FLAT
 SFREQ = 500.0
 DURATION = 1200.0
 LEVELS = (0.0, 0.01e-6, 0.3e-6, 1e-6)  # V: zeros, far below, amplifier floor
-PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 
 
 def _calls(proba):

@@ -228,3 +228,58 @@ def test_short_recordings_rem_on_awake_tone(online):
         )
         assert flagged == (tone is not None and tone > 1)
     assert undecided >= 2 and wake_rem >= 5  # the case was met
+
+
+@pytest.mark.parametrize("sfreq", [128.0, 305.17, 1000.0])
+def test_welch_epochs_equal_scipy_and_mne(sfreq, rng):
+    """The Welch of the EMG and gain steps is MNE's and scipy's, all epochs at once."""
+    from mne.time_frequency import psd_array_welch
+    from scipy.signal import welch
+
+    from mne_mousesleep.scoring._spectra import _welch_epochs
+
+    n = int(round(10 * sfreq))
+    x = rng.standard_normal((9, n))
+    n_fft = int(2 * sfreq)
+    freqs = np.arange(n_fft // 2 + 1) * sfreq / n_fft
+    band = np.flatnonzero((freqs >= 30) & (freqs <= 0.45 * sfreq))
+    mine = _welch_epochs(
+        x, sfreq, n_fft, window="hamming", overlap=0, detrend=True, bins=band
+    )
+    ref, _ = psd_array_welch(
+        x,
+        sfreq,
+        fmin=freqs[band[0]],
+        fmax=freqs[band[-1]],
+        n_fft=n_fft,
+        verbose="error",
+    )
+    np.testing.assert_allclose(mine, ref, rtol=1e-10)
+    every = np.arange(len(freqs))
+    mine = _welch_epochs(
+        x, sfreq, n_fft, window="hann", overlap=n_fft // 2, detrend=True, bins=every
+    )
+    np.testing.assert_allclose(mine, welch(x, sfreq, nperseg=n_fft)[1], rtol=1e-10)
+
+
+def test_emg_power_in_the_reading_pass(active_wake_raw):
+    """The EMG power read with the EEG, chunk by chunk, is emg_power's."""
+    from mne_mousesleep.scoring.emg import _EmgPass
+    from mne_mousesleep.scoring.preprocessing import _read_lowpass_resample
+
+    raw = active_wake_raw.copy().crop(0, 1805.3)
+    data = raw.get_data()
+    emg = raw.ch_names.index("EMG")
+    data[emg, 5000:5003] = np.nan  # an epoch without EMG level
+    raw = mne.io.RawArray(data, raw.info, verbose=False)
+    expected = mms.emg_power(raw, "EMG")
+    assert np.isnan(expected).sum() == 1
+    eeg = [raw.ch_names.index("EEG_PR")]
+    alone, _ = _read_lowpass_resample(raw, eeg, 64.0, chunk_duration=37.0)
+    for duration in (37.0, 600.0):  # chunks of whole epochs, whatever asked
+        power = _EmgPass(raw, "EMG", 10.0)
+        out, _ = _read_lowpass_resample(
+            raw, eeg, 64.0, chunk_duration=duration, emg=power
+        )
+        np.testing.assert_array_equal(power.log_power, expected)
+        np.testing.assert_allclose(out, alone, rtol=1e-9, atol=1e-12)

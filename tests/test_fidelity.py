@@ -13,7 +13,7 @@ MODELS = [
 ]
 
 #: The published method (Grieger et al. 2021), which the reference reproduces.
-PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 
 
 def test_preprocess_matches_reference(misleep_raw, reference):

@@ -26,8 +26,10 @@ def test_options_defaults_and_published():
     published = ScoringOptions.published(model="grieger2021-3stage")
     assert (published.adapt, published.emg, published.smooth) == (None, None, None)
     assert published.model == "grieger2021-3stage"
+    assert published.precision == "float32"
     assert repr(published) == (
-        "ScoringOptions(model='grieger2021-3stage', adapt=None, emg=None, smooth=None)"
+        "ScoringOptions(model='grieger2021-3stage', adapt=None, emg=None, "
+        "smooth=None, precision='float32')"
     )
     assert repr(opts) == "ScoringOptions()"
     # Frozen; replace() makes a checked copy.

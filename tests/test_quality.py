@@ -15,7 +15,7 @@ from mne_mousesleep.scoring.quality import describe_quality
 SFREQ = 256.0
 
 #: The published method: the quality checks are tested on it alone.
-PUBLISHED = dict(adapt=None, emg=None, smooth=None)
+PUBLISHED = dict(adapt=None, emg=None, smooth=None, precision="float32")
 
 
 @pytest.fixture

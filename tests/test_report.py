@@ -274,6 +274,13 @@ def test_report_reads_as_words_and_aligned(online):
     assert "{'" not in html and "epochs changed:" not in html
     assert "Reasons for the verdict" not in html  # verdict ok: no reasons
     assert "mne-mousesleep simulation" in html  # its description: the source
+    # The network's arithmetic, as the result records it.
+    from mne_mousesleep._device import _native_bf16_cpu
+
+    if _native_bf16_cpu():
+        assert re.search(r"bfloat16, its \d+ close calls? computed again", html)
+    else:
+        assert "float32 (as published)" in html
     bare = mne.io.RawArray(raw.get_data(), mne.create_info(raw.ch_names, 256.0, "eeg"))
     bare.set_meas_date(raw.info["meas_date"])
     html = "".join(item.html for item in mms.report(bare, picks="EEG_PR")._content)

@@ -21,6 +21,7 @@ CHANGES = dict(
     reject_by_annotation=False,
     check_units=False,
     allow_truncated=True,
+    precision="float32",
 )
 
 

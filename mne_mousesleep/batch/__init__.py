@@ -60,6 +60,7 @@ def score_files(
     lights_on=None,
     groups=None,
     device="auto",
+    precision="auto",
     options=None,
     verbose=None,
 ):
@@ -134,6 +135,7 @@ def score_files(
         Group table of the study report (see
         :func:`mne_mousesleep.study_report`).
     %(device)s
+    %(precision_score)s
     %(options)s
     %(verbose)s
 

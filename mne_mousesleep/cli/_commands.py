@@ -66,6 +66,8 @@ def _options(args):
         allow_truncated=args.allow_truncated,
         device=args.device,
     )
+    if args.precision != "auto":  # --published is float32 unless asked
+        given["precision"] = args.precision
     if args.published:  # no gain step, no EMG, no smoothing, whatever else
         return ScoringOptions.published(**given)
     emg = args.emg

@@ -158,17 +158,25 @@ class MouseSleepModel:
             return self._network
         return copy.deepcopy(self._network).to(device).eval()
 
-    def _predict_windows(self, windows, exits=None, network=None):
+    def _predict_windows(self, windows, exits=None, network=None, precision="float32"):
         """Probabilities of windows ``(n, n_channels, n_times)`` (float32 array).
 
         ``network`` is the network to use (default: the model's, on the CPU;
         see :meth:`_network_on`). For a multi-exit network, the exit of each
-        window is appended to the list ``exits``.
+        window is appended to the list ``exits``. ``precision="bfloat16"``
+        runs it under :func:`torch.autocast` in bfloat16.
         """
         network = self._network if network is None else network
         device = next(network.parameters()).device
-        with torch.inference_mode():
-            log_p = network(torch.from_numpy(windows).to(device)).cpu()
+        with (
+            torch.inference_mode(),
+            torch.autocast(
+                device.type,
+                dtype=torch.bfloat16,
+                enabled=precision == "bfloat16",
+            ),
+        ):
+            log_p = network(torch.from_numpy(windows).to(device)).float().cpu()
         if exits is not None and getattr(network, "last_exits", None) is not None:
             exits.append(network.last_exits.cpu().numpy())
         return log_p.exp().numpy()
@@ -178,10 +186,11 @@ class MouseSleepModel:
         """Whether the whole-recording computation applies (3conv_pool, ±1)."""
         return isinstance(self._network, _ThreeConvPool) and self.card.n_context == 1
 
-    def _predict_recording(self, data, chunk_epochs):
+    def _predict_recording(self, data, chunk_epochs, precision="float32"):
         """Probabilities of the epochs with full context of ``(n_channels, n_times)``.
 
-        ``n_times`` is a multiple of the samples per epoch of the card.
+        ``n_times`` is a multiple of the samples per epoch of the card;
+        ``precision`` that of :func:`.grieger2021.recording_log_proba`.
         """
         n_epoch = round(self.card.epoch_length * self.card.sfreq)
         with torch.inference_mode():
@@ -190,6 +199,7 @@ class MouseSleepModel:
                 torch.from_numpy(data),
                 epoch_samples=n_epoch,
                 chunk_epochs=min(chunk_epochs, MAX_CHUNK_EPOCHS),
+                precision=precision,
             )
         return log_p.exp().numpy()
 

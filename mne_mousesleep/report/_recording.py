@@ -226,6 +226,7 @@ def _add_summary(rep, raw, result, name, pick, emg):
             + (f"; EMG {emg}" if emg else "; no EMG"),
         ),
         ("model", result.model or "unknown"),
+        ("network arithmetic", _describe_network(result.network)),
         ("gain step", _describe_adapt(result.gain)),
         ("EMG rules", _describe_emg(result.emg)),
         ("smoothing", "hidden Markov model" if result.hmm else "none"),
@@ -345,6 +346,20 @@ def _statistics(stages, lights_on):
     out = stats.loc[keep]
     out.columns.name = None
     return out
+
+
+def _describe_network(record):
+    """Return the network's arithmetic in words (the step 4 record)."""
+    precision = record.get("precision")
+    if precision is None:
+        return "not recorded"
+    if precision == "float32":
+        return "float32 (as published)"
+    n = record.get("rechecked", 0)
+    return (
+        f"{precision}, its {n} close call{'s' if n != 1 else ''} computed again "
+        "in float32"
+    )
 
 
 def _describe_adapt(record):

@@ -25,7 +25,7 @@ record; none changes its input. :func:`_score` runs them on one
 import numpy as np
 from mne.utils import _validate_type, verbose
 
-from .._device import _resolve_device
+from .._device import _resolve_device, _scoring_precision
 from .._docs import fill_doc
 from ..hypnogram import to_annotations
 from ..models import load_model
@@ -34,7 +34,7 @@ from ..models._registry import MODELS
 from ._options import ScoringOptions, _takes_options
 from ._result import ScoringResult, _most_probable
 from .check import _check_input
-from .emg import _emg_step
+from .emg import _emg_step, _EmgPass
 from .gain import _gain_step
 from .hmm import _apply_hmm, _check_smooth
 from .network import (  # noqa: F401 (the reference computations, for tests)
@@ -68,21 +68,25 @@ def _score(raw, options):
         check_units=options.check_units,
         reject_by_annotation=options.reject_by_annotation,
     )
-    # 2. The published preprocessing; bad stretches are found as it reads.
-    data, reach = _preprocess_checked(raw, checked, card, np.float32)
+    # 2. The published preprocessing; bad stretches are found as it reads,
+    # and the EMG power of step 5 is computed from the same chunks.
+    emg = None if checked.emg is None else _EmgPass(raw, checked.emg, card.epoch_length)
+    data, reach = _preprocess_checked(raw, checked, card, np.float32, emg)
     # 2b. The epochs that touch bad data, and the quality record.
     signal = _finish(checked, data, card, reach)
     # 3. The gain step.
     data, gain_record = _gain_step(signal, card, options.adapt)
     # 4. The network (registry weights are downloaded only now).
-    proba, quality, exits = _network_step(
-        load_model(model), data, signal, options.batch_size, device
+    model = load_model(model)
+    precision = _scoring_precision(
+        options.precision, device, device.type == "cpu" and model._convolves_once
+    )
+    proba, quality, network_record, exits = _network_step(
+        model, data, signal, options.batch_size, device, precision
     )
     network_labels = _most_probable(proba, card.classes)
     # 5. The EMG rules.
-    proba, emg_record = _emg_step(
-        proba, card.classes, raw, checked.emg, checked.emg_note, card.epoch_length
-    )
+    proba, emg_record = _emg_step(proba, card.classes, emg, checked.emg_note)
     # 6. The hidden Markov model.
     hmm_record = None
     if transition is not None:
@@ -109,6 +113,7 @@ def _score(raw, options):
         model=card.name,
         card=card,
         quality=quality,
+        network=network_record,
         gain=gain_record,
         emg=emg_record,
         hmm=hmm_record,
@@ -133,6 +138,7 @@ def predict_proba(
     reject_by_annotation=True,
     check_units=True,
     device="auto",
+    precision="auto",
     options=None,
     verbose=None,
 ):
@@ -152,6 +158,7 @@ def predict_proba(
     %(reject_by_annotation)s
     %(check_units)s
     %(device)s
+    %(precision_score)s
     %(options)s
     %(verbose)s
 
@@ -165,7 +172,9 @@ def predict_proba(
         ``proba.attrs`` holds ``"model"``, ``"meas_date"``, ``"first_time"``
         (s), ``"epoch_length"`` (s), ``"ch_names"`` and ``"sfreq"`` (Hz, of
         ``raw``), used by :func:`to_annotations` and :func:`to_hypnogram`;
-        ``"adapt"`` (the gain step: ``"gain"`` applied per channel),
+        ``"network"`` (the network's arithmetic: ``"precision"`` and, in
+        bfloat16, ``"rechecked"``, the close calls computed again in
+        float32); ``"adapt"`` (the gain step: ``"gain"`` applied per channel),
         ``"emg_atonia"`` (the EMG step: channel, fit, ``"n_changed"`` per
         stage, ``"rem_on_awake_emg"``), ``"hmm"`` (with ``smooth``: the
         transition matrix, ``"n_changed"`` and the Viterbi ``"path"``),
@@ -210,8 +219,9 @@ def predict_proba(
     -----
     %(edges)s
 
-    ``adapt=None, emg=None, smooth=None`` is the published method of Grieger
-    et al. (2021) [1]_ exactly. The defaults add three steps for recordings
+    ``adapt=None, emg=None, smooth=None, precision="float32"``
+    (:meth:`ScoringOptions.published`) is the published method of Grieger et
+    al. (2021) [1]_ exactly. The defaults add three steps for recordings
     from other labs (their effect is measured in
     ``benchmarks/bench_cross_lab.py``): the gain step before the network, then
     the EMG rules and the hidden Markov model on its probabilities.
@@ -260,6 +270,7 @@ def score(
     reject_by_annotation=True,
     check_units=True,
     device="auto",
+    precision="auto",
     options=None,
     verbose=None,
 ):
@@ -279,6 +290,7 @@ def score(
     %(reject_by_annotation)s
     %(check_units)s
     %(device)s
+    %(precision_score)s
     %(options)s
     %(verbose)s
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
-from .._device import _check_device_name
+from .._device import _check_device_name, _check_scoring_precision
 from .gain import ADAPT_OPTIONS
 from .hmm import _check_smooth_value
 
@@ -66,6 +66,10 @@ class ScoringOptions:
     device : str
         Where the network runs: ``"auto"``, ``"cpu"``, ``"cuda"``,
         ``"cuda:N"`` or ``"mps"``.
+    precision : "auto" | "float32" | "bfloat16"
+        The network's arithmetic (see :func:`~mne_mousesleep.predict_proba`):
+        ``"auto"`` is bfloat16 on CPUs that compute it natively, float32
+        elsewhere; :meth:`published` is float32.
 
     Notes
     -----
@@ -92,6 +96,7 @@ class ScoringOptions:
     allow_truncated: bool = False
     batch_size: int = 32
     device: str = "auto"
+    precision: str = "auto"
 
     #: The options that change how the network is computed, not what.
     COMPUTE_ONLY = ("batch_size", "device")
@@ -118,12 +123,13 @@ class ScoringOptions:
                 f"batch_size must be a positive integer, got {self.batch_size}."
             )
         object.__setattr__(self, "device", _check_device_name(self.device))
+        _check_scoring_precision(self.precision)
 
     @classmethod
     def published(cls, **changes):
         """Return the options of the published method (Grieger et al. 2021).
 
-        No gain step, no EMG rules, no smoothing: the network's own
+        No gain step, no EMG rules, no smoothing, float32: the network's own
         probabilities, bit-identical to the published code's reference.
 
         Parameters
@@ -134,9 +140,11 @@ class ScoringOptions:
         Returns
         -------
         options : ScoringOptions
-            ``adapt=None, emg=None, smooth=None`` and ``changes``.
+            ``adapt=None, emg=None, smooth=None, precision="float32"`` and
+            ``changes``.
         """
-        return cls(**{"adapt": None, "emg": None, "smooth": None, **changes})
+        published = dict(adapt=None, emg=None, smooth=None, precision="float32")
+        return cls(**{**published, **changes})
 
     def replace(self, **changes):
         """Return a copy with some options changed (and checked).

@@ -21,6 +21,7 @@ RESULT_FORMAT = "mne-mousesleep-result/1"
 #: the records of the steps, by field of :class:`ScoringResult`.
 _RECORDS = {
     "quality": "quality",
+    "network": "network",
     "gain": "adapt",
     "emg": "emg_atonia",
     "hmm": "hmm",
@@ -67,6 +68,11 @@ class ScoringResult:
     quality : dict
         Step 1, the input-quality record (see
         :func:`~mne_mousesleep.predict_proba`).
+    network : dict
+        Step 4, the network's record: ``"precision"`` (``"float32"`` or
+        ``"bfloat16"``, as resolved from the option) and, in bfloat16,
+        ``"rechecked"`` (the epochs whose call was close, computed again in
+        float32).
     gain : dict
         Step 3, the gain step's record (``proba.attrs["adapt"]``).
     emg : dict
@@ -95,6 +101,7 @@ class ScoringResult:
     model: str | None = None
     card: ModelCard | None = None
     quality: dict = dataclasses.field(default_factory=dict)
+    network: dict = dataclasses.field(default_factory=dict)
     gain: dict = dataclasses.field(default_factory=dict)
     emg: dict = dataclasses.field(default_factory=dict)
     hmm: dict | None = None
@@ -184,6 +191,7 @@ class ScoringResult:
             ch_names=list(self.ch_names),
             sfreq=self.sfreq,
             quality=self.quality,
+            network=self.network,
             adapt=self.gain,
             emg_atonia=self.emg,
             trust=self.trust,
@@ -249,6 +257,7 @@ class ScoringResult:
             model=model,
             card=get_model_card(model) if model in MODELS else None,
             quality=attrs.get("quality") or {},
+            network=attrs.get("network") or {},
             gain=attrs.get("adapt") or {},
             emg=attrs.get("emg_atonia") or {},
             hmm=hmm,

@@ -5,10 +5,10 @@
 
 import numpy as np
 from mne.io import BaseRaw
-from mne.time_frequency import psd_array_welch
 from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
+from ._spectra import _welch_epochs
 from .check import _check_emg
 
 #: EMG band (Hz) for the muscle tone, cut at 0.45 x the sampling rate.
@@ -16,8 +16,7 @@ EMG_BAND = (30.0, 100.0)
 #: Minimal separation (Ashman's D) of the two EMG components for the
 #: constraint to act; below it, EMG is taken as uninformative.
 MIN_SEPARATION = 2.0
-#: Bytes of EMG (float64) given to :func:`mne.time_frequency.psd_array_welch`
-#: at once: below its 10 MB limit, it transforms all epochs in one call.
+#: Bytes of EMG (float64) transformed at once by :func:`emg_power`.
 EMG_BLOCK_BYTES = 8_000_000
 
 
@@ -64,36 +63,85 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
     return _emg_power(raw, picks, epoch_length)
 
 
+def _epochs_log_power(x, sfreq):
+    """Log EMG power of epochs ``x``, ``(n_epochs, n_epoch)`` in volts.
+
+    See :func:`emg_power`. Welch's method as
+    :func:`mne.time_frequency.psd_array_welch` computes it, with ``n_fft =
+    min(n_epoch, 2 s)``: segments of ``n_fft`` samples without overlap (the
+    samples after the last whole one are not used), each less its mean and
+    times a Hamming window, their one-sided power spectral densities
+    (V²/Hz) averaged (:func:`._spectra._welch_epochs`).
+    """
+    n_fft = min(x.shape[1], int(2 * sfreq))
+    fmin, fmax = _emg_band(sfreq)
+    freqs = np.arange(n_fft // 2 + 1) * (sfreq / n_fft)
+    band = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
+    # Epochs with NaN, infinite or extreme samples carry no EMG level.
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(x) <= 1.0).all(axis=1)
+    if bad.any():
+        x = np.where(bad[:, None], 0.0, x)
+    psd = _welch_epochs(
+        x, sfreq, n_fft, window="hamming", overlap=0, detrend=True, bins=band
+    )
+    with np.errstate(divide="ignore"):
+        power = np.log10(psd.mean(axis=-1))
+    power[bad] = np.nan
+    return power
+
+
 def _emg_power(raw, channel, epoch_length):
-    """:func:`emg_power` of a channel already checked."""
+    """:func:`emg_power` of a channel already checked, read in blocks."""
     sfreq = raw.info["sfreq"]
     n_epoch = int(round(epoch_length * sfreq))
     n_epochs = raw.n_times // n_epoch
-    fmin, fmax = _emg_band(sfreq)
-    # Blocks of at most an hour and of EMG_BLOCK_BYTES: MNE's Welch transforms
-    # a smaller block at once, a larger one epoch by epoch (about twice as slow).
-    per_chunk = max(1, min(int(3600 / epoch_length), EMG_BLOCK_BYTES // (8 * n_epoch)))
+    per_block = max(1, min(int(3600 / epoch_length), EMG_BLOCK_BYTES // (8 * n_epoch)))
     out = []
-    for e0 in range(0, n_epochs, per_chunk):
-        e1 = min(e0 + per_chunk, n_epochs)
+    for e0 in range(0, n_epochs, per_block):
+        e1 = min(e0 + per_block, n_epochs)
         x = raw.get_data(picks=[channel], start=e0 * n_epoch, stop=e1 * n_epoch)
-        x = x[0].reshape(e1 - e0, n_epoch)
-        # Epochs with NaN, infinite or extreme samples carry no EMG level.
-        bad = ~np.isfinite(x).all(axis=1) | (np.abs(np.nan_to_num(x)) > 1.0).any(axis=1)
-        x = np.where(bad[:, None], 0.0, x)
-        psd, _ = psd_array_welch(
-            x,
-            sfreq,
-            fmin=fmin,
-            fmax=fmax,
-            n_fft=min(n_epoch, int(2 * sfreq)),
-            verbose="error",  # its window size, once per block: not news
-        )
-        with np.errstate(divide="ignore"):
-            power = np.log10(psd.mean(axis=-1))
-        power[bad] = np.nan
-        out.append(power)
+        out.append(_epochs_log_power(x[0].reshape(e1 - e0, n_epoch), sfreq))
     return np.concatenate(out) if out else np.empty(0)
+
+
+class _EmgPass:
+    """The EMG power per epoch, computed from the chunks of the reading pass.
+
+    Given to :func:`~mne_mousesleep.scoring.preprocessing._preprocess_checked`
+    (step 2), which reads the channel with the EEG, in chunks of whole
+    epochs, and calls it on each chunk from its threads: the recording is
+    read once, and the power is the one :func:`emg_power` gives.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        The recording.
+    channel : str
+        The EMG channel (checked).
+    epoch_length : float
+        Epoch length in seconds.
+    """
+
+    def __init__(self, raw, channel, epoch_length):
+        self.name = channel
+        self.channel = raw.ch_names.index(channel)
+        self.sfreq = raw.info["sfreq"]
+        self.n_epoch = int(round(epoch_length * self.sfreq))
+        self.log_power = np.full(raw.n_times // self.n_epoch, np.nan)
+
+    def __call__(self, x, first):
+        """Compute the epochs of ``x`` ``(n_times,)``, from sample ``first``.
+
+        ``first`` is a multiple of the epoch's samples; a part of an epoch at
+        the end of ``x`` is left to the next chunk (or, at the end of the
+        recording, out, as by :func:`emg_power`).
+        """
+        k0 = first // self.n_epoch
+        n = min(len(x) // self.n_epoch, len(self.log_power) - k0)
+        if n > 0:
+            epochs = x[: n * self.n_epoch].reshape(n, self.n_epoch)
+            self.log_power[k0 : k0 + n] = _epochs_log_power(epochs, self.sfreq)
 
 
 def _high_emg(log_power, seed=0):
@@ -299,16 +347,18 @@ def _apply_atonia(values, classes, log_power):
     return values, info
 
 
-def _emg_step(values, classes, raw, channel, note, epoch_length):
+def _emg_step(values, classes, emg, note):
     """Step 5 of the pipeline: the EMG rules if there is an EMG channel.
 
-    Returns the new probabilities and the EMG record (the channel, the fit,
-    the epochs changed per rule; or why the step did not run).
+    ``emg`` is the :class:`_EmgPass` that the reading pass filled (None
+    without an EMG channel; ``note`` says why). Returns the new probabilities
+    and the EMG record (the channel, the fit, the epochs changed per rule; or
+    why the step did not run).
     """
-    if channel is None:
+    if emg is None:
         return values, dict(channel=None, informative=False, reason=note)
-    log_power = _emg_power(raw, channel, epoch_length)
-    values, info = _apply_atonia(values, classes, log_power)
+    channel = emg.name
+    values, info = _apply_atonia(values, classes, emg.log_power)
     moved = ", ".join(f"{n} {s}" for s, n in info["n_changed"].items() if n)
     if info["informative"]:
         logger.info(

@@ -25,11 +25,11 @@ estimate by its inverse exactly.
 
 import numpy as np
 from mne.utils import _check_option, logger, verbose
-from scipy.signal import welch
 
 from .._docs import fill_doc
 from ..models._loader import _card_without_weights
 from ..models._registry import GAIN_BANDS
+from ._spectra import _welch_epochs
 from .preprocessing import _read_checked
 
 #: Frequency bands (Hz) of the spectral shape of an epoch.
@@ -59,7 +59,19 @@ def _epoch_features(x, sfreq, epoch_length, bands=BANDS):
     n_epoch = round(epoch_length * sfreq)
     n_epochs = len(x) // n_epoch
     epochs = np.asarray(x[: n_epochs * n_epoch], float).reshape(n_epochs, n_epoch)
-    freqs, psd = welch(epochs, sfreq, nperseg=min(n_epoch, int(2 * sfreq)), axis=-1)
+    # scipy.signal.welch's defaults: Hann windows, half overlapping, less
+    # their mean.
+    n_fft = min(n_epoch, int(2 * sfreq))
+    freqs = np.arange(n_fft // 2 + 1) * (sfreq / n_fft)
+    psd = _welch_epochs(
+        epochs,
+        sfreq,
+        n_fft,
+        window="hann",
+        overlap=n_fft // 2,
+        detrend=True,
+        bins=np.arange(len(freqs)),
+    )
     bands = np.stack(
         [psd[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in bands], axis=1
     )

@@ -3,7 +3,9 @@
 On the CPU, the 3conv_pool networks convolve once over the whole recording
 (the fast path, :func:`~mne_mousesleep.models.grieger2021.recording_log_proba`);
 other networks and other devices classify each window, as the published code
-does.
+does. In bfloat16 (``precision``), the epochs whose two most probable classes
+are within :data:`RECHECK_MARGIN` are computed again in float32, so the
+network's calls are those of float32.
 """
 
 # Authors: The mne-mousesleep developers
@@ -14,6 +16,18 @@ from mne.utils import logger
 
 from .check import _no_context
 
+#: Epochs whose two most probable classes are closer than this in bfloat16
+#: are computed again in float32. The largest difference between the
+#: bfloat16 and float32 probabilities measured on the simulated labs (their
+#: amplitudes 0.3 to 3 times the training data's) and the MiSleep example is
+#: 0.021 (``benchmarks/bench_scoring.py``): a call can differ from float32
+#: only where the two classes move by 0.05 together. About 1 % of the epochs
+#: of a simulated day at 128 Hz (67 of 8,638).
+RECHECK_MARGIN = 0.05
+#: Windows per batch of that second look: as fast per window as 32 here, with
+#: a quarter of the memory (the activations of 32 windows take about 150 MB).
+RECHECK_BATCH = 8
+
 
 def _epochs_and_signal(model, data):
     card = model.card
@@ -23,25 +37,58 @@ def _epochs_and_signal(model, data):
     return n_epoch, n_epochs, np.ascontiguousarray(x)
 
 
-def _window_proba(model, data, batch_size, exits=None):
+def _window_proba(model, data, batch_size, exits=None, precision="float32"):
     """Probabilities of every epoch of a preprocessed signal.
 
     ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
     ``(n_epochs, n_classes)``, NaN for epochs without full context. The
     convolutions run once over the recording, in chunks of at most
     ``batch_size`` epochs (see
-    :func:`~mne_mousesleep.models.grieger2021.recording_log_proba`).
+    :func:`~mne_mousesleep.models.grieger2021.recording_log_proba`), in
+    ``precision``.
     """
     if not model._convolves_once:
-        return _per_window_proba(model, data, batch_size, exits)
+        return _per_window_proba(model, data, batch_size, exits, precision=precision)
     _, n_epochs, x = _epochs_and_signal(model, data)
     n_ctx = model.card.n_context
     proba = np.full((n_epochs, model.card.n_classes), np.nan)
-    proba[n_ctx : n_epochs - n_ctx] = model._predict_recording(x, batch_size)
+    proba[n_ctx : n_epochs - n_ctx] = model._predict_recording(x, batch_size, precision)
     return proba
 
 
-def _per_window_proba(model, data, batch_size, exits=None, device=None):
+def _close_calls(proba):
+    """Return the epochs whose two best classes are within the margin."""
+    scored = np.flatnonzero(~np.isnan(proba[:, 0]))
+    top2 = np.sort(proba[scored], axis=1)[:, -2:]
+    return scored[top2[:, 1] - top2[:, 0] < RECHECK_MARGIN]
+
+
+def _recheck(model, data, proba, batch_size, device=None):
+    """Compute the close calls of a bfloat16 ``proba`` again in float32.
+
+    Changes ``proba`` in place; returns the number of epochs computed again.
+    Each is classified from its own window, as the published code does, in
+    batches of at most ``batch_size`` and :data:`RECHECK_BATCH` windows.
+    """
+    batch_size = min(batch_size, RECHECK_BATCH)
+    epochs = _close_calls(proba)
+    if not len(epochs):
+        return 0
+    n_epoch, _, x = _epochs_and_signal(model, data)
+    n_ctx = model.card.n_context
+    network = model._network_on(device)
+    for start in range(0, len(epochs), batch_size):
+        batch = epochs[start : start + batch_size]
+        windows = np.stack(
+            [x[:, (k - n_ctx) * n_epoch : (k + n_ctx + 1) * n_epoch] for k in batch]
+        )
+        proba[batch] = model._predict_windows(windows, network=network)
+    return len(epochs)
+
+
+def _per_window_proba(
+    model, data, batch_size, exits=None, device=None, precision="float32"
+):
     """Like :func:`_window_proba`, classifying each window separately.
 
     This is how the published code computes it (each window convolved on its
@@ -65,28 +112,40 @@ def _per_window_proba(model, data, batch_size, exits=None, device=None):
             windows[:, start : start + batch_size].transpose(1, 0, 2)
         )
         proba[n_ctx + start : n_ctx + start + len(batch)] = model._predict_windows(
-            batch, exits, network=network
+            batch, exits, network=network, precision=precision
         )
     return proba
 
 
-def _network_step(model, data, signal, batch_size, device):
+def _network_step(model, data, signal, batch_size, device, precision="float32"):
     """Step 4 of the pipeline: the network's probabilities of every epoch.
 
     ``data`` is the signal to classify (after the gain step), ``signal`` the
-    preprocessed recording (its unscorable epochs and quality record).
+    preprocessed recording (its unscorable epochs and quality record),
+    ``precision`` the resolved arithmetic (``"float32"`` or ``"bfloat16"``).
     Returns the probabilities ``(n_epochs, n_classes)`` (NaN where
     unscored), the quality record with every unscored epoch (bad data, and
-    the epochs without full context at the ends) and, for a multi-exit
-    network, the share of epochs that left at each exit (None for others).
+    the epochs without full context at the ends), the network's record
+    (``"precision"`` and, in bfloat16, ``"rechecked"``: the close calls
+    computed again in float32) and, for a multi-exit network, the share of
+    epochs that left at each exit (None for others).
     """
     card = model.card
     exits = []
     if device.type == "cpu":
-        proba = _window_proba(model, data, batch_size, exits)
+        proba = _window_proba(model, data, batch_size, exits, precision)
     else:  # each window on the device (the fast path is for CPUs)
-        proba = _per_window_proba(model, data, batch_size, exits, device=device)
+        proba = _per_window_proba(
+            model, data, batch_size, exits, device=device, precision=precision
+        )
     proba[sorted(signal.unscorable)] = np.nan
+    record = {"precision": precision}
+    if precision != "float32" and not exits:  # multi-exit: exits are its own
+        record["rechecked"] = _recheck(model, data, proba, batch_size, device)
+        logger.info(
+            f"Network in {precision}; {record['rechecked']} close call(s) "
+            "computed again in float32"
+        )
     reasons = {k: set(v) for k, v in signal.unscorable.items()}
     n_ctx, n = card.n_context, len(proba)
     for k in (*range(n_ctx), *range(n - n_ctx, n)):
@@ -99,7 +158,7 @@ def _network_step(model, data, signal, batch_size, device):
         fractions = [float(c) for c in counts / counts.sum()]
         shares = ", ".join(f"{f:.1%}" for f in fractions)
         logger.info(f"Exits 1, 2, 3 (threshold {model.exit_threshold:g}): {shares}")
-    return proba, quality, fractions
+    return proba, quality, record, fractions
 
 
 def _unscored_record(quality, reasons, n_epochs, card):

@@ -92,7 +92,14 @@ def _interp_uniform(t, fp, lo, stop, num):
 
 
 def _read_lowpass_resample(
-    raw, idx, sfreq_new, chunk_duration=600.0, n_jobs=2, dtype=np.float64, check=None
+    raw,
+    idx,
+    sfreq_new,
+    chunk_duration=600.0,
+    n_jobs=2,
+    dtype=np.float64,
+    check=None,
+    emg=None,
 ):
     """:func:`_lowpass_resample` of picked channels, read in chunks.
 
@@ -114,6 +121,11 @@ def _read_lowpass_resample(
     stretches and sets NaN, infinite and extreme samples to 0; chunks then
     overlap by at least its :data:`~mne_mousesleep.scoring.check.FLAT_MIN_DURATION`.
 
+    ``emg`` (the EMG step's :class:`~mne_mousesleep.scoring.emg._EmgPass`),
+    if given, reads its channel with the same chunks, which then hold whole
+    epochs, and computes the EMG power of each chunk's epochs in the same
+    threads: the recording is read once.
+
     Returns the 64-Hz data in mV and the count of non-finite samples per
     channel that no ``check`` handled (their chunks are left unfiltered).
     """
@@ -126,10 +138,17 @@ def _read_lowpass_resample(
     if check is not None:  # stretches that cross a chunk edge are seen whole
         overlap = max(overlap, int(np.ceil(FLAT_MIN_DURATION * sfreq)) + 2)
     step = max(int(chunk_duration * sfreq), overlap)
+    picks = list(idx)
+    if emg is not None:  # chunks of whole epochs, the EMG channel read with them
+        step = -(-step // emg.n_epoch) * emg.n_epoch
+        if emg.channel not in picks:
+            picks.append(emg.channel)
     out = np.empty((len(idx), n_new), dtype)
     n_bad = np.zeros(len(idx), int)
 
-    def process(s0, s1, lo, data):
+    def process(s0, s1, lo, data, emg_data):
+        if emg is not None:
+            emg(emg_data[s0 - lo : s1 - lo], s0)
         # A sum is a cheap test that every sample is finite (or overflows).
         if check is None and not np.isfinite(data.sum()):
             bad = (~np.isfinite(data)).sum(axis=1)
@@ -162,10 +181,18 @@ def _read_lowpass_resample(
         pending = []
         for s0, s1 in chunks:
             lo, hi = max(s0 - overlap, 0), min(s1 + overlap, n_times)
-            data = raw.get_data(picks=idx, start=lo, stop=hi, reject_by_annotation=None)
+            data = raw.get_data(
+                picks=picks, start=lo, stop=hi, reject_by_annotation=None
+            )
+            emg_data = None
+            if emg is not None:  # a copy only if the checker may change it
+                emg_data = data[picks.index(emg.channel)]
+                if emg.channel in idx:
+                    emg_data = emg_data.copy()
+            data = data[: len(idx)]
             if check is not None:  # here, not in a thread: MNE's log level is global
                 check(data, lo, s0, s1)
-            pending.append(pool.submit(process, s0, s1, lo, data))
+            pending.append(pool.submit(process, s0, s1, lo, data, emg_data))
             if len(pending) > max(n_jobs, 1):
                 n_bad += pending.pop(0).result()
         for future in pending:
@@ -249,16 +276,18 @@ def _reach(sfreq, sfreq_new):
     return _n_settle(_lowpass_sos(sfreq)) + 2 * int(np.ceil(sfreq / sfreq_new)) + 1
 
 
-def _preprocess_checked(raw, checked, card, dtype=np.float64):
+def _preprocess_checked(raw, checked, card, dtype=np.float64, emg=None):
     """Step 2: read, check chunk by chunk and preprocess the picked channels.
 
     ``checked`` is what step 1 found (:func:`.check._check_input`); its chunk
-    checker sees every chunk as it is read. Returns the signal in mV at the
-    card's rate, ``(n_channels, n_times)``, and the reach (samples at the
-    recording's rate) of one bad sample through the filter and resampling.
+    checker sees every chunk as it is read, and so does ``emg`` (the EMG
+    step's power per epoch, computed in the same pass). Returns the signal in
+    mV at the card's rate, ``(n_channels, n_times)``, and the reach (samples
+    at the recording's rate) of one bad sample through the filter and
+    resampling.
     """
     data, _ = _read_lowpass_resample(
-        raw, checked.idx, card.sfreq, dtype=dtype, check=checked.checker
+        raw, checked.idx, card.sfreq, dtype=dtype, check=checked.checker, emg=emg
     )
     n_epochs = data.shape[1] // round(card.epoch_length * card.sfreq)
     if n_epochs < 2 * card.n_context + 1:

@@ -73,7 +73,9 @@ class _ThreeConvPool(nn.Module):
 MAX_CHUNK_EPOCHS = 4
 
 
-def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPOCHS):
+def recording_log_proba(
+    net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPOCHS, precision="float32"
+):
     """Log-probabilities of every epoch with full context, convolving once.
 
     The published network classifies each 30-s window separately, zero-padding
@@ -95,17 +97,24 @@ def recording_log_proba(net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPO
         Samples per epoch.
     chunk_epochs : int
         Epochs per chunk of the whole-recording pass.
+    precision : "float32" | "bfloat16"
+        The arithmetic of the second and third convolutions (see
+        :class:`~mne_mousesleep.models.grieger2021._fast.FastThreeConv`):
+        float32 (the published numbers) or bfloat16, about twice as fast on
+        CPUs that compute it natively (AVX-512 BF16, AMX), with probabilities
+        within about 0.02 of float32.
 
     Returns
     -------
     log_proba : torch.Tensor, shape (n_epochs - 2, n_classes)
         For epochs 1 to ``n_epochs - 2``.
     """
-    features = _fast_evaluator(net).window_features(x, epoch_samples, chunk_epochs)
+    evaluator = _fast_evaluator(net, precision)
+    features = evaluator.window_features(x, epoch_samples, chunk_epochs)
     return net.classifier(features)
 
 
-def _fast_evaluator(net):
+def _fast_evaluator(net, precision="float32"):
     """Return the fast evaluator of ``net`` (:class:`._fast.FastThreeConv`).
 
     Building it (folding, transforms of the weights) takes about 25 ms, a
@@ -119,11 +128,12 @@ def _fast_evaluator(net):
 
     tensors = net.state_dict().values()
     if any(t.is_inference() for t in tensors):
-        return FastThreeConv(net)
+        return FastThreeConv(net, precision=precision)
     key = tuple((t.data_ptr(), t._version) for t in tensors)
-    cached = net.__dict__.get("_fast_evaluator")
+    cache = net.__dict__.setdefault("_fast_evaluators", {})
+    cached = cache.get(precision)
     if cached is None or cached[0] != key:
-        cached = net.__dict__["_fast_evaluator"] = (key, FastThreeConv(net))
+        cached = cache[precision] = (key, FastThreeConv(net, precision=precision))
     return cached[1]
 
 
