@@ -43,11 +43,14 @@ __getattr__, __dir__, _ = _lazy.attach(
             "list_models",
             "load_model",
         ],
+        "gui": [
+            "review",
+        ],
         "report": [
             "report",
             "study_report",
         ],
-        "review": [
+        "triage": [
             "confidence",
             "review_list",
         ],
@@ -129,6 +132,7 @@ __all__ = [
     "proba_to_stages",
     "read_scoring",
     "report",
+    "review",
     "review_list",
     "score",
     "ScoringOptions",

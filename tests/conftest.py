@@ -23,6 +23,9 @@ SHARED = Path(
 # stderr of its import; under pytest's capture that stream may be closed.
 pooch.get_logger().setLevel("WARNING")
 
+# Qt windows (the review window) are tested offscreen: no X server needed.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 # Set by .ci/run: tests that need ../shared fail instead of being skipped.
 REQUIRE_SHARED = os.environ.get("MNE_MOUSESLEEP_REQUIRE_SHARED", "") == "1"
 

@@ -1,60 +1,228 @@
-"""Confidence, entropy and the review list."""
+"""The review window and its session: keys, history, provenance, files."""
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from qtpy import QtCore
 
 import mne_mousesleep as mms
+from mne_mousesleep.datasets import simulate_recording
+from mne_mousesleep.gui import ReviewSession
 
-COLS = ["Wake", "REM", "NREM", "pre-REM", "artifact"]
-
-
-def _proba(rows):
-    return pd.DataFrame(rows, columns=COLS, index=np.arange(len(rows)) * 10.0)
+Qt = QtCore.Qt
 
 
-def test_confidence_and_entropy():
-    rows = [[np.nan] * 5, [1, 0, 0, 0, 0], [0.2] * 5, [0.5, 0.5, 0, 0, 0], [np.nan] * 5]
-    conf = mms.confidence(_proba(rows))
-    np.testing.assert_allclose(conf["confidence"], [np.nan, 1, 0.2, 0.5, np.nan])
-    np.testing.assert_allclose(
-        conf["entropy"], [np.nan, 0, 1, np.log(2) / np.log(5), np.nan], atol=1e-12
+@pytest.fixture(scope="module")
+def scored(mirror):
+    raw = simulate_recording(1200.0, 256.0, seed=4)  # 20 min, EEG + EMG
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MNE_MOUSESLEEP_MIRROR", mirror[0])
+        proba = mms.predict_proba(raw, verbose="error", precision="float32")
+    return raw, mms.ScoringResult.from_frame(proba)
+
+
+@pytest.fixture
+def window(qtbot, scored, tmp_path):
+    raw, result = scored
+    before = raw.get_data().copy()
+    win = mms.review(
+        raw, result, path=tmp_path / "M1_reviewed.csv", block=False, show=False
     )
-    assert list(conf["stage"].astype(str)) == [
-        "unscored",
-        "Wake",
-        "Wake",
-        "Wake",
-        "unscored",
-    ]
+    qtbot.addWidget(win)
+    win.ask_on_close = lambda: "discard"
+    yield win
+    np.testing.assert_array_equal(raw.get_data(), before)  # the Raw is unchanged
 
 
-def test_review_list():
-    sure, unsure = [0.98, 0.01, 0.01, 0, 0], [0.4, 0.35, 0.25, 0, 0]
-    nrem_unsure = [0.05, 0.0, 0.55, 0.4, 0]
-    rows = [sure] * 16 + [unsure] * 2 + [sure] * 10 + [nrem_unsure] + [sure] * 11
-    review = mms.review_list(_proba(rows), fraction=0.05)
-    # Bouts follow the most probable stage: Wake (28 epochs, two of them
-    # unsure), NREM (1 epoch, the least confident), Wake (11 epochs).
-    first = review.iloc[0]
-    assert (first["stage"], first["alternative"]) == ("NREM", "pre-REM")
-    assert (first["onset"], first["duration"]) == (280.0, 10.0)
-    assert first["confidence"] == pytest.approx(0.55)
-    # 10 s is 2.5 % of 400 s: the next least confident bout completes 5 %.
-    assert len(review) == 2
-    assert review.iloc[1]["onset"] == 0.0
-    assert review.iloc[1]["confidence"] == pytest.approx((26 * 0.98 + 2 * 0.4) / 28)
-    everything = mms.review_list(_proba(rows), fraction=1.0)
-    assert everything["cumulative %"].iloc[-1] == pytest.approx(100)
-    assert everything["confidence"].is_monotonic_increasing
-    with pytest.raises(ValueError, match="fraction must be in"):
-        mms.review_list(_proba(rows), fraction=0)
+def _key(qtbot, win, key, mods=Qt.NoModifier, text=None):
+    qtbot.keyClick(win, key, mods)
 
 
-def test_review_real_recording(misleep_raw):
-    proba = mms.predict_proba(misleep_raw, picks="EEG_P")
-    review = mms.review_list(proba)
-    assert len(review) >= 1
-    assert (review["stage"] == "Wake").all()
-    fig = mms.plot_hypnogram(proba, review=review)
-    assert len(fig.axes) == 2
+def test_keys_label_and_move(qtbot, window):
+    s = window.session
+    window.go_to(10)
+    scorer = s.scorer[10]
+    other = "REM" if scorer != "REM" else "Wake"
+    _key(qtbot, window, {"REM": Qt.Key_R, "Wake": Qt.Key_W}[other])
+    assert s.stages[10] == other and s.provenance[10] == "expert-corrected"
+    assert window.current == 11  # labelled, then on
+    _key(qtbot, window, Qt.Key_Space)  # confirms epoch 11
+    assert s.provenance[11] == "expert-confirmed" and s.stages[11] == s.scorer[11]
+    assert window.current == 12
+    _key(qtbot, window, Qt.Key_Left)
+    assert window.current == 11
+    _key(qtbot, window, Qt.Key_PageDown)
+    assert window.current == 14  # one screen: 3 epochs
+    _key(qtbot, window, Qt.Key_2)  # digits too: 2 is NREM
+    assert s.stages[14] == "NREM"
+    _key(qtbot, window, Qt.Key_BracketRight)
+    assert window.n_neighbours == 2
+    assert "unsaved changes" in window.status.text()
+
+
+def test_range_undo_redo(qtbot, window):
+    s = window.session
+    window.go_to(20)
+    for _ in range(3):
+        _key(qtbot, window, Qt.Key_Right, Qt.ShiftModifier)
+    assert window._selection() == [20, 21, 22, 23]
+    _key(qtbot, window, Qt.Key_A)  # one key labels the range
+    assert (s.stages[20:24] == "artifact").all()
+    assert window.current == 24 and window.anchor is None
+    _key(qtbot, window, Qt.Key_W)
+    assert s.stages[24] == "Wake"
+    _key(qtbot, window, Qt.Key_Z, Qt.ControlModifier)
+    _key(qtbot, window, Qt.Key_Z, Qt.ControlModifier)
+    np.testing.assert_array_equal(s.stages, s.scorer)
+    assert (s.provenance == "scorer").all()
+    _key(qtbot, window, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert (s.stages[20:24] == "artifact").all() and s.stages[24] == s.scorer[24]
+    # A new change clears what could be redone.
+    window.go_to(30)
+    _key(qtbot, window, Qt.Key_N)
+    assert s.redo().size == 0
+
+
+def test_queue_navigation_and_counter(qtbot, window):
+    s = window.session
+    queue = s.queue
+    assert len(queue) > 2 and (np.diff(queue) > 0).all()
+    reasons = s.queue_reasons()
+    assert reasons[0].startswith("unscored")  # no context at the ends
+    assert any(r == "least confident bout" for r in reasons.values())
+    window.go_to(int(queue[0]))
+    _key(qtbot, window, Qt.Key_Tab)
+    assert window.current == queue[1]
+    _key(qtbot, window, Qt.Key_Backtab, Qt.ShiftModifier)
+    assert window.current == queue[0]
+    _key(qtbot, window, Qt.Key_Space)
+    assert s.n_reviewed == 1
+    assert f"queue: 1/{len(queue)} reviewed" in window.status.text()
+
+
+def test_save_and_read_back(qtbot, window, tmp_path):
+    s = window.session
+    window.go_to(5)
+    _key(qtbot, window, Qt.Key_R)
+    _key(qtbot, window, Qt.Key_S, Qt.ControlModifier)
+    path = tmp_path / "M1_reviewed.csv"
+    assert path.is_file() and not s.dirty
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["onset", "duration", "stage", "provenance", "scorer"]
+    assert table.loc[5, "stage"] == "REM"
+    assert table.loc[5, "provenance"] in ("expert-corrected", "expert-confirmed")
+    # read_scoring reads it as the package's table.
+    back = mms.read_scoring(path)
+    assert back.iloc[5] == "REM" and len(back) == len(s.stages)
+    # Exports in the formats that hold stages.
+    for name, fmt in (("M1.json", "yasa"), ("M1.faster2.stage.csv", "faster2")):
+        with pytest.warns(RuntimeWarning, match="cannot hold"):  # pre-REM: lossy
+            window.export(tmp_path / name, fmt)
+        assert mms.read_scoring(tmp_path / name).iloc[5] == "REM"
+
+
+def test_recovery_after_a_kill(scored, tmp_path):
+    raw, result = scored
+    path = tmp_path / "M2_reviewed.csv"
+    first = ReviewSession(result, path)
+    first.label([3, 4], "Wake")
+    first.confirm(7)
+    assert first.autosave() == first.recovery_path
+    # The process is killed: no save, the lock file stays (its holder is gone).
+    first._lock.release()
+    second = ReviewSession(result, path)
+    assert second.has_recovery()
+    assert second.recover() == len({3, 4, 7} & set(range(len(second.stages))))
+    np.testing.assert_array_equal(second.stages, first.stages)
+    np.testing.assert_array_equal(second.provenance, first.provenance)
+    assert "Recovered" in second.messages[-1]
+    second.save()
+    assert not second.has_recovery()
+    second.close()
+
+
+def test_corrupted_recovery_is_kept_aside(scored, tmp_path):
+    _, result = scored
+    path = tmp_path / "M3_reviewed.csv"
+    recovery = tmp_path / "M3_reviewed.csv.recovery.json"
+    recovery.write_text('{"format": "mne-mousesleep-review/1", "stages": [')
+    session = ReviewSession(result, path)
+    with pytest.warns(RuntimeWarning, match="could not be read"):
+        assert session.recover() is None
+    assert not recovery.exists()
+    aside = list(tmp_path.glob("M3_reviewed.csv.recovery.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text().startswith('{"format"')
+    # A recovery file of another scoring is refused the same way.
+    recovery.write_text(
+        json.dumps(
+            {"format": "mne-mousesleep-review/1", "fingerprint": {"n_epochs": 3}}
+        )
+    )
+    with pytest.warns(RuntimeWarning, match="another scoring"):
+        assert session.recover() is None
+    session.close()
+
+
+def test_two_windows_on_one_file(scored, tmp_path):
+    _, result = scored
+    path = tmp_path / "M4_reviewed.csv"
+    first = ReviewSession(result, path)
+    with pytest.warns(RuntimeWarning, match="read-only"):
+        second = ReviewSession(result, path)
+    assert second.read_only and not first.read_only
+    second.label(1, "REM")
+    assert second.autosave() is None
+    with pytest.raises(RuntimeError, match="read-only"):
+        second.save()
+    first.save()
+    first.close()
+
+
+def test_closing_with_unsaved_changes_asks(qtbot, window, tmp_path):
+    window.go_to(8)
+    _key(qtbot, window, Qt.Key_W)
+    answers = []
+    window.ask_on_close = lambda: answers.append("asked") or "cancel"
+    assert not window.close()  # cancelled: still open
+    window.ask_on_close = lambda: "save"
+    assert window.close()
+    assert answers == ["asked"] and (tmp_path / "M1_reviewed.csv").is_file()
+
+
+def test_stages_without_probabilities_and_bad_fit(qtbot, scored, online):
+    raw, result = scored
+    annot = mms.score(raw, verbose="error", precision="float32")
+    win = mms.review(raw, annot, block=False, show=False)
+    qtbot.addWidget(win)
+    assert win.session.stages[10] == result.stages().iloc[10]
+    short = raw.copy().crop(0, 600.0)
+    with pytest.raises(ValueError, match="does not fit the recording: 120 epochs"):
+        mms.review(short, result, block=False, show=False)
+    with pytest.raises(TypeError, match="scoring must be"):
+        mms.review(raw, 3, block=False, show=False)
+
+
+def test_keymap_and_screenshot(qtbot, window, tmp_path):
+    box = window.show_keymap(show=False)
+    assert "undo" in box.text() and "tab" in box.text()
+    image = window.grab()
+    assert image.width() > 800 and image.height() > 500
+    assert image.save(str(tmp_path / "review.png"))
+
+
+def test_without_the_extra(monkeypatch, scored):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_qt(name, *args, **kwargs):
+        if name.startswith(("qtpy", "pyqtgraph")):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_qt)
+    raw, result = scored
+    with pytest.raises(ImportError, match=r"mne-mousesleep\[gui\]"):
+        mms.review(raw, result, block=False, show=False)

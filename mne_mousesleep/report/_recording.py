@@ -25,7 +25,6 @@ from .._stages import (
     _zeitgeber,
 )
 from ..hypnogram import _check_proba
-from ..review import review_list
 from ..scoring import ScoringResult, _score
 from ..scoring._options import _takes_options
 from ..scoring.check import _find_emg
@@ -38,6 +37,7 @@ from ..stats import (
     sleep_statistics,
     transition_matrix,
 )
+from ..triage import review_list
 from ..viz import plot_hourly, plot_transition_matrix
 from ._figures import (
     SPECTRUM_RANGE,

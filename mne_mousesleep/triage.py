@@ -1,4 +1,4 @@
-"""Per-epoch confidence and a review list of the least confident bouts."""
+"""Per-epoch confidence and the review queue: the least confident bouts."""
 
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause

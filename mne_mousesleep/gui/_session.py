@@ -1,0 +1,373 @@
+"""The state of a review, without a window: stages, provenance, history, files.
+
+A :class:`ReviewSession` holds what the expert changes and nothing of Qt, so
+everything the window does with a key (label, confirm, undo, move through the
+review queue, save, autosave, recover) is a method here, tested on its own.
+"""
+
+# Authors: The mne-mousesleep developers
+# License: BSD-3-Clause
+
+import datetime
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+from mne.utils import logger, warn
+
+from .._stages import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
+from ..io._write import _atomic
+from ..scoring import ScoringResult
+from ..triage import review_list
+
+#: The labels an expert gives, by key (letters and digits).
+KEYS = {
+    "w": WAKE,
+    "n": NREM,
+    "p": PRE_REM,
+    "r": REM,
+    "a": ARTIFACT,
+    "1": WAKE,
+    "2": NREM,
+    "3": PRE_REM,
+    "4": REM,
+    "5": ARTIFACT,
+}
+#: Provenance of an epoch's stage.
+SCORER, CONFIRMED, CORRECTED = "scorer", "expert-confirmed", "expert-corrected"
+PROVENANCE = (SCORER, CONFIRMED, CORRECTED)
+#: Format tag of the recovery file.
+RECOVERY_FORMAT = "mne-mousesleep-review/1"
+#: Share of the scored time in the least confident bouts of the queue.
+QUEUE_FRACTION = 0.05
+
+
+class ReviewSession:
+    """The stages of a recording as an expert reviews them.
+
+    Parameters
+    ----------
+    result : ScoringResult
+        The scorer's result (its stages are the starting point).
+    path : path-like | None
+        Where :meth:`save` writes the reviewed scoring (a CSV table); None:
+        nothing is saved. A recovery file ``<path>.recovery.json`` is kept
+        beside it by :meth:`autosave`.
+
+    Attributes
+    ----------
+    stages : array of str, shape (n_epochs,)
+        The current stage of each epoch.
+    provenance : array of str, shape (n_epochs,)
+        ``"scorer"``, ``"expert-confirmed"`` or ``"expert-corrected"``.
+    queue : array of int
+        The epochs to review, in time order (see :meth:`queue_reasons`).
+    read_only : bool
+        True when another window holds the same file: nothing is written.
+    messages : list of str
+        What the session found when opening (a recovery, a corrupted
+        recovery file kept aside, another window).
+    """
+
+    def __init__(self, result, path=None):
+        if not isinstance(result, ScoringResult):
+            raise TypeError(f"result must be a ScoringResult, got {type(result)}.")
+        self.result = result
+        self.epoch_length = result.epoch_length
+        self.onsets = result.onsets
+        self.scorer = np.asarray(result.stages().to_numpy(), dtype=object)
+        self.stages = self.scorer.copy()
+        self.provenance = np.full(len(self.scorer), SCORER, dtype=object)
+        self._undo, self._redo = [], []
+        self.dirty = False
+        self.messages = []
+        self._reasons = _queue_reasons(result, self.scorer)
+        self.queue = np.array(sorted(self._reasons), dtype=int)
+        self.path = None if path is None else Path(path)
+        self.read_only = False
+        self._lock = None
+        if self.path is not None:
+            self._lock = FileLock(f"{self.path}.lock")
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                self._lock, self.read_only = None, True
+                self._say(
+                    f"{self.path.name} is open in another review window: this one "
+                    "is read-only (nothing it changes is saved)"
+                )
+
+    # --- what the expert does ---------------------------------------------------
+
+    def label(self, epochs, stage):
+        """Give ``epochs`` the stage ``stage`` (one step of the history).
+
+        Parameters
+        ----------
+        epochs : int | array of int
+            Epoch indices.
+        stage : str
+            A stage name (``"Wake"``, ``"NREM"``, ``"pre-REM"``, ``"REM"``,
+            ``"artifact"``).
+
+        Raises
+        ------
+        ValueError
+            If ``stage`` is not one of these, or an epoch is out of range.
+        """
+        if stage not in set(KEYS.values()):
+            raise ValueError(
+                f"stage must be one of {sorted(set(KEYS.values()))}, got {stage!r}."
+            )
+        epochs = self._epochs(epochs)
+        provenance = np.where(self.scorer[epochs] == stage, CONFIRMED, CORRECTED)
+        self._change(epochs, np.full(len(epochs), stage, dtype=object), provenance)
+
+    def confirm(self, epochs):
+        """Mark the scorer's stage of ``epochs`` as checked by the expert.
+
+        Epochs the expert already corrected stay corrected.
+        """
+        epochs = self._epochs(epochs)
+        provenance = self.provenance[epochs].copy()
+        provenance[provenance == SCORER] = CONFIRMED
+        self._change(epochs, self.stages[epochs].copy(), provenance)
+
+    def undo(self):
+        """Undo the last change; return its epochs (empty: nothing to undo)."""
+        return self._step(self._undo, self._redo)
+
+    def redo(self):
+        """Redo the last undone change; return its epochs."""
+        return self._step(self._redo, self._undo)
+
+    def _change(self, epochs, stages, provenance):
+        before = (epochs, self.stages[epochs].copy(), self.provenance[epochs].copy())
+        after = (epochs, stages, provenance)
+        if np.array_equal(before[1], stages) and np.array_equal(before[2], provenance):
+            return
+        self._apply(after)
+        self._undo.append((before, after))
+        self._redo.clear()
+
+    def _step(self, source, target):
+        if not source:
+            return np.empty(0, int)
+        before, after = source.pop()
+        state = before if source is self._undo else after
+        self._apply(state)
+        target.append((before, after))
+        return state[0]
+
+    def _apply(self, state):
+        epochs, stages, provenance = state
+        self.stages[epochs] = stages
+        self.provenance[epochs] = provenance
+        self.dirty = True
+
+    def _epochs(self, epochs):
+        epochs = np.atleast_1d(np.asarray(epochs, dtype=int))
+        if len(epochs) and (epochs.min() < 0 or epochs.max() >= len(self.stages)):
+            raise ValueError(
+                f"Epochs must be in 0..{len(self.stages) - 1}, got {epochs.tolist()}."
+            )
+        return epochs
+
+    # --- the review queue ---------------------------------------------------------
+
+    def queue_reasons(self):
+        """Return why each epoch of the queue is in it.
+
+        Returns
+        -------
+        reasons : dict of int to str
+            Epoch index -> reason (least confident bout, changed by the HMM,
+            unscored with its reason).
+        """
+        return dict(self._reasons)
+
+    def next_in_queue(self, epoch, step=1):
+        """Return the next (``step=1``) or previous (-1) queue epoch after ``epoch``.
+
+        Wraps around; None when the queue is empty.
+        """
+        if not len(self.queue):
+            return None
+        if step > 0:
+            later = self.queue[self.queue > epoch]
+            return int(later[0] if len(later) else self.queue[0])
+        earlier = self.queue[self.queue < epoch]
+        return int(earlier[-1] if len(earlier) else self.queue[-1])
+
+    @property
+    def n_reviewed(self):
+        """Epochs of the queue that the expert confirmed or corrected (int)."""
+        return int((self.provenance[self.queue] != SCORER).sum())
+
+    # --- files ----------------------------------------------------------------------
+
+    def to_frame(self):
+        """Return the reviewed scoring as a table.
+
+        Returns
+        -------
+        table : pandas.DataFrame, shape (n_epochs, 5)
+            ``onset`` (s from the first sample), ``duration`` (s), ``stage``,
+            ``provenance`` and ``scorer`` (the scorer's own stage).
+        """
+        return pd.DataFrame(
+            {
+                "onset": self.onsets,
+                "duration": self.epoch_length,
+                "stage": self.stages,
+                "provenance": self.provenance,
+                "scorer": self.scorer,
+            }
+        )
+
+    def save(self, path=None):
+        """Write the reviewed scoring (CSV, atomically); return its path.
+
+        The table of :meth:`to_frame`, which :func:`~mne_mousesleep.read_scoring`
+        reads back (its ``stage`` column). The recovery file is removed.
+
+        Raises
+        ------
+        RuntimeError
+            If the session is read-only or has no path.
+        """
+        if self.read_only:
+            raise RuntimeError(
+                "This review window is read-only: another window holds the file."
+            )
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise RuntimeError("No file to save to: pass path=.")
+        table = self.to_frame()
+        _atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+        self.dirty = False
+        if path == self.path:
+            self.recovery_path.unlink(missing_ok=True)
+        logger.info(f"Reviewed scoring saved to {path}")
+        return path
+
+    @property
+    def recovery_path(self):
+        """The recovery file beside the output (Path or None)."""
+        return None if self.path is None else Path(f"{self.path}.recovery.json")
+
+    def autosave(self):
+        """Write every change so far to the recovery file (atomically).
+
+        Returns the path, or None when there is nothing to write.
+        """
+        if self.recovery_path is None or self.read_only or not self.dirty:
+            return None
+        state = {
+            "format": RECOVERY_FORMAT,
+            "saved": datetime.datetime.now().isoformat(timespec="seconds"),
+            "fingerprint": self._fingerprint(),
+            "stages": list(self.stages),
+            "provenance": list(self.provenance),
+        }
+        _atomic(self.recovery_path, lambda tmp: Path(tmp).write_text(json.dumps(state)))
+        return self.recovery_path
+
+    def has_recovery(self):
+        """Whether a recovery file of unsaved changes is there (bool)."""
+        return self.recovery_path is not None and self.recovery_path.is_file()
+
+    def recover(self):
+        """Load the changes of the recovery file (after a crash or a kill).
+
+        Returns
+        -------
+        n_changed : int | None
+            Epochs whose stage or provenance the recovery file changes; None
+            when the file was corrupted or belongs to another scoring: it is
+            then renamed ``*.corrupt-<time>`` (kept, never dropped) and
+            :attr:`messages` says so.
+        """
+        path = self.recovery_path
+        try:
+            state = json.loads(path.read_text())
+            if state.get("format") != RECOVERY_FORMAT:
+                raise ValueError(f"not a review recovery file ({state.get('format')})")
+            if state.get("fingerprint") != self._fingerprint():
+                raise ValueError("it belongs to another scoring of another length")
+            stages = np.asarray(state["stages"], dtype=object)
+            provenance = np.asarray(state["provenance"], dtype=object)
+            if len(stages) != len(self.stages) or len(provenance) != len(stages):
+                raise ValueError("its epochs do not fit the recording")
+            if not set(provenance) <= set(PROVENANCE):
+                raise ValueError("unknown provenance")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            os.replace(path, aside)
+            self._say(
+                f"The recovery file {path.name} could not be read ({err}); kept as "
+                f"{aside.name}"
+            )
+            return None
+        changed = np.flatnonzero(
+            (stages != self.stages) | (provenance != self.provenance)
+        )
+        self._change(changed, stages[changed], provenance[changed])
+        self._say(
+            f"Recovered {len(changed)} changed epochs from {path.name}", problem=False
+        )
+        return len(changed)
+
+    def close(self):
+        """Release the file lock (the window calls it when it closes)."""
+        if self._lock is not None:
+            self._lock.release()
+            Path(self._lock.lock_file).unlink(missing_ok=True)
+            self._lock = None
+
+    def _fingerprint(self):
+        result = self.result
+        return {
+            "n_epochs": int(result.n_epochs),
+            "epoch_length": float(result.epoch_length),
+            "first_time": float(result.first_time),
+            "model": result.model,
+        }
+
+    def _say(self, message, problem=True):
+        """Keep ``message`` for the window; a problem is also a warning."""
+        self.messages.append(message)
+        if problem:
+            warn(message)
+        else:
+            logger.info(message)
+
+
+def _queue_reasons(result, scorer):
+    """Why each epoch is in the review queue (epoch -> reason)."""
+    reasons = {}
+    proba = result.to_frame()
+    scored = result.scored
+    if scored.any():
+        bouts = review_list(proba, fraction=QUEUE_FRACTION)
+        for onset, duration in zip(bouts["onset"], bouts["duration"]):
+            first = int(round((onset - result.onset) / result.epoch_length))
+            for k in range(first, first + int(round(duration / result.epoch_length))):
+                reasons[k] = "least confident bout"
+        network = np.full(len(scorer), None, dtype=object)
+        network[scored] = np.asarray(result.classes, dtype=object)[
+            result.proba[scored].argmax(axis=1)
+        ]
+        for k in np.flatnonzero(scored & (network != scorer)):
+            reasons[int(k)] = "the HMM changed the call"
+    unscored = dict(
+        (int(round(onset / result.epoch_length)), reason)
+        for onset, reason in result.quality.get("unscored_epochs", [])
+    )
+    for k in np.flatnonzero(scorer == UNSCORED):
+        reasons[int(k)] = f"unscored: {unscored.get(int(k), 'no probabilities')}"
+    return reasons
