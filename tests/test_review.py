@@ -91,7 +91,13 @@ def test_queue_navigation_and_counter(qtbot, window):
     assert len(queue) > 2 and (np.diff(queue) > 0).all()
     reasons = s.queue_reasons()
     assert reasons[0].startswith("unscored")  # no context at the ends
-    assert any(r == "least confident bout" for r in reasons.values())
+    least = [k for k, r in reasons.items() if r.startswith("least confident")]
+    n_scored = int(s.result.scored.sum())
+    assert len(least) == round(0.05 * n_scored)
+    top = s.result.proba[s.result.scored].max(axis=1)
+    scored = np.flatnonzero(s.result.scored)
+    assert s.result.proba[least].max(axis=1).max() <= np.sort(top)[len(least) - 1]
+    assert set(least) <= set(scored)
     window.go_to(int(queue[0]))
     _key(qtbot, window, Qt.Key_Tab)
     assert window.current == queue[1]
@@ -226,3 +232,38 @@ def test_without_the_extra(monkeypatch, scored):
     raw, result = scored
     with pytest.raises(ImportError, match=r"mne-mousesleep\[gui\]"):
         mms.review(raw, result, block=False, show=False)
+
+
+def test_cli_review(online, tmp_path, monkeypatch, capsys):
+    """The command opens a recording with its batch scoring; a folder lists."""
+    from conftest import write_study
+
+    from mne_mousesleep import gui
+    from mne_mousesleep.cli import main
+
+    paths = write_study(tmp_path / "study", n=2)
+    out = tmp_path / "scores"
+    summary = mms.score_files(tmp_path / "study", out, n_jobs=1)
+    assert list(summary["status"]) == ["scored", "scored"]
+    seen = {}
+
+    def fake_review(raw, result, **kwargs):
+        seen.update(raw=raw, result=result, **kwargs)
+        session = ReviewSession(result, kwargs["path"])
+        session.label(3, "REM")
+        session.save()
+        session.close()
+        return result.stages()
+
+    monkeypatch.setattr(gui, "review", fake_review)
+    assert main(["review", str(paths[1]), "--out-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"Scoring: {out / 'M1_scoring.json'}" in text  # not scored again
+    assert seen["path"] == out / "M1_reviewed.csv" and seen["emg"] == "auto"
+    assert seen["result"].n_epochs == 60
+    # The folder: recordings with their verdict and how much was reviewed.
+    assert main(["review", str(tmp_path / "study"), "--out-dir", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    m1 = next(line for line in lines if line.startswith("M1_raw.fif"))
+    assert m1.split()[-1] == "1/60"
+    assert next(line for line in lines if line.startswith("M0_raw.fif")).endswith("-")

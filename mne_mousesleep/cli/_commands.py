@@ -327,3 +327,65 @@ def _cmd_train(args):
     print(model.card)
     print(f"Wrote {args.out}")
     return 0
+
+
+def _cmd_review(args):
+    """Review one recording in the window, or list a folder's recordings."""
+    from ..batch._jobs import _find_jobs
+    from ..batch._one import _read_and_score
+    from ..batch._staleness import _read_sidecar
+    from ..io import read_recording
+    from ..scoring import ScoringOptions, ScoringResult
+
+    jobs = _find_jobs([args.input], args.out_dir)
+    if not jobs:
+        print(f"error: no recording found in {args.input}", file=sys.stderr)
+        return 1
+    if args.input.is_dir():
+        return _list_for_review(jobs)
+    job = jobs[0]
+    info = _read_sidecar(job)
+    if info is not None and "result" in info:
+        raw, _ = read_recording(job.source)
+        result = ScoringResult.from_dict(info["result"])
+        print(f"Scoring: {job.sidecar}")
+    else:
+        print(f"No scoring of {job.path.name} in {job.out}: scoring it first")
+        raw, result = _read_and_score(job.source, ScoringOptions())
+    from ..gui import review
+
+    path = job.out / f"{job.stem}_reviewed.csv"
+    stages = review(
+        raw,
+        result,
+        picks=args.picks,
+        emg=None if str(args.emg).lower() == "none" else args.emg,
+        path=path,
+        lights_on=args.lights_on,
+    )
+    print(f"Reviewed scoring: {path if path.is_file() else 'not saved'}")
+    return 0 if stages is not None else 1
+
+
+def _list_for_review(jobs):
+    """Print a folder's recordings, least trustworthy first, and their review."""
+    import pandas as pd
+
+    from ..batch._staleness import _read_sidecar
+
+    order = {"unreliable": 0, "review": 1, "ok": 2}
+    rows = []
+    for job in jobs:
+        info = _read_sidecar(job) or {}
+        verdict = ((info.get("result") or {}).get("trust") or {}).get("verdict")
+        reviewed = job.out / f"{job.stem}_reviewed.csv"
+        n = "-"
+        if reviewed.is_file():
+            table = pd.read_csv(reviewed)
+            n = f"{int((table['provenance'] != 'scorer').sum())}/{len(table)}"
+        rows.append((order.get(verdict, -1), job.path.name, verdict or "not scored", n))
+    print(f"{'recording':32s} {'trust':12s} reviewed epochs")
+    for _, name, verdict, n in sorted(rows):
+        print(f"{name:32s} {verdict:12s} {n}")
+    print("Open one: mne-mousesleep review <recording> [--out-dir ...]")
+    return 0

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from .._device import PRECISIONS, SCORING_PRECISIONS
 from .._version import __version__
-from ._commands import _cmd_convert, _cmd_models, _cmd_score, _cmd_train
+from ._commands import (
+    _cmd_convert,
+    _cmd_models,
+    _cmd_review,
+    _cmd_score,
+    _cmd_train,
+)
 
 # The names of mne_mousesleep.models._architectures.ARCHITECTURES, without
 # importing torch for the command line's help (a test checks they agree).
@@ -69,6 +75,7 @@ def _parser():
     _add_convert(sub, common)
     _add_train(sub, common)
     _add_models(sub, common)
+    _add_review(sub, common)
     return parser
 
 
@@ -300,6 +307,31 @@ def _add_convert(sub, common):
     )
     p_convert.add_argument("--overwrite", action="store_true", help="replace OUTPUT")
     p_convert.set_defaults(func=_cmd_convert)
+
+
+def _add_review(sub, common):
+    p_review = sub.add_parser(
+        "review",
+        parents=[common],
+        help="review and correct the scores of a recording in a window",
+        description="Open a recording with its scoring (the batch's outputs next "
+        "to it, or in --out-dir; else it is scored first) in the review window; "
+        "ctrl+s saves <name>_reviewed.csv beside the outputs. With a folder, list "
+        "its recordings, least trustworthy first, with how many epochs of each "
+        "were reviewed. Needs the [gui] extra.",
+    )
+    p_review.add_argument("input", type=Path, help="a recording, or a folder of them")
+    p_review.add_argument(
+        "--out-dir", type=Path, default=None, help="where the outputs are"
+    )
+    p_review.add_argument("--picks", default=None, help="the EEG channel shown")
+    p_review.add_argument(
+        "--emg", default="auto", help="the EMG channel shown (default: found)"
+    )
+    p_review.add_argument(
+        "--lights-on", default=None, metavar="HH:MM", help="shade the dark phases"
+    )
+    p_review.set_defaults(func=_cmd_review)
 
 
 def _add_train(sub, common):

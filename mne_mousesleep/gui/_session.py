@@ -21,7 +21,6 @@ from mne.utils import logger, warn
 from .._stages import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
 from ..io._write import _atomic
 from ..scoring import ScoringResult
-from ..triage import review_list
 
 #: The labels an expert gives, by key (letters and digits).
 KEYS = {
@@ -41,7 +40,7 @@ SCORER, CONFIRMED, CORRECTED = "scorer", "expert-confirmed", "expert-corrected"
 PROVENANCE = (SCORER, CONFIRMED, CORRECTED)
 #: Format tag of the recovery file.
 RECOVERY_FORMAT = "mne-mousesleep-review/1"
-#: Share of the scored time in the least confident bouts of the queue.
+#: Share of the scored epochs in the queue as the least confident.
 QUEUE_FRACTION = 0.05
 
 
@@ -184,7 +183,7 @@ class ReviewSession:
         Returns
         -------
         reasons : dict of int to str
-            Epoch index -> reason (least confident bout, changed by the HMM,
+            Epoch index -> reason (least confident, changed by the HMM,
             unscored with its reason).
         """
         return dict(self._reasons)
@@ -348,16 +347,20 @@ class ReviewSession:
 
 
 def _queue_reasons(result, scorer):
-    """Why each epoch is in the review queue (epoch -> reason)."""
+    """Why each epoch is in the review queue (epoch -> reason).
+
+    The least confident scored epochs (:data:`QUEUE_FRACTION` of them, by the
+    probability of their most probable class, at least one), the epochs
+    whose call the HMM changed, and the unscored epochs with their reason.
+    """
     reasons = {}
-    proba = result.to_frame()
     scored = result.scored
     if scored.any():
-        bouts = review_list(proba, fraction=QUEUE_FRACTION)
-        for onset, duration in zip(bouts["onset"], bouts["duration"]):
-            first = int(round((onset - result.onset) / result.epoch_length))
-            for k in range(first, first + int(round(duration / result.epoch_length))):
-                reasons[k] = "least confident bout"
+        top = np.full(len(scorer), np.inf)
+        top[scored] = result.proba[scored].max(axis=1)
+        n_least = max(1, int(round(QUEUE_FRACTION * scored.sum())))
+        for k in np.argsort(top, kind="stable")[:n_least]:
+            reasons[int(k)] = f"least confident ({top[k]:.2f})"
         network = np.full(len(scorer), None, dtype=object)
         network[scored] = np.asarray(result.classes, dtype=object)[
             result.proba[scored].argmax(axis=1)

@@ -3,7 +3,9 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import atexit
 import datetime
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +29,10 @@ KEYMAP = (
     ("ctrl + shift + s", "export to a scoring format"),
     ("?", "this keymap"),
 )
+#: Columns of the overview's colour strip of stages, at most.
+STRIP_COLUMNS = 4096
+#: Epochs of the recording read at once for the traces.
+BLOCK_EPOCHS = 60
 #: Milliseconds between autosaves of the recovery file.
 AUTOSAVE_MS = 2000
 #: Stage names in the probability lines, as their keys.
@@ -51,6 +57,21 @@ def _color(stage, alpha=255):
     color = QtGui.QColor(STAGE_COLORS.get(stage, "#ffffff"))
     color.setAlpha(alpha)
     return color
+
+
+#: The windows still open, closed before the interpreter exits (Qt objects
+#: destroyed after the application crash the process at exit).
+_OPEN = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all():
+    for window in list(_OPEN):
+        window.session.dirty = False  # the recovery file keeps the changes
+        window.close()
+    app = QtWidgets.QApplication.instance()
+    if app is not None:
+        app.processEvents()
 
 
 class ReviewWindow(QtWidgets.QMainWindow):
@@ -95,6 +116,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
         self.status = QtWidgets.QLabel()
         self.statusBar().addWidget(self.status, 1)
+        self.note = ""  # the last message (saved, exported, recovered...)
         self._build_overview(lights_on)
         self._build_detail()
         for widget in (central, self.overview, self.detail):
@@ -104,9 +126,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._timer.timeout.connect(self.session.autosave)
         self._timer.start(AUTOSAVE_MS)
         self.ask_on_close = self._ask_on_close
+        _OPEN.add(self)
         self.go_to(0)
-        for message in session.messages:
-            self.statusBar().showMessage(message, 10000)
+        if session.messages:
+            self._say(session.messages[-1])
 
     # --- the overview ---------------------------------------------------------------
 
@@ -115,11 +138,19 @@ class ReviewWindow(QtWidgets.QMainWindow):
         hyp.setLabel("left", "stage")
         levels = sorted(_LEVELS.items(), key=lambda kv: kv[1])
         hyp.getAxis("left").setTicks([[(v, s) for s, v in levels]])
-        hyp.setYRange(-0.5, 4.5, padding=0)
+        hyp.setYRange(-1.0, 4.5, padding=0)
         hyp.setMouseEnabled(y=False)
         self._hyp_curve = pg.PlotDataItem(stepMode="right", pen=pg.mkPen("k", width=1))
+        self._hyp_curve.setDownsampling(auto=True, method="peak")
+        self._hyp_curve.setClipToView(True)
         hyp.addItem(self._hyp_curve)
-        self._dots = pg.ScatterPlotItem(size=4, pen=None)
+        # The stages as a strip of colours under the curve (one image: fast
+        # for a week of epochs), and the corrected epochs as rings.
+        self._strip = pg.ImageItem(axisOrder="row-major")
+        hyp.addItem(self._strip)
+        self._dots = pg.ScatterPlotItem(
+            size=6, pen=pg.mkPen("#d00000"), brush=pg.mkBrush(None), symbol="o"
+        )
         hyp.addItem(self._dots)
         conf = self.overview.addPlot(row=1, col=0)
         conf.setLabel("left", "confidence")
@@ -135,8 +166,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         queue = self.session.queue
         marks = pg.ScatterPlotItem(
             x=self.hours[queue],
-            y=np.full(len(queue), 1.02),
-            symbol="t",
+            y=np.full(len(queue), 0.06),
+            symbol="t1",
             size=6,
             brush=pg.mkBrush("#7b2cbf"),
             pen=None,
@@ -171,17 +202,28 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 plot.addItem(region)
 
     def _refresh_overview(self):
-        stages = self.session.stages
-        level = np.array([_LEVELS.get(s, np.nan) for s in stages], dtype=float)
-        x = np.r_[self.hours, self.hours[-1] + self.session.epoch_length / 3600]
-        self._hyp_curve.setData(x, np.r_[level, level[-1]], connect="finite")
-        changed = self.session.provenance == "expert-corrected"
-        brushes = [pg.mkBrush(_color(s)) for s in stages]
+        stages, n = self.session.stages, self.n_epochs
+        level = np.full(n, np.nan)
+        # At most STRIP_COLUMNS columns (Qt fails to draw far wider images):
+        # a week of epochs shows one epoch of every 15 in the strip.
+        columns = np.linspace(0, n - 1, min(n, STRIP_COLUMNS)).round().astype(int)
+        rgba = np.zeros((1, len(columns), 4), np.ubyte)
+        for stage in STAGE_COLORS:
+            mask = stages == stage
+            level[mask] = _LEVELS.get(stage, np.nan)
+            rgba[0, mask[columns]] = _color(stage).getRgb()
+        end = self.hours[-1] + self.session.epoch_length / 3600
+        self._hyp_curve.setData(
+            np.r_[self.hours, end], np.r_[level, level[-1]], connect="finite"
+        )
+        self._strip.setImage(rgba, autoLevels=False)
+        self._strip.setRect(
+            QtCore.QRectF(self.hours[0], -0.95, end - self.hours[0], 0.4)
+        )
+        corrected = np.flatnonzero(self.session.provenance == "expert-corrected")
         self._dots.setData(
-            x=self.hours + self.session.epoch_length / 7200,
-            y=np.where(np.isnan(level), -0.3, level),
-            brush=brushes,
-            symbol=["s" if c else "o" for c in changed],
+            x=self.hours[corrected] + self.session.epoch_length / 7200,
+            y=level[corrected],
         )
 
     def _clicked(self, event):
@@ -206,48 +248,76 @@ class ReviewWindow(QtWidgets.QMainWindow):
             if row:
                 plot.setXLink(self._plots[0])
             curve = plot.plot(pen=pg.mkPen("#1d3557", width=1))
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
             self._traces.append(curve)
             self._plots.append(plot)
         self._plots[-1].setLabel("bottom", "time from the first sample (s)")
         for plot in self._plots:
             _style(plot)
-        self._decor = []
+        # One band per shown epoch and plot, and one text per epoch, made once
+        # and moved (making and removing items at every key is slower).
+        self._bands, self._texts = [], []
+        for _ in range(2 * 4 + 1):
+            bands = []
+            for plot in self._plots:
+                band = pg.LinearRegionItem(movable=False, pen=pg.mkPen("#888888"))
+                band.setZValue(-10)
+                plot.addItem(band)
+                bands.append(band)
+            self._bands.append(bands)
+            text = pg.TextItem(color="k")
+            self._plots[0].addItem(text)
+            self._texts.append(text)
+        self._block = None
+
+    def _read(self, k0, k1):
+        """Return the traces (µV) of epochs ``k0`` to ``k1``, from a cached block.
+
+        The recording is read in blocks of :data:`BLOCK_EPOCHS` epochs around
+        the current one, so that moving reads nothing most of the time.
+        """
+        length, sfreq = self.session.epoch_length, self.raw.info["sfreq"]
+        block = self._block
+        if block is None or k0 < block[0] or k1 > block[1]:
+            b0 = max(k0 - BLOCK_EPOCHS // 2, 0)
+            b1 = min(max(k1, b0 + BLOCK_EPOCHS), self.n_epochs)
+            start = int(round(b0 * length * sfreq))
+            stop = min(int(round(b1 * length * sfreq)), self.raw.n_times)
+            data = self.raw.get_data(picks=self.channels, start=start, stop=stop)
+            block = self._block = (b0, b1, start, data * 1e6)
+        b0, _, start, data = block
+        i0 = int(round(k0 * length * sfreq)) - start
+        i1 = min(int(round(k1 * length * sfreq)) - start, data.shape[1])
+        return (start + np.arange(i0, i1)) / sfreq, data[:, i0:i1]
 
     def _show_detail(self):
         length = self.session.epoch_length
         k0 = max(self.current - self.n_neighbours, 0)
         k1 = min(self.current + self.n_neighbours + 1, self.n_epochs)
-        sfreq = self.raw.info["sfreq"]
-        start, stop = int(round(k0 * length * sfreq)), int(round(k1 * length * sfreq))
-        stop = min(stop, self.raw.n_times)
-        data = self.raw.get_data(picks=self.channels, start=start, stop=stop) * 1e6
-        times = np.arange(start, stop) / sfreq
+        times, data = self._read(k0, k1)
         for curve, y in zip(self._traces, data):
             curve.setData(times, y)
-        for plot, item in self._decor:
-            plot.removeItem(item)
-        self._decor = []
         selected = self._selection()
         proba = self.session.result.proba
         classes = self.session.result.classes
-        for k in range(k0, k1):
+        top = float(np.nanmax(data[0])) if data.size else 0.0
+        for slot, k in enumerate(range(k0, k1)):
             stage = self.session.stages[k]
             alpha = 90 if k in selected else 40
-            for ii, plot in enumerate(self._plots):
-                band = pg.LinearRegionItem(
-                    (k * length, (k + 1) * length),
-                    movable=False,
-                    brush=pg.mkBrush(_color(stage, alpha)),
-                    pen=pg.mkPen("#888888"),
-                )
-                band.setZValue(-10)
-                plot.addItem(band)
-                self._decor.append((plot, band))
-                if ii == 0:
-                    text = pg.TextItem(self._epoch_text(k, proba, classes), color="k")
-                    text.setPos(k * length + 0.02 * length, float(np.nanmax(data[0])))
-                    plot.addItem(text)
-                    self._decor.append((plot, text))
+            brush = pg.mkBrush(_color(stage, alpha))
+            for band in self._bands[slot]:
+                band.setRegion((k * length, (k + 1) * length))
+                band.setBrush(brush)
+                band.setVisible(True)
+            text = self._texts[slot]
+            text.setText(self._epoch_text(k, proba, classes))
+            text.setPos(k * length + 0.08 * length, top)
+            text.setVisible(True)
+        for slot in range(k1 - k0, len(self._texts)):
+            self._texts[slot].setVisible(False)
+            for band in self._bands[slot]:
+                band.setVisible(False)
         for plot in self._plots:
             plot.setXRange(k0 * length, k1 * length, padding=0)
 
@@ -305,7 +375,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
             parts.append("read-only")
         elif s.dirty:
             parts.append("unsaved changes")
+        if self.note:
+            parts.append(self.note)
         self.status.setText("  ·  ".join(parts))
+
+    def _say(self, message):
+        """Show ``message`` in the status bar until the next change."""
+        self.note = message
+        self._show_status()
 
     def keyPressEvent(self, event):  # noqa: D102 (Qt's)
         key, mods = event.key(), event.modifiers()
@@ -352,6 +429,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         return False
 
     def _after_change(self, epoch):
+        self.note = ""
         self._refresh_overview()
         self.go_to(epoch)
 
@@ -370,15 +448,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def save(self):
         """Save the reviewed scoring (ctrl+s); the status bar says where."""
         if self.session.path is None or self.session.read_only:
-            self.statusBar().showMessage(
-                "Nothing saved: "
-                + ("read-only window" if self.session.read_only else "no output file"),
-                8000,
-            )
+            why = "read-only window" if self.session.read_only else "no output file"
+            self._say(f"nothing saved: {why}")
             return None
         path = self.session.save()
-        self.statusBar().showMessage(f"Saved {path}", 8000)
-        self._show_status()
+        self._say(f"saved {path.name}")
         return path
 
     def export(self, fname=None, fmt=None):
@@ -391,7 +465,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 return None
         stages = self.reviewed_stages()
         write_scoring(stages, fname, format=fmt, overwrite=True)
-        self.statusBar().showMessage(f"Exported {fname}", 8000)
+        self._say(f"exported {fname}")
         return fname
 
     def reviewed_stages(self):
