@@ -1,5 +1,6 @@
 """The review window and its session: keys, history, provenance, files."""
 
+import html as html_lib
 import json
 
 import numpy as np
@@ -261,9 +262,46 @@ def test_cli_review(online, tmp_path, monkeypatch, capsys):
     assert f"Scoring: {out / 'M1_scoring.json'}" in text  # not scored again
     assert seen["path"] == out / "M1_reviewed.csv" and seen["emg"] == "auto"
     assert seen["result"].n_epochs == 60
+    # The batch never replaces a review, even when it scores again.
+    reviewed = (out / "M1_reviewed.csv").read_bytes()
+    again = mms.score_files(tmp_path / "study", out, n_jobs=1, overwrite=True)
+    assert list(again["status"]) == ["scored", "scored"]
+    assert (out / "M1_reviewed.csv").read_bytes() == reviewed
     # The folder: recordings with their verdict and how much was reviewed.
     assert main(["review", str(tmp_path / "study"), "--out-dir", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     m1 = next(line for line in lines if line.startswith("M1_raw.fif"))
     assert m1.split()[-1] == "1/60"
     assert next(line for line in lines if line.startswith("M0_raw.fif")).endswith("-")
+
+
+def test_reports_use_the_review(online, tmp_path, monkeypatch):
+    """The recording and study reports read <name>_reviewed.csv and say so."""
+    from conftest import write_study
+
+    write_study(tmp_path / "study", n=2)
+    out = tmp_path / "scores"
+    mms.score_files(tmp_path / "study", out, n_jobs=1, report=True)
+    info = json.loads((out / "M1_scoring.json").read_text())
+    result = mms.ScoringResult.from_dict(info["result"])
+    session = ReviewSession(result, out / "M1_reviewed.csv")
+    session.label(np.arange(10, 40), "Wake")  # 30 epochs to Wake
+    session.save()
+    session.close()
+    raw = mms.io.read_recording(tmp_path / "study" / "M1_raw.fif")[0]
+    rep = mms.report(raw, out / "M1_scoring.json")
+    html = "".join(item.html for item in rep._content)
+    n = int((session.stages != session.scorer).sum())
+    assert f"M1_reviewed.csv: {n} epochs corrected" in html
+    plain = mms.report(raw, result)  # a result in memory: the scorer's stages
+    text = html_lib.unescape("".join(item.html for item in plain._content))
+    assert "expert review" in text and "none (the scorer's stages)" in text
+    # The study report's statistics follow the review.
+    from mne_mousesleep.report._study import _load_recording
+
+    rec = _load_recording(out / "M1_scoring.json")
+    assert rec["review"]["corrected"] == n
+    assert (rec["stages"].to_numpy(object)[10:40] == "Wake").all()
+    study = mms.study_report(out)
+    text = "".join(item.html for item in study._content)
+    assert f"{n} corrected" in text

@@ -135,11 +135,13 @@ def report(
             "lights_on needs the recording's clock time, and it has no meas_date."
         )
     frame = result.to_frame()
-    stages = result.stages()
+    stages, review = result.stages(), None
+    if isinstance(proba, str | os.PathLike):  # a batch's output: its review too
+        stages, review = _reviewed_stages(_sidecar_of(proba), result)
     name = Path(raw.filenames[0]).name if raw.filenames and raw.filenames[0] else None
     title = title or name or "Sleep report"
     rep = mne.Report(title=title, verbose="error")
-    _add_summary(rep, raw, result, name, pick, emg)
+    _add_summary(rep, raw, result, name, pick, emg, review)
     _add_hypnogram(rep, frame, stages, lights_on)
     _add_statistics(rep, stages, lights_on)
     _add_spectra(rep, raw, stages, pick, emg)
@@ -206,7 +208,7 @@ def _channels(raw, result, options):
     return pick, emg
 
 
-def _add_summary(rep, raw, result, name, pick, emg):
+def _add_summary(rep, raw, result, name, pick, emg, review=None):
     hours = result.n_epochs * result.epoch_length / 3600
     trust, quality = result.trust or {}, result.quality
     items = [
@@ -232,6 +234,7 @@ def _add_summary(rep, raw, result, name, pick, emg):
         ("smoothing", "hidden Markov model" if result.hmm else "none"),
         ("input quality", describe_quality(quality) if quality else "not recorded"),
         ("trust verdict", trust.get("verdict", "not recorded")),
+        ("expert review", _describe_review(review)),
     ]
     summary = _dl(items)
     for heading, key in (("Reasons for the verdict", "reasons"), ("Notes", "notes")):
@@ -356,6 +359,8 @@ def _describe_network(record):
     if precision == "float32":
         return "float32 (as published)"
     n = record.get("rechecked", 0)
+    if not n:
+        return f"{precision} (no close call to compute again in float32)"
     return (
         f"{precision}, its {n} close call{'s' if n != 1 else ''} computed again "
         "in float32"
@@ -415,6 +420,48 @@ def _add_spindles(rep, raw, frame, stages, pick, lights_on):
         }
     rep.add_html(
         _table(pd.DataFrame(rows).T), title="Spindles in NREM", section="Spindles"
+    )
+
+
+def _reviewed_stages(sidecar, result):
+    """Return the stages to report: the expert's review beside the outputs, if any.
+
+    Returns the stages (those of ``result`` without a review) and the review
+    record (None without one): its file and the epochs confirmed and
+    corrected. A review of another length is refused (ValueError).
+    """
+    stem = Path(sidecar).name[: -len("_scoring.json")]
+    path = Path(sidecar).with_name(f"{stem}_reviewed.csv")
+    stages = result.stages()
+    if not path.is_file():
+        return stages, None
+    table = pd.read_csv(path)
+    if len(table) != len(stages) or not {"stage", "provenance"} <= set(table):
+        raise ValueError(
+            f"{path.name} holds {len(table)} epochs, the scoring {len(stages)}: "
+            "it is not the review of this scoring (review it again)."
+        )
+    reviewed = stages.copy()
+    reviewed[:] = table["stage"].to_numpy(object)
+    counts = table["provenance"].value_counts()
+    record = dict(
+        file=path.name,
+        confirmed=int(counts.get("expert-confirmed", 0)),
+        corrected=int(counts.get("expert-corrected", 0)),
+    )
+    logger.info(
+        f"Using the expert's review {path.name}: {record['corrected']} epochs "
+        f"corrected, {record['confirmed']} confirmed"
+    )
+    return reviewed, record
+
+
+def _describe_review(review):
+    if review is None:
+        return "none (the scorer's stages)"
+    return (
+        f"{review['file']}: {review['corrected']} epochs corrected, "
+        f"{review['confirmed']} confirmed; the figures and tables use it"
     )
 
 

@@ -21,7 +21,7 @@ from ._figures import (
     _stacked_hypnograms,
 )
 from ._html import _add_figure, _table
-from ._recording import _read_result
+from ._recording import _read_result, _reviewed_stages
 
 _KEY_COLUMNS = ("recording", "mouse", "participant_id", "subject")
 
@@ -112,13 +112,15 @@ def _load_recording(sidecar):
     info = json.loads(Path(sidecar).read_text())
     stem = Path(sidecar).name[: -len("_scoring.json")]
     result = _read_result(sidecar)
+    stages, review = _reviewed_stages(sidecar, result)
     return dict(
         stem=stem,
         folder=Path(sidecar).parent,
         mouse=info.get("subject") or stem.split("_")[0],
         session=info.get("session") or "",
         verdict=(result.trust or {}).get("verdict", ""),
-        stages=result.stages(),
+        stages=stages,
+        review=review,
         report=Path(sidecar).with_name(f"{stem}_report.html"),
     )
 
@@ -157,6 +159,10 @@ def _study_rows(recordings, lights_on):
         stages = rec["stages"]
         row = dict(recording=rec["stem"], mouse=rec["mouse"], session=rec["session"])
         row["verdict"] = rec["verdict"]
+        review = rec.get("review")
+        row["expert review"] = (
+            "none" if review is None else f"{review['corrected']} corrected"
+        )
         total = sleep_statistics(stages)
         row["total sleep min"] = (
             total[f"{NREM} min"] + total[f"{PRE_REM} min"] + total[f"{REM} min"]
