@@ -55,6 +55,10 @@ numpydoc_xref_aliases = {
     "ModelCard": "mne_mousesleep.ModelCard",
     "path-like": ":term:`path-like <python:path-like object>`",
     "Client": "distributed.Client",
+    "ReviewSession": "mne_mousesleep.gui.ReviewSession",
+    "ReviewWindow": "mne_mousesleep.gui.ReviewWindow",
+    "FineTuning": "mne_mousesleep.training.FineTuning",
+    "ScoringResult": "mne_mousesleep.ScoringResult",
 }
 numpydoc_xref_ignore = {
     "of",

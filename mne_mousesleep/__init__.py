@@ -88,6 +88,7 @@ __getattr__, __dir__, _ = _lazy.attach(
         ],
         "training": [
             "cross_validate",
+            "fine_tune",
             "train",
         ],
         "viz": [
@@ -115,6 +116,7 @@ __all__ = [
     "estimate_gain",
     "evaluate",
     "Evaluation",
+    "fine_tune",
     "get_model_card",
     "hourly_statistics",
     "list_models",

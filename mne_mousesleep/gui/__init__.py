@@ -22,7 +22,16 @@ from ..scoring import ScoringResult
 from ..scoring.check import _find_emg, _find_parietal, _resolve_emg
 from ._session import KEYS, PROVENANCE, ReviewSession
 
-__all__ = ["KEYS", "PROVENANCE", "ReviewSession", "review"]
+__all__ = ["KEYS", "PROVENANCE", "ReviewSession", "ReviewWindow", "review"]
+
+
+def __getattr__(name):
+    """``ReviewWindow`` on first use: Qt is imported only then."""
+    if name == "ReviewWindow":
+        from ._window import ReviewWindow
+
+        return ReviewWindow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What to install for the window.
 GUI_EXTRA = "pip install 'mne-mousesleep[gui]'  (qtpy, PySide6, pyqtgraph)"

@@ -5,7 +5,8 @@ card's rate, labels, the split by animal; ``_augment``: the paper's
 augmentations, a batch at a time on the device; ``_fit``: training epochs,
 early stopping and metrics; ``_akada``: the two-stage training of the Akada
 et al. (2021) integrations; ``_train``: :func:`train` (settings, network,
-gain model, card); ``_cross_validate``: :func:`cross_validate`.
+gain model, card); ``_cross_validate``: :func:`cross_validate`;
+``_fine_tune``: :func:`fine_tune` (an expert's review taught to a scorer).
 """
 
 # Authors: The mne-mousesleep developers
@@ -13,13 +14,16 @@ gain model, card); ``_cross_validate``: :func:`cross_validate`.
 
 from ._augment import PAPER_AUGMENTATION
 from ._cross_validate import cross_validate
+from ._fine_tune import FineTuning, fine_tune
 from ._fit import PAPER_CLASS_WEIGHTS, learning_rate
 from ._train import train
 
 __all__ = [
     "PAPER_AUGMENTATION",
     "PAPER_CLASS_WEIGHTS",
+    "FineTuning",
     "cross_validate",
+    "fine_tune",
     "learning_rate",
     "train",
 ]
