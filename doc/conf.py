@@ -56,7 +56,6 @@ numpydoc_xref_aliases = {
     "path-like": ":term:`path-like <python:path-like object>`",
     "Client": "distributed.Client",
     "ReviewSession": "mne_mousesleep.gui.ReviewSession",
-    "ReviewWindow": "mne_mousesleep.gui.ReviewWindow",
     "FineTuning": "mne_mousesleep.training.FineTuning",
     "ScoringResult": "mne_mousesleep.ScoringResult",
 }
@@ -70,6 +69,7 @@ numpydoc_xref_ignore = {
     "n_times",
     "n_states",
     "instance",
+    "window",
     "array",
     "int",
     "float",

@@ -122,3 +122,35 @@ def test_fast_evaluator_of_inference_tensors():
         expected = net(x.unfold(1, 1920, 640).transpose(0, 1))
     assert not torch.allclose(before, after, atol=1e-3)
     torch.testing.assert_close(after, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk_epochs", [1, 3, 256])
+def test_direct_path_equals_per_window(chunk_epochs):
+    """The GPU path (plain convolutions, any device) computes the network."""
+    from mne_mousesleep.models.grieger2021._fast import direct_window_features
+
+    net = _random_net(1, seed=5)
+    x = torch.randn(1, 11 * 640, generator=torch.manual_seed(6))
+    with torch.inference_mode():
+        direct = direct_window_features(net, x, 640, chunk_epochs)
+        windows = x.unfold(1, 3 * 640, 640).transpose(0, 1)
+        expected = net.feature_extractor(windows)
+    assert direct.shape == expected.shape == (9, 3 * 128)
+    scale = expected.abs().max()
+    torch.testing.assert_close(direct / scale, expected / scale, rtol=0, atol=2e-5)
+
+
+def test_device_path_of_a_model(online, misleep_raw):
+    """A model's whole-recording path on a device gives the CPU path's numbers."""
+    import mne_mousesleep as mms
+    from mne_mousesleep.scoring import _window_proba
+
+    model = mms.load_model("grieger2021-3stage")
+    data = mms.preprocess(misleep_raw, picks="EEG_P")
+    cpu = _window_proba(model, data, 32)
+    device = _window_proba(model, data, 32, device=torch.device("cpu"))
+    np.testing.assert_allclose(device, cpu, rtol=0, atol=1e-5)
+    bf16 = _window_proba(model, data, 32, precision="bfloat16", device="cpu")
+    scored = ~np.isnan(cpu[:, 0])
+    assert 0 < np.abs(bf16 - cpu)[scored].max() < 0.05  # autocast: bfloat16
+    assert (bf16[scored].argmax(1) == cpu[scored].argmax(1)).mean() >= 0.95

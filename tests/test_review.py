@@ -212,6 +212,7 @@ def test_stages_without_probabilities_and_bad_fit(qtbot, scored, online):
 
 
 def test_keymap_and_screenshot(qtbot, window, tmp_path):
+    assert window.windowTitle() == "Review: a recording in memory"
     box = window.show_keymap(show=False)
     assert "undo" in box.text() and "tab" in box.text()
     image = window.grab()

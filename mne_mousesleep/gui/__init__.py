@@ -33,6 +33,7 @@ def __getattr__(name):
         return ReviewWindow
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 #: What to install for the window.
 GUI_EXTRA = "pip install 'mne-mousesleep[gui]'  (qtpy, PySide6, pyqtgraph)"
 
@@ -93,10 +94,12 @@ def review(
 
     Returns
     -------
-    stages : pandas.Series | ReviewWindow
+    stages : pandas.Series | window
         With ``block=True``, the reviewed stages (a stage sequence as
         :func:`~mne_mousesleep.to_stages` gives, indexed by onset in s);
-        else the window (its ``session`` holds stages and provenance).
+        else the window (a Qt main window; its ``session``, a
+        :class:`~mne_mousesleep.gui.ReviewSession`, holds the stages and their
+        provenance).
 
     Raises
     ------

@@ -129,6 +129,11 @@ class ReviewSession:
         """Mark the scorer's stage of ``epochs`` as checked by the expert.
 
         Epochs the expert already corrected stay corrected.
+
+        Parameters
+        ----------
+        epochs : int | array of int
+            Epoch indices.
         """
         epochs = self._epochs(epochs)
         provenance = self.provenance[epochs].copy()
@@ -136,11 +141,23 @@ class ReviewSession:
         self._change(epochs, self.stages[epochs].copy(), provenance)
 
     def undo(self):
-        """Undo the last change; return its epochs (empty: nothing to undo)."""
+        """Undo the last change.
+
+        Returns
+        -------
+        epochs : array of int
+            The epochs it changed back (empty: nothing to undo).
+        """
         return self._step(self._undo, self._redo)
 
     def redo(self):
-        """Redo the last undone change; return its epochs."""
+        """Redo the last undone change.
+
+        Returns
+        -------
+        epochs : array of int
+            The epochs it changed again (empty: nothing to redo).
+        """
         return self._step(self._redo, self._undo)
 
     def _change(self, epochs, stages, provenance):
@@ -182,16 +199,26 @@ class ReviewSession:
 
         Returns
         -------
-        reasons : dict of int to str
-            Epoch index -> reason (least confident, changed by the HMM,
+        reasons : dict
+            Epoch index (int) -> reason (str) (least confident, changed by the HMM,
             unscored with its reason).
         """
         return dict(self._reasons)
 
     def next_in_queue(self, epoch, step=1):
-        """Return the next (``step=1``) or previous (-1) queue epoch after ``epoch``.
+        """Return the next or previous epoch of the queue.
 
-        Wraps around; None when the queue is empty.
+        Parameters
+        ----------
+        epoch : int
+            Where to start.
+        step : 1 | -1
+            The next (1) or the previous (-1) one; wraps around.
+
+        Returns
+        -------
+        epoch : int | None
+            None when the queue is empty.
         """
         if not len(self.queue):
             return None
@@ -228,10 +255,20 @@ class ReviewSession:
         )
 
     def save(self, path=None):
-        """Write the reviewed scoring (CSV, atomically); return its path.
+        """Write the reviewed scoring (CSV, atomically).
 
         The table of :meth:`to_frame`, which :func:`~mne_mousesleep.read_scoring`
         reads back (its ``stage`` column). The recovery file is removed.
+
+        Parameters
+        ----------
+        path : path-like | None
+            Where to write; None: the session's path.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
 
         Raises
         ------
@@ -261,7 +298,11 @@ class ReviewSession:
     def autosave(self):
         """Write every change so far to the recovery file (atomically).
 
-        Returns the path, or None when there is nothing to write.
+        Returns
+        -------
+        path : pathlib.Path | None
+            The recovery file, or None when there is nothing to write (no
+            change, no path, or read-only).
         """
         if self.recovery_path is None or self.read_only or not self.dirty:
             return None
@@ -276,7 +317,13 @@ class ReviewSession:
         return self.recovery_path
 
     def has_recovery(self):
-        """Whether a recovery file of unsaved changes is there (bool)."""
+        """Tell whether a recovery file of unsaved changes is there.
+
+        Returns
+        -------
+        found : bool
+            True if ``<path>.recovery.json`` exists.
+        """
         return self.recovery_path is not None and self.recovery_path.is_file()
 
     def recover(self):
@@ -288,7 +335,7 @@ class ReviewSession:
             Epochs whose stage or provenance the recovery file changes; None
             when the file was corrupted or belongs to another scoring: it is
             then renamed ``*.corrupt-<time>`` (kept, never dropped) and
-            :attr:`messages` says so.
+            ``messages`` says so.
         """
         path = self.recovery_path
         try:

@@ -101,7 +101,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.current, self.anchor = 0, None
         self.n_epochs = len(session.stages)
         self.hours = session.onsets / 3600.0
-        self.setWindowTitle(f"Review: {raw.filenames[0] if raw.filenames else ''}")
+        name = raw.filenames[0] if raw.filenames and raw.filenames[0] else None
+        self.setWindowTitle(f"Review: {name or 'a recording in memory'}")
         self.resize(1200, 760)
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)

@@ -186,13 +186,18 @@ class MouseSleepModel:
         """Whether the whole-recording computation applies (3conv_pool, ±1)."""
         return isinstance(self._network, _ThreeConvPool) and self.card.n_context == 1
 
-    def _predict_recording(self, data, chunk_epochs, precision="float32"):
+    def _predict_recording(self, data, chunk_epochs, precision="float32", device=None):
         """Probabilities of the epochs with full context of ``(n_channels, n_times)``.
 
         ``n_times`` is a multiple of the samples per epoch of the card;
-        ``precision`` that of :func:`.grieger2021.recording_log_proba`.
+        ``precision`` that of :func:`.grieger2021.recording_log_proba`. With a
+        ``device`` (a GPU), the recording is convolved there in large chunks
+        (:func:`.grieger2021._fast.direct_window_features`; bfloat16 by
+        autocast).
         """
         n_epoch = round(self.card.epoch_length * self.card.sfreq)
+        if device is not None:
+            return self._predict_on_device(data, n_epoch, precision, device)
         with torch.inference_mode():
             log_p = recording_log_proba(
                 self._network,
@@ -202,6 +207,30 @@ class MouseSleepModel:
                 precision=precision,
             )
         return log_p.exp().numpy()
+
+    def _predict_on_device(self, data, n_epoch, precision, device):
+        from .grieger2021._fast import direct_window_features
+
+        network = self._network_on(device)
+        with (
+            torch.inference_mode(),
+            torch.autocast(
+                torch.device(device).type,
+                dtype=torch.bfloat16,
+                enabled=precision == "bfloat16",
+            ),
+        ):
+            x = torch.from_numpy(data).to(device)
+            features = direct_window_features(
+                network, x, n_epoch, chunk_epochs=DEVICE_CHUNK_EPOCHS
+            )
+            log_p = network.classifier(features.float())
+        return log_p.float().exp().cpu().numpy()
+
+
+#: Epochs per chunk of the whole-recording path on a GPU (about 170 MB of
+#: activations at 64 Hz).
+DEVICE_CHUNK_EPOCHS = 256
 
 
 def _card_without_weights(model):

@@ -2,9 +2,11 @@
 
 On the CPU, the 3conv_pool networks convolve once over the whole recording
 (the fast path, :func:`~mne_mousesleep.models.grieger2021.recording_log_proba`);
-other networks and other devices classify each window, as the published code
-does. In bfloat16 (``precision``), the epochs whose two most probable classes
-are within :data:`RECHECK_MARGIN` are computed again in float32, so the
+on a GPU they convolve once too, in large chunks of plain convolutions
+(:func:`~mne_mousesleep.models.grieger2021._fast.direct_window_features`);
+other networks classify each window, as the published code does. In
+bfloat16 (``precision``), the epochs whose two most probable classes are
+within :data:`RECHECK_MARGIN` are computed again in float32, so the
 network's calls are those of float32.
 """
 
@@ -37,7 +39,9 @@ def _epochs_and_signal(model, data):
     return n_epoch, n_epochs, np.ascontiguousarray(x)
 
 
-def _window_proba(model, data, batch_size, exits=None, precision="float32"):
+def _window_proba(
+    model, data, batch_size, exits=None, precision="float32", device=None
+):
     """Probabilities of every epoch of a preprocessed signal.
 
     ``data`` is ``(n_channels, n_times)`` at the model's rate. Returns
@@ -45,14 +49,18 @@ def _window_proba(model, data, batch_size, exits=None, precision="float32"):
     convolutions run once over the recording, in chunks of at most
     ``batch_size`` epochs (see
     :func:`~mne_mousesleep.models.grieger2021.recording_log_proba`), in
-    ``precision``.
+    ``precision``; with a ``device`` (a GPU), there, in large chunks.
     """
     if not model._convolves_once:
-        return _per_window_proba(model, data, batch_size, exits, precision=precision)
+        return _per_window_proba(
+            model, data, batch_size, exits, device=device, precision=precision
+        )
     _, n_epochs, x = _epochs_and_signal(model, data)
     n_ctx = model.card.n_context
     proba = np.full((n_epochs, model.card.n_classes), np.nan)
-    proba[n_ctx : n_epochs - n_ctx] = model._predict_recording(x, batch_size, precision)
+    proba[n_ctx : n_epochs - n_ctx] = model._predict_recording(
+        x, batch_size, precision, device
+    )
     return proba
 
 
@@ -132,12 +140,8 @@ def _network_step(model, data, signal, batch_size, device, precision="float32"):
     """
     card = model.card
     exits = []
-    if device.type == "cpu":
-        proba = _window_proba(model, data, batch_size, exits, precision)
-    else:  # each window on the device (the fast path is for CPUs)
-        proba = _per_window_proba(
-            model, data, batch_size, exits, device=device, precision=precision
-        )
+    on_device = None if device.type == "cpu" else device  # a GPU: convolve there
+    proba = _window_proba(model, data, batch_size, exits, precision, on_device)
     proba[sorted(signal.unscorable)] = np.nan
     record = {"precision": precision}
     if precision != "float32" and not exits:  # multi-exit: exits are its own

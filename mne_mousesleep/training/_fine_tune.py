@@ -29,9 +29,9 @@ _EXPERT = ("expert-confirmed", "expert-corrected")
 
 @dataclasses.dataclass(frozen=True)
 class FineTuning:
-    """What :func:`fine_tune` did: the model and the evidence to keep or discard it.
+    """What :func:`~mne_mousesleep.fine_tune` did: the model and the evidence.
 
-    Attributes
+    Parameters
     ----------
     model : MouseSleepModel
         The fine-tuned model, or the starting one when fine-tuning did not
@@ -39,10 +39,14 @@ class FineTuning:
     kept_start : bool
         The starting weights scored the held-out expert epochs at least as
         well as every training epoch.
-    f1_start, f1_tuned : float
-        Mean F1 of the held-out expert epochs, before and after.
-    n_train, n_holdout : int
-        Expert epochs trained on and held out.
+    f1_start : float
+        Mean F1 of the held-out expert epochs with the starting weights.
+    f1_tuned : float
+        The same with the best training epoch's weights.
+    n_train : int
+        Expert epochs trained on.
+    n_holdout : int
+        Expert epochs held out.
     n_changed : list of int
         Per recording, the epochs not labelled by the expert whose call
         changes with the new model (rescored with the default steps).

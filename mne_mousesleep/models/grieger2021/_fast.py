@@ -571,3 +571,74 @@ def _inference(func):
             return func(*args)
 
     return wrapper
+
+
+def direct_window_features(net, x, epoch_samples=640, chunk_epochs=256):
+    """Pooled features of every window with full context, on ``x``'s device.
+
+    The whole-recording computation of :class:`FastThreeConv` with plain
+    convolutions (:func:`torch.nn.functional.conv1d`, cuDNN on a GPU)
+    instead of Winograd tiles and CPU threads: the batch normalisations are
+    folded into the convolutions, each chunk of ``chunk_epochs`` epochs is
+    convolved once (with the 6 samples before and 7 after it), and the few
+    samples of each window that its zero padding changes are computed by the
+    network's own layers on the window's first and last ``LEFT + RIGHT``
+    samples and swapped in. Any device; the network must be on it, in
+    evaluation mode.
+
+    Parameters
+    ----------
+    net : _ThreeConvPool
+        The network.
+    x : torch.Tensor, shape (n_channels, n_times)
+        The signal, on the network's device; ``n_times`` a multiple of
+        ``epoch_samples``.
+    epoch_samples : int
+        Samples per epoch.
+    chunk_epochs : int
+        Epochs per chunk (large on a GPU: one chunk of 256 epochs at 64 Hz
+        holds about 170 MB of activations).
+
+    Returns
+    -------
+    features : torch.Tensor, shape (n_epochs - 2, n_features * 3)
+        As :meth:`FastThreeConv.window_features`.
+    """
+    fe = net.feature_extractor
+    bns = [_affine(fe[ii]) for ii in (0, 4, 8, 12)]
+    dtype = x.dtype
+    convs = []
+    for conv, bn in zip((fe[2], fe[6], fe[10]), bns[:3]):
+        w, b = _fold(conv, *bn)
+        convs.append((w.to(dtype), b.to(dtype)))
+    scale, offset = (v.to(dtype) for v in bns[3])
+    n_epochs = x.shape[1] // epoch_samples
+    n_times = n_epochs * epoch_samples
+    n_feat = convs[-1][0].shape[0]
+    mean = x.new_empty(n_epochs, n_feat)
+    first, last = x.new_empty(n_epochs, n_feat), x.new_empty(n_epochs, n_feat)
+    for c0 in range(0, n_epochs, chunk_epochs):
+        c1 = min(c0 + chunk_epochs, n_epochs)
+        a, b = c0 * epoch_samples, c1 * epoch_samples
+        lo, hi = max(a - LEFT, 0), min(b + RIGHT, n_times)
+        h = torch.nn.functional.pad(x[None, :, lo:hi], (lo - a + LEFT, b + RIGHT - hi))
+        for w, bias in convs:
+            h = torch.nn.functional.conv1d(h, w, bias).clamp_min_(0.0)
+        h = h[0].view(n_feat, c1 - c0, epoch_samples)
+        mean[c0:c1] = h.mean(-1).T
+        first[c0:c1] = h[:, :, :LEFT].sum(-1).T
+        last[c0:c1] = h[:, :, -RIGHT:].sum(-1).T
+    mean = mean * scale + offset
+    # The windows' own ends, through the published layers (zero padding).
+    n_seg = LEFT + RIGHT
+    window = 3 * epoch_samples
+    starts = x[:, : n_times - 2 * epoch_samples].unfold(1, n_seg, epoch_samples)
+    ends = x[:, window - n_seg : n_times].unfold(1, n_seg, epoch_samples)
+    layers = fe[:-2]  # without the average and the flattening
+    left = layers(starts.permute(1, 0, 2).contiguous())[:, :, :LEFT].sum(-1)
+    right = layers(ends.permute(1, 0, 2).contiguous())[:, :, -RIGHT:].sum(-1)
+    # Window k (centred on epoch k + 1) starts at epoch k and ends with k + 2.
+    left = (left - first[:-2] * scale - LEFT * offset) / epoch_samples
+    right = (right - last[2:] * scale - RIGHT * offset) / epoch_samples
+    features = torch.stack([mean[:-2] + left, mean[1:-1], mean[2:] + right], -1)
+    return features.reshape(n_epochs - 2, -1)
