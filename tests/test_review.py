@@ -306,3 +306,59 @@ def test_reports_use_the_review(online, tmp_path, monkeypatch):
     study = mms.study_report(out)
     text = "".join(item.html for item in study._content)
     assert f"{n} corrected" in text
+
+
+def test_adopt_is_one_undoable_step(scored, tmp_path):
+    """A taught scorer's stages replace the scorer's, not the expert's."""
+    _, result = scored
+    session = ReviewSession(result, tmp_path / "M5_reviewed.csv")
+    session.label(4, "REM")
+    session.confirm(5)
+    new = np.where(session.scorer == "unscored", "unscored", "Wake").astype(object)
+    before = session.stages.copy()
+    changed = session.adopt(new)
+    assert changed == int((before != session.stages).sum()) > 0
+    assert session.stages[4] == "REM" and session.provenance[4] == "expert-corrected"
+    assert session.stages[5] == result.stages().iloc[5]  # confirmed: kept
+    others = np.flatnonzero(session.provenance == "scorer")
+    assert (session.stages[others] == new[others]).all()
+    assert (session.scorer[others] == new[others]).all()
+    session.undo()
+    np.testing.assert_array_equal(
+        session.scorer, np.asarray(result.stages().to_numpy(), dtype=object)
+    )
+    with pytest.raises(ValueError, match="must hold"):
+        session.adopt(new[:3])
+    session.close()
+
+
+@pytest.mark.slow
+def test_teach_in_the_background(qtbot, online, tmp_path):
+    """Key t fine-tunes in a thread; kept, the unreviewed epochs follow it."""
+    from test_fine_tune import _reviewed
+
+    raw = simulate_recording(
+        3600.0, 256.0, active_theta=100.0, ch_names=("EEG_PR",), seed=1
+    )
+    table, _ = _reviewed(raw)
+    proba = mms.predict_proba(raw, verbose="error", precision="float32")
+    win = mms.review(
+        raw, proba, path=tmp_path / "M6_reviewed.csv", block=False, show=False
+    )
+    qtbot.addWidget(win)
+    s = win.session
+    expert = np.flatnonzero(table["provenance"] != "scorer")
+    for k in expert:  # the review, as the keys would make it
+        s.label(k, table["stage"][k])
+    asked = []
+    win.ask_keep = lambda result: asked.append(result) or True
+    qtbot.keyClick(win, QtCore.Qt.Key_T)
+    assert win.teaching  # in the background: the window goes on
+    qtbot.waitUntil(lambda: not win.teaching, timeout=300_000)
+    assert "failed" not in win.note, win.note
+    assert len(asked) == 1 and not asked[0].kept_start
+    assert win.taught is asked[0].model
+    assert "kept the taught scorer" in win.note
+    # The expert's epochs keep their stages; the others follow the new scorer.
+    assert (s.stages[expert] == table["stage"].to_numpy(object)[expert]).all()
+    win.ask_on_close = lambda: "discard"

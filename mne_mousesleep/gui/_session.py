@@ -160,10 +160,47 @@ class ReviewSession:
         """
         return self._step(self._redo, self._undo)
 
-    def _change(self, epochs, stages, provenance):
-        before = (epochs, self.stages[epochs].copy(), self.provenance[epochs].copy())
-        after = (epochs, stages, provenance)
-        if np.array_equal(before[1], stages) and np.array_equal(before[2], provenance):
+    def adopt(self, stages):
+        """Take a new scorer's stages for the epochs the expert did not label.
+
+        After :func:`~mne_mousesleep.fine_tune`: the epochs of provenance
+        ``"scorer"`` get the new scorer's stage (in the ``scorer`` column
+        too); the expert's epochs keep theirs. One step of the history.
+
+        Parameters
+        ----------
+        stages : array of str, shape (n_epochs,)
+            The new scorer's stage of each epoch.
+
+        Returns
+        -------
+        n_changed : int
+            Epochs whose stage changed.
+        """
+        stages = np.asarray(stages, dtype=object)
+        if len(stages) != len(self.stages):
+            raise ValueError(
+                f"stages must hold {len(self.stages)} epochs, got {len(stages)}."
+            )
+        epochs = np.flatnonzero(self.provenance == SCORER)
+        changed = int((self.stages[epochs] != stages[epochs]).sum())
+        self._change(
+            epochs, stages[epochs], self.provenance[epochs].copy(), stages[epochs]
+        )
+        return changed
+
+    def _change(self, epochs, stages, provenance, scorer=None):
+        before = (
+            epochs,
+            self.stages[epochs].copy(),
+            self.provenance[epochs].copy(),
+            None if scorer is None else self.scorer[epochs].copy(),
+        )
+        after = (epochs, stages, provenance, scorer)
+        same = np.array_equal(before[1], stages) and np.array_equal(
+            before[2], provenance
+        )
+        if same and (scorer is None or np.array_equal(before[3], scorer)):
             return
         self._apply(after)
         self._undo.append((before, after))
@@ -179,9 +216,11 @@ class ReviewSession:
         return state[0]
 
     def _apply(self, state):
-        epochs, stages, provenance = state
+        epochs, stages, provenance, scorer = state
         self.stages[epochs] = stages
         self.provenance[epochs] = provenance
+        if scorer is not None:
+            self.scorer[epochs] = scorer
         self.dirty = True
 
     def _epochs(self, epochs):

@@ -5,6 +5,7 @@
 
 import atexit
 import datetime
+import threading
 import weakref
 
 import numpy as np
@@ -27,6 +28,7 @@ KEYMAP = (
     ("ctrl + z / ctrl + shift + z", "undo / redo (no limit)"),
     ("ctrl + s", "save the reviewed scoring"),
     ("ctrl + shift + s", "export to a scoring format"),
+    ("t", "teach the scorer from the review (fine-tune, in the background)"),
     ("?", "this keymap"),
 )
 #: Columns of the overview's colour strip of stages, at most.
@@ -123,6 +125,17 @@ class ReviewWindow(QtWidgets.QMainWindow):
         for widget in (central, self.overview, self.detail):
             widget.setFocusPolicy(QtCore.Qt.NoFocus)
         self.setFocusPolicy(QtCore.Qt.StrongFocus)
+        toolbar = self.addToolBar("Review")
+        toolbar.addAction("Save (ctrl+s)", self.save)
+        toolbar.addAction("Teach the scorer (t)", self.teach)
+        toolbar.addAction("Keys (?)", self.show_keymap)
+        self._progress = QtWidgets.QProgressBar()
+        self._progress.setRange(0, 0)  # busy: fine-tuning reports no steps
+        self._progress.setMaximumWidth(160)
+        self._progress.setVisible(False)
+        self.statusBar().addPermanentWidget(self._progress)
+        self._teaching, self.taught = None, None
+        self.ask_keep = self._ask_keep
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self.session.autosave)
         self._timer.start(AUTOSAVE_MS)
@@ -423,6 +436,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.go_to(self.current)
         elif text == "?":
             self.show_keymap()
+        elif text == "t" and not ctrl:
+            self.teach()
         else:
             super().keyPressEvent(event)
 
@@ -433,6 +448,99 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.note = ""
         self._refresh_overview()
         self.go_to(epoch)
+
+    # --- teaching the scorer ------------------------------------------------------
+
+    @property
+    def teaching(self):
+        """Whether a fine-tuning runs in the background (bool)."""
+        return self._teaching is not None
+
+    def teach(self):
+        """Fine-tune the scorer on the review, in the background (key ``t``).
+
+        Runs :func:`~mne_mousesleep.fine_tune` on this recording's expert
+        epochs in a thread, with a busy bar; when it ends, says what it
+        changed and asks whether to keep the new scorer: if so, the epochs
+        the expert did not label get its stages (one step of the history)
+        and the model is kept as :attr:`taught` (``taught.save(...)``).
+        """
+        from ..models._registry import MODELS
+
+        name = self.session.result.model
+        if self.teaching:
+            return self._say("the scorer is being taught already")
+        if name not in MODELS:
+            return self._say(
+                f"teaching needs a registry model, this scoring is of {name!r}: "
+                "use mne_mousesleep.fine_tune(..., model=...) in Python"
+            )
+        table = self.session.to_frame()
+        out = {}
+
+        def run():  # the fine-tuning and the rescoring, off the window's thread
+            from ..hypnogram import to_stages
+            from ..scoring import predict_proba
+            from ..training import fine_tune
+
+            try:
+                out["result"] = result = fine_tune(
+                    [self.raw], [table], model=name, picks=self.channels[0],
+                    verbose="error",
+                )  # fmt: skip
+                if not result.kept_start:
+                    proba = predict_proba(
+                        self.raw, picks=self.channels[0], model=result.model,
+                        verbose="error",
+                    )  # fmt: skip
+                    out["stages"] = np.asarray(to_stages(proba).to_numpy(), object)
+            except Exception as err:  # shown in the window, never lost
+                out["error"] = err
+
+        thread = threading.Thread(target=run, daemon=True)
+        self._teaching = (thread, out)
+        self._progress.setVisible(True)
+        self._say("teaching the scorer from the review...")
+        thread.start()
+        self._poll = QtCore.QTimer(self)
+        self._poll.timeout.connect(self._check_teaching)
+        self._poll.start(200)
+        return None
+
+    def _check_teaching(self):
+        thread, out = self._teaching
+        if thread.is_alive():
+            return
+        self._poll.stop()
+        self._teaching = None
+        self._progress.setVisible(False)
+        if "error" in out:
+            return self._say(f"teaching failed: {out['error']}")
+        result = out["result"]
+        if result.kept_start:
+            return self._say(
+                f"teaching kept the scorer: held-out mean F1 {result.f1_start:.3f}, "
+                f"at best {result.f1_tuned:.3f} after fine-tuning"
+            )
+        if not self.ask_keep(result):
+            return self._say("the taught scorer was discarded")
+        n = self.session.adopt(out["stages"][: self.n_epochs])
+        self.taught = result.model
+        self._after_change(self.current)
+        self._say(
+            f"kept the taught scorer: {n} epochs of the scorer changed (ctrl+z undoes)"
+        )
+        return None
+
+    def _ask_keep(self, result):
+        answer = QtWidgets.QMessageBox.question(
+            self,
+            "Keep the taught scorer?",
+            f"Held-out mean F1 {result.f1_start:.3f} -> {result.f1_tuned:.3f} "
+            f"({result.n_train} expert epochs trained on). {result.n_changed[0]} "
+            "calls of the epochs you did not review change. Keep it?",
+        )
+        return answer == QtWidgets.QMessageBox.Yes
 
     # --- dialogs and files ------------------------------------------------------
 
