@@ -56,6 +56,9 @@ def test_fine_tune_learns_the_corrections(online, lab):
     assert len(result.history) >= 1 and {"loss", "anchor", "f1"} <= set(result.history)
     # The rest of the recording is rescored: some calls change, reported.
     assert result.n_changed[0] > 0
+    assert len(result.proba) == 1 and result.proba[0].attrs["model"] == (
+        "grieger2021-5stage-reviewed"
+    )
     # It generalises to the part of the recording nobody reviewed.
     truth = np.asarray(mms.to_stages(raw.annotations).to_numpy(), dtype=object)
     accuracy = []
@@ -79,6 +82,7 @@ def test_anchor_holds_the_weights(online, lab):
     )
     if result.kept_start:
         assert result.model is start and result.n_changed == [0]
+        assert result.proba is None
     else:
         new = dict(result.model._network.named_parameters())
         moved = max(

@@ -478,9 +478,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         table = self.session.to_frame()
         out = {}
 
-        def run():  # the fine-tuning and the rescoring, off the window's thread
+        def run():  # the fine-tuning and its rescoring, off the window's thread
             from ..hypnogram import to_stages
-            from ..scoring import predict_proba
             from ..training import fine_tune
 
             try:
@@ -489,11 +488,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
                     verbose="error",
                 )  # fmt: skip
                 if not result.kept_start:
-                    proba = predict_proba(
-                        self.raw, picks=self.channels[0], model=result.model,
-                        verbose="error",
-                    )  # fmt: skip
-                    out["stages"] = np.asarray(to_stages(proba).to_numpy(), object)
+                    stages = to_stages(result.proba[0]).to_numpy()
+                    out["stages"] = np.asarray(stages, dtype=object)
             except Exception as err:  # shown in the window, never lost
                 out["error"] = err
 

@@ -53,6 +53,10 @@ class FineTuning:
     history : pandas.DataFrame
         Per training epoch: the training loss, the anchor penalty and the
         held-out mean F1.
+    proba : list of DataFrame | None
+        Per recording, the new model's probabilities (default steps, as
+        :func:`~mne_mousesleep.predict_proba` gives them); None when the start
+        was kept.
     """
 
     model: MouseSleepModel
@@ -63,6 +67,7 @@ class FineTuning:
     n_holdout: int
     n_changed: list
     history: pd.DataFrame
+    proba: list | None = None
 
 
 @verbose
@@ -192,7 +197,7 @@ def fine_tune(
             f"Fine-tuned on {len(train_rows)} expert epochs: held-out mean F1 "
             f"{f1_start:.3f} -> {f1_tuned:.3f}"
         )
-    changed = [
+    rescored = [
         _changed_calls(raw, table, start, tuned, picks)
         for raw, table in zip(raws, tables)
     ]
@@ -203,8 +208,9 @@ def fine_tune(
         f1_tuned=float(f1_tuned),
         n_train=len(train_rows),
         n_holdout=len(hold_rows),
-        n_changed=changed,
+        n_changed=[n for n, _ in rescored],
         history=history,
+        proba=None if kept else [p for _, p in rescored],
     )
 
 
@@ -311,9 +317,12 @@ def _train(net, recs, train_rows, hold_rows, classes, anchor, lr, max_epochs,
 
 
 def _changed_calls(raw, table, start, tuned, picks):
-    """Count the calls of the epochs the expert did not label that change."""
+    """Count the calls of the epochs the expert did not label that change.
+
+    Returns the count and the new model's probabilities (None: no new model).
+    """
     if tuned is start:
-        return 0
+        return 0, None
     opts = ScoringOptions(picks=picks, precision="float32")
     before = predict_proba(raw, options=opts.replace(model=start), verbose="error")
     after = predict_proba(raw, options=opts.replace(model=tuned), verbose="error")
@@ -324,4 +333,4 @@ def _changed_calls(raw, table, start, tuned, picks):
     expert[: len(prov)] = prov
     differ = scored & ~expert
     differ[differ] = a[differ].argmax(axis=1) != b[differ].argmax(axis=1)
-    return int(differ.sum())
+    return int(differ.sum()), after
