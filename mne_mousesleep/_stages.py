@@ -104,6 +104,12 @@ _FROM_YASA = {"WAKE": WAKE, "NREM": NREM, "REM": REM, "ART": ARTIFACT, "UNS": UN
 #: their own in the model card.
 DEFAULT_EPOCH_LENGTH = 10.0
 
+#: Provenance of an epoch's stage in a reviewed scoring (the ``provenance``
+#: column of ``<name>_reviewed.csv``): the scorer's, confirmed or corrected by
+#: the expert. Written by the review window, read by reports and fine-tuning.
+SCORER, CONFIRMED, CORRECTED = "scorer", "expert-confirmed", "expert-corrected"
+PROVENANCE = (SCORER, CONFIRMED, CORRECTED)
+
 
 @dataclass(frozen=True)
 class _TimeBase:

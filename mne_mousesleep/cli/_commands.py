@@ -371,6 +371,7 @@ def _list_for_review(jobs):
     """Print a folder's recordings, least trustworthy first, and their review."""
     import pandas as pd
 
+    from .._stages import SCORER
     from ..batch._staleness import _read_sidecar
 
     order = {"unreliable": 0, "review": 1, "ok": 2}
@@ -382,7 +383,7 @@ def _list_for_review(jobs):
         n = "-"
         if reviewed.is_file():
             table = pd.read_csv(reviewed)
-            n = f"{int((table['provenance'] != 'scorer').sum())}/{len(table)}"
+            n = f"{int((table['provenance'] != SCORER).sum())}/{len(table)}"
         rows.append((order.get(verdict, -1), job.path.name, verdict or "not scored", n))
     print(f"{'recording':32s} {'trust':12s} reviewed epochs")
     for _, name, verdict, n in sorted(rows):

@@ -18,7 +18,18 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from mne.utils import logger, warn
 
-from .._stages import ARTIFACT, NREM, PRE_REM, REM, UNSCORED, WAKE
+from .._stages import (
+    ARTIFACT,
+    CONFIRMED,
+    CORRECTED,
+    NREM,
+    PRE_REM,
+    PROVENANCE,
+    REM,
+    SCORER,
+    UNSCORED,
+    WAKE,
+)
 from ..io._write import _atomic
 from ..scoring import ScoringResult
 
@@ -35,9 +46,6 @@ KEYS = {
     "4": REM,
     "5": ARTIFACT,
 }
-#: Provenance of an epoch's stage.
-SCORER, CONFIRMED, CORRECTED = "scorer", "expert-confirmed", "expert-corrected"
-PROVENANCE = (SCORER, CONFIRMED, CORRECTED)
 #: Format tag of the recovery file.
 RECOVERY_FORMAT = "mne-mousesleep-review/1"
 #: Share of the scored epochs in the queue as the least confident.

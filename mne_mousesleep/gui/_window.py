@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy import QtCore, QtGui, QtWidgets
 
-from .._stages import _zt_hours
+from .._stages import CONFIRMED, CORRECTED, SCORER, _zt_hours
 from ..viz import _LEVELS, STAGE_COLORS
 from ._session import KEYS
 
@@ -40,9 +40,9 @@ AUTOSAVE_MS = 2000
 #: Stage names in the probability lines, as their keys.
 _SHORT = {stage: key.upper() for key, stage in KEYS.items() if key.isalpha()}
 _PROVENANCE_WORDS = {
-    "scorer": "scorer",
-    "expert-confirmed": "confirmed",
-    "expert-corrected": "corrected",
+    SCORER: "scorer",
+    CONFIRMED: "confirmed",
+    CORRECTED: "corrected",
 }
 
 
@@ -234,7 +234,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._strip.setRect(
             QtCore.QRectF(self.hours[0], -0.95, end - self.hours[0], 0.4)
         )
-        corrected = np.flatnonzero(self.session.provenance == "expert-corrected")
+        corrected = np.flatnonzero(self.session.provenance == CORRECTED)
         self._dots.setData(
             x=self.hours[corrected] + self.session.epoch_length / 7200,
             y=level[corrected],

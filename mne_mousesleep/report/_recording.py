@@ -17,6 +17,8 @@ from mne.utils import _validate_type, logger, verbose
 from .._docs import fill_doc
 from .._stages import (
     ARTIFACT,
+    CONFIRMED,
+    CORRECTED,
     NREM,
     PRE_REM,
     REM,
@@ -446,8 +448,8 @@ def _reviewed_stages(sidecar, result):
     counts = table["provenance"].value_counts()
     record = dict(
         file=path.name,
-        confirmed=int(counts.get("expert-confirmed", 0)),
-        corrected=int(counts.get("expert-corrected", 0)),
+        confirmed=int(counts.get(CONFIRMED, 0)),
+        corrected=int(counts.get(CORRECTED, 0)),
     )
     logger.info(
         f"Using the expert's review {path.name}: {record['corrected']} epochs "

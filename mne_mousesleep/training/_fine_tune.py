@@ -14,7 +14,7 @@ import torch
 from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
-from .._stages import NREM, PRE_REM
+from .._stages import CONFIRMED, CORRECTED, NREM, PRE_REM
 from ..models import MouseSleepModel, load_model
 from ..scoring import ScoringOptions, predict_proba
 from ..scoring.gain import _apply_gain
@@ -24,7 +24,7 @@ from ._data import _Geometry, _Recording
 from ._fit import _scores
 
 #: Provenances that make an epoch an expert label.
-_EXPERT = ("expert-confirmed", "expert-corrected")
+_EXPERT = (CONFIRMED, CORRECTED)
 
 
 @dataclasses.dataclass(frozen=True)
