@@ -40,7 +40,7 @@ folder = Path(tempfile.mkdtemp())
 window = mne_mousesleep.review(
     raw, result, path=folder / "misleep_reviewed.csv", block=False, show=False
 )
-window.resize(1200, 760)
+window.resize(1200, 920)
 session = window.session
 print(f"{len(session.queue)} epochs in the review queue")
 for epoch, reason in list(session.queue_reasons().items())[:5]:
@@ -65,7 +65,7 @@ print(session.to_frame().iloc[first - 1 : first + 2])
 # The window as it looks (a screenshot of the offscreen window).
 shot = folder / "review.png"
 window.grab().save(str(shot))
-fig, ax = plt.subplots(figsize=(12, 7.6), layout="constrained")
+fig, ax = plt.subplots(figsize=(12, 9.2), layout="constrained")
 ax.imshow(plt.imread(shot))
 ax.set_axis_off()
 window.close()

@@ -103,3 +103,34 @@ def test_fine_tune_errors(online, lab):
         mms.fine_tune([raw], [table.drop(columns="provenance")])
     with pytest.raises(ValueError, match="not the review of this recording"):
         mms.fine_tune([raw.copy().crop(0, 600.0)], [table])
+
+
+def test_output_anchor_keeps_the_unreviewed_calls(online, lab):
+    """Corrections of a biased sample move fewer unreviewed calls when anchored."""
+    from mne_mousesleep.training._fine_tune import _anchor_targets, _expert_recording
+
+    raw, table, _ = lab
+    # Only the corrected epochs (the queue's kind of sample: all errors).
+    biased = table.assign(
+        provenance=np.where(
+            table["provenance"] == "expert-corrected", "expert-corrected", "scorer"
+        )
+    )
+    start = mms.load_model("grieger2021-5stage")
+    rec = _expert_recording(raw, biased, start.card, None, 0)
+    rows, log_proba = _anchor_targets(start._network, [rec], np.random.default_rng(0))
+    # The anchor's epochs are those without an expert label, with context.
+    assert (rec.labels[rows[:, 1]] == -1).all()
+    assert len(rows) == (rec.labels == -1).sum() - 2 * rec.geometry.n_context
+    assert np.allclose(np.exp(log_proba.numpy()).sum(axis=1), 1.0, atol=1e-5)
+    changed = {}
+    for weight in (0.0, 3.0):
+        result = mms.fine_tune(
+            [raw], [biased], model=start, anchor_outputs=weight, max_epochs=8,
+            lr=1e-3, seed=0,
+        )  # fmt: skip
+        assert not result.kept_start  # the start is wrong on every expert epoch
+        changed[weight] = result.n_changed[0]
+        drift = result.history["drift"]
+        assert (drift == 0).all() if weight == 0 else (drift > 0).all()
+    assert changed[3.0] < changed[0.0]

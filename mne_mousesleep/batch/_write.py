@@ -14,6 +14,7 @@ from .._fetch import _file_sha256 as _sha256
 from ..hypnogram import proba_to_stages, to_annotations
 from ..io import write_scoring
 from ..io._write import _atomic, _move, _tmp_path
+from ..report._recording import _review_record
 from ._jobs import _entities
 from ._staleness import _fingerprint, _known_hashes, _read_sidecar, _settings_sha256
 
@@ -76,6 +77,13 @@ def _sidecar(job, paths, run, result, figures):
     ``figures`` is the recording's row of the batch summary (hours, stages,
     quality, trust): a later run's summary shows it for a recording it skips.
     """
+    reviewed = job.out / f"{job.stem}_reviewed.csv"
+    review = None
+    if reviewed.is_file():
+        try:
+            review = _review_record(reviewed)[1]
+        except (OSError, ValueError) as err:  # not the window's file: said, not fatal
+            review = dict(file=reviewed.name, error=str(err))
     return dict(
         file=str(job.path),
         summary=figures,
@@ -85,6 +93,8 @@ def _sidecar(job, paths, run, result, figures):
         outputs=[p.name for p in paths.values()],
         **_entities(job),
         result=result.to_dict(),
+        # The expert's review beside the outputs (the batch never writes it).
+        review=review,
     )
 
 

@@ -332,18 +332,36 @@ def _cmd_train(args):
 def _cmd_review(args):
     """Review one recording in the window, or list a folder's recordings."""
     from ..batch._jobs import _find_jobs
-    from ..batch._one import _read_and_score
-    from ..batch._staleness import _read_sidecar
-    from ..io import read_recording
-    from ..scoring import ScoringOptions, ScoringResult
 
     jobs = _find_jobs([args.input], args.out_dir)
     if not jobs:
         print(f"error: no recording found in {args.input}", file=sys.stderr)
         return 1
     if args.input.is_dir():
-        return _list_for_review(jobs)
+        rows = _study_rows(jobs)
+        _print_study(rows)
+        if args.list:
+            return 0
+        from ..gui import review_study
+
+        by_path = {str(job.path): job for job in jobs}
+        review_study(rows, lambda row: _open_review(by_path[row["path"]], args, False))
+        return 0
     job = jobs[0]
+    path = job.out / f"{job.stem}_reviewed.csv"
+    stages = _open_review(job, args, True)
+    print(f"Reviewed scoring: {path if path.is_file() else 'not saved'}")
+    return 0 if stages is not None else 1
+
+
+def _open_review(job, args, block):
+    """Open a recording's review window with its batch scoring (else score it)."""
+    from ..batch._one import _read_and_score
+    from ..batch._staleness import _read_sidecar
+    from ..gui import review
+    from ..io import read_recording
+    from ..scoring import ScoringOptions, ScoringResult
+
     info = _read_sidecar(job)
     if info is not None and "result" in info:
         raw, _ = read_recording(job.source)
@@ -352,41 +370,45 @@ def _cmd_review(args):
     else:
         print(f"No scoring of {job.path.name} in {job.out}: scoring it first")
         raw, result = _read_and_score(job.source, ScoringOptions())
-    from ..gui import review
-
-    path = job.out / f"{job.stem}_reviewed.csv"
-    stages = review(
+    return review(
         raw,
         result,
         picks=args.picks,
         emg=None if str(args.emg).lower() == "none" else args.emg,
-        path=path,
+        path=job.out / f"{job.stem}_reviewed.csv",
         lights_on=args.lights_on,
+        block=block,
     )
-    print(f"Reviewed scoring: {path if path.is_file() else 'not saved'}")
-    return 0 if stages is not None else 1
 
 
-def _list_for_review(jobs):
-    """Print a folder's recordings, least trustworthy first, and their review."""
-    import pandas as pd
-
-    from .._stages import SCORER
+def _study_rows(jobs):
+    """Return a folder's recordings for review, the least trustworthy first."""
     from ..batch._staleness import _read_sidecar
 
     order = {"unreliable": 0, "review": 1, "ok": 2}
     rows = []
     for job in jobs:
         info = _read_sidecar(job) or {}
-        verdict = ((info.get("result") or {}).get("trust") or {}).get("verdict")
-        reviewed = job.out / f"{job.stem}_reviewed.csv"
-        n = "-"
-        if reviewed.is_file():
-            table = pd.read_csv(reviewed)
-            n = f"{int((table['provenance'] != SCORER).sum())}/{len(table)}"
-        rows.append((order.get(verdict, -1), job.path.name, verdict or "not scored", n))
+        trust = (info.get("result") or {}).get("trust") or {}
+        rows.append(
+            dict(
+                name=job.path.name,
+                path=str(job.path),
+                verdict=trust.get("verdict"),
+                reasons=list(trust.get("reasons") or []),
+                reviewed=job.out / f"{job.stem}_reviewed.csv",
+            )
+        )
+    return sorted(rows, key=lambda r: (order.get(r["verdict"], -1), r["name"]))
+
+
+def _print_study(rows):
+    """Print the study's recordings with their verdict and review."""
+    from ..gui._session import _reviewed_counts
+
     print(f"{'recording':32s} {'trust':12s} reviewed epochs")
-    for _, name, verdict, n in sorted(rows):
-        print(f"{name:32s} {verdict:12s} {n}")
+    for row in rows:
+        counts = _reviewed_counts(row["reviewed"])
+        n = "-" if counts is None else f"{counts[0]}/{counts[1]}"
+        print(f"{row['name']:32s} {row['verdict'] or 'not scored':12s} {n}")
     print("Open one: mne-mousesleep review <recording> [--out-dir ...]")
-    return 0

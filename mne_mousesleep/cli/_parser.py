@@ -316,9 +316,10 @@ def _add_review(sub, common):
         help="review and correct the scores of a recording in a window",
         description="Open a recording with its scoring (the batch's outputs next "
         "to it, or in --out-dir; else it is scored first) in the review window; "
-        "ctrl+s saves <name>_reviewed.csv beside the outputs. With a folder, list "
-        "its recordings, least trustworthy first, with how many epochs of each "
-        "were reviewed. Needs the [gui] extra.",
+        "ctrl+s saves <name>_reviewed.csv beside the outputs. With a folder, a "
+        "list of its recordings opens (and is printed), least trustworthy first, "
+        "with how many epochs of each were reviewed; Enter opens one. Needs the "
+        "[gui] extra.",
     )
     p_review.add_argument("input", type=Path, help="a recording, or a folder of them")
     p_review.add_argument(
@@ -330,6 +331,11 @@ def _add_review(sub, common):
     )
     p_review.add_argument(
         "--lights-on", default=None, metavar="HH:MM", help="shade the dark phases"
+    )
+    p_review.add_argument(
+        "--list",
+        action="store_true",
+        help="with a folder: print the list only (no window)",
     )
     p_review.set_defaults(func=_cmd_review)
 

@@ -22,15 +22,27 @@ from ..scoring import ScoringResult
 from ..scoring.check import _find_emg, _find_parietal, _resolve_emg
 from ._session import KEYS, PROVENANCE, ReviewSession
 
-__all__ = ["KEYS", "PROVENANCE", "ReviewSession", "ReviewWindow", "review"]
+__all__ = [
+    "KEYS",
+    "PROVENANCE",
+    "ReviewSession",
+    "ReviewWindow",
+    "StudyWindow",
+    "review",
+    "review_study",
+]
 
 
 def __getattr__(name):
-    """``ReviewWindow`` on first use: Qt is imported only then."""
+    """``ReviewWindow`` and ``StudyWindow`` on first use: Qt is imported only then."""
     if name == "ReviewWindow":
         from ._window import ReviewWindow
 
         return ReviewWindow
+    if name == "StudyWindow":
+        from ._study import StudyWindow
+
+        return StudyWindow
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -47,6 +59,8 @@ def review(
     path=None,
     lights_on=None,
     n_neighbours=1,
+    display_filter=False,
+    scalings=None,
     recover=None,
     block=True,
     show=True,
@@ -55,9 +69,11 @@ def review(
 
     The window shows the whole recording (hypnogram, the scorer's
     confidence, the review queue, dark phases) and the EEG and EMG of the
-    current epoch with its neighbours; keys label, move, select, undo and
-    save (``?`` shows them). Each epoch keeps its provenance: the scorer's
-    stage, confirmed by the expert or corrected. Changes are autosaved to a
+    current epoch with its neighbours, the EEG's spectrogram and the power of
+    the epochs around it (EEG delta and theta, EMG with the EMG step's
+    threshold); keys label, move, select, undo and save (``?`` shows them).
+    Each epoch keeps its provenance: the scorer's stage, confirmed by the
+    expert or corrected. Changes are autosaved to a
     recovery file every 2 s; reopening after a crash offers to recover them.
 
     Parameters
@@ -81,7 +97,16 @@ def review(
     lights_on : str | None
         ``"HH:MM"`` of lights on: dark phases are shaded.
     n_neighbours : int
-        Epochs shown on each side of the current one (0-4, default 1).
+        Epochs shown on each side of the current one (0-4, default 1; keys
+        ``[`` and ``]``).
+    display_filter : bool
+        Whether the traces start filtered for the eye (EEG 0.5-30 Hz, EMG
+        above 10 Hz; key ``f``). The scores and the recording are not.
+    scalings : dict | None
+        Half the height of a channel's trace in µV, by channel name (keys
+        ``+``/``-`` and the mouse wheel change them); a channel not given gets
+        1.1 times the 99.5th percentile of its absolute value on the first
+        screen.
     recover : bool | None
         Whether to load the recovery file of unsaved changes if there is
         one; None asks in a dialog (with ``show=True``), else does not.
@@ -116,14 +141,7 @@ def review(
     result = _as_result(scoring, raw)
     eeg = _eeg_channel(raw, result, picks)
     emg_name, _ = _resolve_emg(raw, emg) if emg != "auto" else _find_emg(raw)
-    try:
-        import pyqtgraph  # noqa: F401
-        from qtpy import QtWidgets  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            f"The review window needs qtpy, a Qt binding and pyqtgraph ({err}): "
-            f"{GUI_EXTRA}."
-        ) from None
+    _require_qt()
     from ._window import ReviewWindow
 
     app = _qt_app()
@@ -133,13 +151,75 @@ def review(
             recover = _ask_recover(session)
         if recover:
             session.recover()
-    window = ReviewWindow(raw, session, eeg, emg_name, lights_on, n_neighbours)
+    window = ReviewWindow(
+        raw, session, eeg, emg_name, lights_on, n_neighbours, display_filter, scalings
+    )
     if show:
         window.show()
     if not block:
         return window
     app.exec()
     return window.reviewed_stages()
+
+
+def review_study(rows, open_recording, *, block=True, show=True):
+    """List a study's recordings to review; Enter or a double click opens one.
+
+    The list shows each recording's trust verdict and its reasons, and how
+    many of its epochs were reviewed (confirmed or corrected) and corrected,
+    read from its ``<name>_reviewed.csv``; it is updated when a review
+    window closes. ``mne-mousesleep review FOLDER`` opens it.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per recording, in the order shown (the command line puts the
+        least trustworthy first): ``name`` (str), ``verdict`` (``"ok"``,
+        ``"review"``, ``"unreliable"`` or None: not scored), ``reasons`` (list
+        of str) and ``reviewed`` (path of its reviewed scoring, which need not
+        exist yet).
+    open_recording : callable
+        ``open_recording(row)`` opens that recording's review window and
+        returns it without blocking (``review(..., block=False)``).
+    block : bool
+        Wait until the list is closed (default); False returns it at once.
+    show : bool
+        Show the window (False: for tests and screenshots).
+
+    Returns
+    -------
+    window : mne_mousesleep.gui.StudyWindow
+        The list (a Qt main window).
+
+    Raises
+    ------
+    ImportError
+        If qtpy, a Qt binding or pyqtgraph is not installed (the ``[gui]``
+        extra).
+    """
+    _validate_type(rows, (list, tuple), "rows")
+    _require_qt()
+    from ._study import StudyWindow
+
+    app = _qt_app()
+    window = StudyWindow(rows, open_recording)
+    if show:
+        window.show()
+    if block:
+        app.exec()
+    return window
+
+
+def _require_qt():
+    """Raise an ImportError naming the ``[gui]`` extra if it is not installed."""
+    try:
+        import pyqtgraph  # noqa: F401
+        from qtpy import QtWidgets  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            f"The review window needs qtpy, a Qt binding and pyqtgraph ({err}): "
+            f"{GUI_EXTRA}."
+        ) from None
 
 
 def _qt_app():

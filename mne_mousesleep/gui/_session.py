@@ -61,8 +61,9 @@ class ReviewSession:
         The scorer's result (its stages are the starting point).
     path : path-like | None
         Where :meth:`save` writes the reviewed scoring (a CSV table); None:
-        nothing is saved. A recovery file ``<path>.recovery.json`` is kept
-        beside it by :meth:`autosave`.
+        nothing is saved. If it exists (a review saved earlier), the session
+        starts from it: its stages and provenance. A recovery file
+        ``<path>.recovery.json`` is kept beside it by :meth:`autosave`.
 
     Attributes
     ----------
@@ -77,6 +78,12 @@ class ReviewSession:
     messages : list of str
         What the session found when opening (a recovery, a corrupted
         recovery file kept aside, another window).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` holds a file that is not a review of this scoring (other
+        epochs, unknown stages or provenance).
     """
 
     def __init__(self, result, path=None):
@@ -106,6 +113,45 @@ class ReviewSession:
                     f"{self.path.name} is open in another review window: this one "
                     "is read-only (nothing it changes is saved)"
                 )
+            if self.path.is_file():
+                self._load_saved()
+
+    def _load_saved(self):
+        """Start from the review saved at ``path`` (reopening never loses it).
+
+        Raises a ValueError naming the file if it is not a review of this
+        scoring (other epochs, unknown stage or provenance).
+        """
+        from ..report._recording import _review_record
+
+        try:
+            table, record = _review_record(self.path)
+            stages = table["stage"].astype(str).to_numpy(object)
+            provenance = table["provenance"].astype(str).to_numpy(object)
+            if len(table) != len(self.stages):
+                raise ValueError(
+                    f"it holds {len(table)} epochs, this scoring {len(self.stages)}"
+                )
+            if "onset" in table and not np.allclose(
+                table["onset"].to_numpy(float), self.onsets
+            ):
+                raise ValueError("its epochs start at other times")
+            unknown = set(provenance) - set(PROVENANCE)
+            unknown |= set(stages) - set(KEYS.values()) - {UNSCORED}
+            if unknown:
+                raise ValueError(f"unknown stage or provenance {sorted(unknown)}")
+        except (OSError, ValueError, KeyError) as err:
+            self.close()
+            raise ValueError(
+                f"{self.path} is not a review of this scoring ({err}): move it "
+                "aside or pass another path."
+            ) from None
+        self.stages, self.provenance = stages, provenance
+        self._say(
+            f"Opened the saved review {self.path.name}: {record['corrected']} epochs "
+            f"corrected, {record['confirmed']} confirmed",
+            problem=False,
+        )
 
     # --- what the expert does ---------------------------------------------------
 
@@ -331,11 +377,34 @@ class ReviewSession:
             raise RuntimeError("No file to save to: pass path=.")
         table = self.to_frame()
         _atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+        self._record_in_sidecar(path)
         self.dirty = False
         if path == self.path:
             self.recovery_path.unlink(missing_ok=True)
         logger.info(f"Reviewed scoring saved to {path}")
         return path
+
+    def _record_in_sidecar(self, path):
+        """Record the review in the batch's sidecar beside it, if there is one.
+
+        ``<name>_reviewed.csv`` -> ``<name>_scoring.json``: its ``review`` entry
+        (file, sha256, epochs confirmed and corrected, the runs of expert
+        epochs) is replaced, atomically; nothing else of it changes.
+        """
+        from ..report._recording import _review_record
+
+        name = Path(path).name
+        if not name.endswith("_reviewed.csv"):
+            return
+        sidecar = Path(path).with_name(name[: -len("_reviewed.csv")] + "_scoring.json")
+        try:
+            info = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            return  # no sidecar (a review outside the batch), or not ours
+        if not isinstance(info, dict):
+            return
+        info["review"] = _review_record(path)[1]
+        _atomic(sidecar, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
 
     @property
     def recovery_path(self):
@@ -445,7 +514,8 @@ def _queue_reasons(result, scorer):
 
     The least confident scored epochs (:data:`QUEUE_FRACTION` of them, by the
     probability of their most probable class, at least one), the epochs
-    whose call the HMM changed, and the unscored epochs with their reason.
+    whose call the HMM changed, those the EMG step moved to Wake, and the
+    unscored epochs with their reason.
     """
     reasons = {}
     scored = result.scored
@@ -461,6 +531,9 @@ def _queue_reasons(result, scorer):
         ]
         for k in np.flatnonzero(scored & (network != scorer)):
             reasons[int(k)] = "the HMM changed the call"
+    for k in result.emg.get("changed_epochs") or []:
+        if 0 <= k < len(scorer):
+            reasons[int(k)] = "the EMG step moved the call to Wake"
     unscored = dict(
         (int(round(onset / result.epoch_length)), reason)
         for onset, reason in result.quality.get("unscored_epochs", [])
@@ -468,3 +541,16 @@ def _queue_reasons(result, scorer):
     for k in np.flatnonzero(scorer == UNSCORED):
         reasons[int(k)] = f"unscored: {unscored.get(int(k), 'no probabilities')}"
     return reasons
+
+
+def _reviewed_counts(path):
+    """(epochs confirmed or corrected, epochs, corrected) of a review, or None."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+        provenance = table["provenance"]
+    except (OSError, ValueError, KeyError):
+        return None
+    expert = provenance.isin((CONFIRMED, CORRECTED))
+    return int(expert.sum()), len(table), int((provenance == CORRECTED).sum())

@@ -98,7 +98,10 @@ def _read_table(
     values = _map_labels(labels, mapping, "labels")
     if any(v is None for v in values):
         raise ValueError("Rows of a per-epoch table cannot be ignored (None).")
-    return _make_stages(values, onsets, {"epoch_length": float(epoch_length)})
+    attrs = {"epoch_length": float(epoch_length)}
+    if "provenance" in table.columns:  # a reviewed scoring: kept with the stages
+        attrs["provenance"] = table["provenance"].astype(str).tolist()
+    return _make_stages(values, onsets, attrs)
 
 
 def _check_grid(onsets, epoch_length, name):
@@ -138,6 +141,9 @@ def _write_table(values, stages, proba, path, overwrite, **kw):
             "stage": list(values),
         }
     )
+    provenance = stages.attrs.get("provenance")
+    if provenance is not None and len(provenance) == len(values):
+        table["provenance"] = list(provenance)  # a review's: who gave the stage
     _write_text(
         path, table.to_csv(sep=sep, index=False, lineterminator="\n"), overwrite
     )

@@ -15,6 +15,7 @@ from mne.time_frequency import psd_array_welch
 from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
+from .._fetch import _file_sha256
 from .._stages import (
     ARTIFACT,
     CONFIRMED,
@@ -429,33 +430,63 @@ def _reviewed_stages(sidecar, result):
     """Return the stages to report: the expert's review beside the outputs, if any.
 
     Returns the stages (those of ``result`` without a review) and the review
-    record (None without one): its file and the epochs confirmed and
-    corrected. A review of another length is refused (ValueError).
+    record (None without one, see :func:`_review_record`). A review of
+    another length is refused (ValueError).
     """
     stem = Path(sidecar).name[: -len("_scoring.json")]
     path = Path(sidecar).with_name(f"{stem}_reviewed.csv")
     stages = result.stages()
     if not path.is_file():
         return stages, None
-    table = pd.read_csv(path)
-    if len(table) != len(stages) or not {"stage", "provenance"} <= set(table):
+    table, record = _review_record(path)
+    if len(table) != len(stages):
         raise ValueError(
             f"{path.name} holds {len(table)} epochs, the scoring {len(stages)}: "
             "it is not the review of this scoring (review it again)."
         )
     reviewed = stages.copy()
     reviewed[:] = table["stage"].to_numpy(object)
-    counts = table["provenance"].value_counts()
-    record = dict(
-        file=path.name,
-        confirmed=int(counts.get(CONFIRMED, 0)),
-        corrected=int(counts.get(CORRECTED, 0)),
-    )
     logger.info(
         f"Using the expert's review {path.name}: {record['corrected']} epochs "
         f"corrected, {record['confirmed']} confirmed"
     )
     return reviewed, record
+
+
+def _review_record(path):
+    """Read a reviewed scoring (``<name>_reviewed.csv``) and describe it.
+
+    Returns the table and the record the sidecar and the reports keep: the
+    file, its sha256, the epochs, how many the expert confirmed and
+    corrected, and the provenance of the expert's epochs as runs ``[first
+    epoch, number of epochs, provenance]`` (the others are the scorer's).
+    Raises ValueError if the table lacks its ``stage`` or ``provenance``
+    column.
+    """
+    path = Path(path)
+    table = pd.read_csv(path)
+    if not {"stage", "provenance"} <= set(table):
+        raise ValueError(
+            f"{path.name} lacks the columns stage and provenance: it is not a "
+            "reviewed scoring saved by the review window."
+        )
+    provenance = table["provenance"].to_numpy(object)
+    edges = np.flatnonzero(np.r_[True, provenance[1:] != provenance[:-1], True])
+    runs = [
+        [int(a), int(b - a), str(provenance[a])]
+        for a, b in zip(edges[:-1], edges[1:])
+        if provenance[a] in (CONFIRMED, CORRECTED)
+    ]
+    counts = table["provenance"].value_counts()
+    record = dict(
+        file=path.name,
+        sha256=_file_sha256(path),
+        n_epochs=len(table),
+        confirmed=int(counts.get(CONFIRMED, 0)),
+        corrected=int(counts.get(CORRECTED, 0)),
+        expert_runs=runs,
+    )
+    return table, record
 
 
 def _describe_review(review):

@@ -312,7 +312,8 @@ def _apply_atonia(values, classes, log_power):
     When the mixture is undecided (e.g. a few minutes of recording), REM and
     pre-REM calls whose EMG is well above the NREM calls' (:func:`_above_nrem`)
     are moved to Wake instead. Returns the new probabilities (``values`` is not
-    changed) and the record: the fit, the number of epochs changed per rule,
+    changed) and the record: the fit, the number of epochs changed per rule
+    and which (``changed_epochs``, epoch indices),
     the share of REM calls on awake-level EMG before the change and the
     median EMG power of the REM calls over the NREM calls'.
     """
@@ -326,7 +327,7 @@ def _apply_atonia(values, classes, log_power):
     undecided = not info["informative"]
     if undecided:  # REM still needs atonia: the NREM calls' tone decides
         high, info["above_nrem"] = _above_nrem(log_power[:n], best, classes)
-    changed = {}
+    changed, epochs = {}, []
     for stage, (target, _) in RULES.items():
         if stage not in classes:
             continue
@@ -335,8 +336,10 @@ def _apply_atonia(values, classes, log_power):
         values[idx, classes.index(target)] += values[idx, col]
         values[idx, col] = 0.0
         changed[stage] = int(len(idx))
+        epochs.extend(int(k) for k in idx)
     rem = best == classes.index("REM") if "REM" in classes else np.zeros(n, bool)
     info["n_changed"] = changed
+    info["changed_epochs"] = sorted(epochs)
     info["n_high"] = int(high.sum())
     info["rem_tone_over_nrem"] = _rem_tone_over_nrem(log_power[:n], best, classes)
     info["rem_on_awake_emg"] = (

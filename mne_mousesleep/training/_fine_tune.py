@@ -25,6 +25,8 @@ from ._fit import _scores
 
 #: Provenances that make an epoch an expert label.
 _EXPERT = (CONFIRMED, CORRECTED)
+#: Most epochs not labelled by the expert kept for the output anchor.
+ANCHOR_WINDOWS = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +53,9 @@ class FineTuning:
         Per recording, the epochs not labelled by the expert whose call
         changes with the new model (rescored with the default steps).
     history : pandas.DataFrame
-        Per training epoch: the training loss, the anchor penalty and the
-        held-out mean F1.
+        Per training epoch: the training loss (``loss``), the weight penalty
+        (``anchor``), the output anchor's divergence (``drift``, nats) and
+        the held-out mean F1 (``f1``).
     proba : list of DataFrame | None
         Per recording, the new model's probabilities (default steps, as
         :func:`~mne_mousesleep.predict_proba` gives them); None when the start
@@ -78,6 +81,7 @@ def fine_tune(
     model=None,
     picks=None,
     anchor=1.0,
+    anchor_outputs=1.0,
     lr=1e-4,
     max_epochs=30,
     patience=4,
@@ -91,9 +95,17 @@ def fine_tune(
     Starts from the scorer's weights and trains on the expert's labels only
     (epochs of provenance ``expert-confirmed`` or ``expert-corrected``): a
     share of them (``holdout``, stratified by stage) is held out to stop
-    early and to compare with the start, and a penalty pulls the weights
-    toward the starting ones (L2-SP, Li et al. 2018). If no training epoch
-    beats the start on the held-out epochs, the start is kept. Then each
+    early and to compare with the start, and two penalties keep the scorer
+    near its start: one pulls the weights toward the starting ones (L2-SP,
+    Li et al. 2018), the other the probabilities of the epochs the expert
+    did not label toward the starting network's (their Kullback-Leibler
+    divergence, as in "Learning without Forgetting", Li & Hoiem 2017; these
+    epochs give no label, only the start's own output). The expert reviews
+    the least confident epochs first (the review queue), a sample of the
+    recording that is not typical of it; the second penalty stops the
+    corrections of those epochs from moving the calls of the typical ones.
+    If no training epoch beats the start on the held-out epochs, the start
+    is kept. Then each
     recording is rescored with both models, and the calls that change are
     counted, for the reviewer to keep or discard the new model.
 
@@ -113,6 +125,11 @@ def fine_tune(
         Input channel(s), as for :func:`~mne_mousesleep.predict_proba`.
     anchor : float
         Weight of the penalty ``sum((w - w_start) ** 2)`` added to the loss.
+    anchor_outputs : float
+        Weight of the mean Kullback-Leibler divergence (nats) of the tuned
+        network's probabilities from the starting network's, on a batch of
+        epochs the expert did not label (at most 4,096 of them, drawn once),
+        added to the loss; 0 trains on the expert epochs alone.
     lr : float
         Learning rate of Adam.
     max_epochs : int
@@ -168,9 +185,10 @@ def fine_tune(
     train_rows, hold_rows = _split_rows(rows, holdout, rng)
     net = copy.deepcopy(start._network).float()
     f1_start = _scores(net, recs, hold_rows, card.classes)[1]
+    free = _anchor_targets(net, recs, rng) if anchor_outputs > 0 else None
     best, history = _train(
-        net, recs, train_rows, hold_rows, card.classes, anchor, lr, max_epochs,
-        patience, batch_size, seed,
+        net, recs, train_rows, hold_rows, card.classes, (anchor, anchor_outputs, free),
+        lr, max_epochs, patience, batch_size, seed,
     )  # fmt: skip
     f1_tuned = best[0]
     kept = not f1_tuned > f1_start
@@ -276,9 +294,42 @@ def _split_rows(rows, holdout, rng):
     return rows[~mask], rows[mask]
 
 
-def _train(net, recs, train_rows, hold_rows, classes, anchor, lr, max_epochs,
+def _anchor_targets(net, recs, rng):
+    """Return the epochs without an expert label and the start's log-probabilities.
+
+    Returns ``(rows, log_proba)``: rows (recording, epoch, -1) of at most
+    :data:`ANCHOR_WINDOWS` epochs with full context and no expert label, and
+    the starting network's log-probabilities of them (tensor), or None when
+    every epoch is labelled.
+    """
+    rows = []
+    for r, rec in enumerate(recs):
+        n_ctx = rec.geometry.n_context
+        k = np.arange(n_ctx, len(rec.labels) - n_ctx)
+        k = k[rec.labels[k] < 0]
+        rows.extend((r, kk, -1) for kk in k)
+    if not rows:
+        return None
+    rows = np.array(rows, dtype=int)
+    if len(rows) > ANCHOR_WINDOWS:
+        rows = rows[np.sort(rng.choice(len(rows), ANCHOR_WINDOWS, replace=False))]
+    net.eval()
+    with torch.inference_mode():
+        out = [
+            net(torch.from_numpy(_plain_windows(recs, rows[b0 : b0 + 512])))
+            for b0 in range(0, len(rows), 512)
+        ]
+    return rows, torch.cat(out)
+
+
+def _train(net, recs, train_rows, hold_rows, classes, anchors, lr, max_epochs,
            patience, batch_size, seed):  # fmt: skip
-    """Adam with the L2-SP anchor; the best held-out state and the history."""
+    """Adam with the two anchors; the best held-out state and the history.
+
+    ``anchors`` is (weight of L2-SP, weight of the output anchor, its targets
+    from :func:`_anchor_targets` or None).
+    """
+    anchor, anchor_outputs, free = anchors
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed + 1)
     start = {n: p.detach().clone() for n, p in net.named_parameters()}
@@ -287,7 +338,7 @@ def _train(net, recs, train_rows, hold_rows, classes, anchor, lr, max_epochs,
     rows, waited = [], 0
     for epoch in range(1, max_epochs + 1):
         net.train()
-        losses, penalties = [], []
+        losses, penalties, drifts = [], [], []
         order = rng.permutation(len(train_rows))
         for b0 in range(0, len(order), batch_size):
             batch = train_rows[order[b0 : b0 + batch_size]]
@@ -297,14 +348,29 @@ def _train(net, recs, train_rows, hold_rows, classes, anchor, lr, max_epochs,
             penalty = sum(
                 ((p - start[n]) ** 2).sum() for n, p in net.named_parameters()
             )
+            total = loss + anchor * penalty
+            if free is not None:
+                pick = rng.choice(len(free[0]), min(batch_size, len(free[0])))
+                x_free = torch.from_numpy(_plain_windows(recs, free[0][pick]))
+                drift = torch.nn.functional.kl_div(
+                    net(x_free), free[1][pick], reduction="batchmean", log_target=True
+                )
+                total = total + anchor_outputs * drift
+                drifts.append(drift.detach().item())
             opt.zero_grad()
-            (loss + anchor * penalty).backward()
+            total.backward()
             opt.step()
             losses.append(loss.detach().item())
             penalties.append(penalty.detach().item())
         f1 = _scores(net, recs, hold_rows, classes)[1]
         rows.append(
-            dict(epoch=epoch, loss=np.mean(losses), anchor=np.mean(penalties), f1=f1)
+            dict(
+                epoch=epoch,
+                loss=np.mean(losses),
+                anchor=np.mean(penalties),
+                drift=np.mean(drifts) if drifts else 0.0,
+                f1=f1,
+            )
         )
         if f1 > best[0]:
             best, waited = (f1, copy.deepcopy(net.state_dict())), 0
