@@ -527,6 +527,17 @@ def test_queue_and_overview_mark_the_steps(qtbot, scored, tmp_path):
     reasons = session.queue_reasons()
     assert reasons[30] == reasons[31] == "the EMG step moved the call to Wake"
     assert {30, 31} <= set(session.queue)
+    # REM straight after Wake (what the trust verdict counts) is queued.
+    stages = session.scorer.copy()
+    stages[40:42], stages[42:44] = "Wake", "REM"
+    proba = np.zeros_like(result.proba)
+    for ii, name in enumerate(result.classes):
+        proba[stages == name, ii] = 1.0
+    proba[stages == "unscored"] = np.nan
+    jumpy = ReviewSession(
+        dataclasses.replace(moved, proba=proba, hmm=None), None
+    ).queue_reasons()
+    assert jumpy[42].startswith("REM straight after Wake") and 43 not in jumpy
     win = mms.review(raw, moved, block=False, show=False)
     qtbot.addWidget(win)
     # The unscored first epoch is black above the stages, the rest is not.
@@ -577,3 +588,37 @@ def test_keys_do_not_drop_references_to_none(qtbot, window):
         _key(qtbot, window, Qt.Key_Right)
     window.grab()
     assert sys.getrefcount(None) >= before - 20  # a few temporary ones at most
+
+
+def test_recovery_after_a_real_kill(scored, tmp_path):
+    """A process killed by SIGKILL mid-review: the next session recovers."""
+    import signal
+    import subprocess
+    import textwrap
+
+    _, result = scored
+    state = tmp_path / "result.json"
+    state.write_text(json.dumps(result.to_dict()))
+    path = tmp_path / "M3_reviewed.csv"
+    code = textwrap.dedent(
+        f"""
+        import json, os, signal
+        from mne_mousesleep import ScoringResult
+        from mne_mousesleep.gui import ReviewSession
+        result = ScoringResult.from_dict(json.loads(open({str(state)!r}).read()))
+        session = ReviewSession(result, {str(path)!r})
+        session.label([10, 11], "artifact")
+        session.confirm(12)
+        session.autosave()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    assert not path.exists()  # never saved
+    session = ReviewSession(result, path)  # the dead process's lock is gone
+    assert not session.read_only and session.has_recovery()
+    assert session.recover() == 3
+    assert list(session.stages[10:12]) == ["artifact", "artifact"]
+    assert session.provenance[12] == "expert-confirmed"
+    session.close()

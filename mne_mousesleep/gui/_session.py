@@ -514,8 +514,9 @@ def _queue_reasons(result, scorer):
 
     The least confident scored epochs (:data:`QUEUE_FRACTION` of them, by the
     probability of their most probable class, at least one), the epochs
-    whose call the HMM changed, those the EMG step moved to Wake, and the
-    unscored epochs with their reason.
+    whose call the HMM changed, those the EMG step moved to Wake, REM epochs
+    straight after Wake (which the trust verdict counts), and the unscored
+    epochs with their reason.
     """
     reasons = {}
     scored = result.scored
@@ -534,6 +535,10 @@ def _queue_reasons(result, scorer):
     for k in result.emg.get("changed_epochs") or []:
         if 0 <= k < len(scorer):
             reasons[int(k)] = "the EMG step moved the call to Wake"
+    # What the trust verdict counts against the scorer: REM straight after
+    # Wake (mice do not go from Wake into REM).
+    for k in np.flatnonzero((scorer[1:] == REM) & (scorer[:-1] == WAKE)) + 1:
+        reasons[int(k)] = "REM straight after Wake (mice do not do this)"
     unscored = dict(
         (int(round(onset / result.epoch_length)), reason)
         for onset, reason in result.quality.get("unscored_epochs", [])

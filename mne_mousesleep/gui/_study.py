@@ -74,7 +74,9 @@ class StudyWindow(QtWidgets.QMainWindow):
                 self.table.setItem(ii, jj, item)
 
     def _closed(self, index):
-        self.windows.pop(index, None)
+        window = self.windows.pop(index, None)
+        if window is not None:  # freed now, on this thread, not by the GC
+            window.deleteLater()
         self.refresh()
 
     def open(self, index):

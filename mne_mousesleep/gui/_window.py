@@ -178,6 +178,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def _build_overview(self, lights_on):
         hyp = self.overview.addPlot(row=0, col=0)
         hyp.setLabel("left", "stage")
+        hyp.hideAxis("bottom")  # the confidence's below says the hours
         levels = sorted(_LEVELS.items(), key=lambda kv: kv[1])
         hyp.getAxis("left").setTicks([[(v, s) for s, v in levels]])
         hyp.setYRange(-1.0, 4.5, padding=0)
@@ -792,6 +793,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
                     out["stages"] = np.asarray(stages, dtype=object)
             except Exception as err:  # shown in the window, never lost
                 out["error"] = err
+
+        # torch imports its compiler on the first optimizer: done here, on
+        # the window's thread (that import in the worker thread hung while
+        # the Qt loop ran).
+        import torch._dynamo  # noqa: F401
 
         thread = threading.Thread(target=run, daemon=True)
         self._teaching = (thread, out)
