@@ -73,6 +73,9 @@ class ReviewSession:
         ``"scorer"``, ``"expert-confirmed"`` or ``"expert-corrected"``.
     queue : array of int
         The epochs to review, in time order (see :meth:`queue_reasons`).
+    hmm_changed, emg_changed : array of int
+        The epochs whose call the HMM changed, and those the EMG step moved
+        to Wake.
     read_only : bool
         True when another window holds the same file: nothing is written.
     messages : list of str
@@ -98,7 +101,10 @@ class ReviewSession:
         self._undo, self._redo = [], []
         self.dirty = False
         self.messages = []
-        self._reasons = _queue_reasons(result, self.scorer)
+        self.hmm_changed, self.emg_changed = _changed_by_steps(result, self.scorer)
+        self._reasons = _queue_reasons(
+            result, self.scorer, self.hmm_changed, self.emg_changed
+        )
         self.queue = np.array(sorted(self._reasons), dtype=int)
         self.path = None if path is None else Path(path)
         self.read_only = False
@@ -509,14 +515,36 @@ class ReviewSession:
             logger.info(message)
 
 
-def _queue_reasons(result, scorer):
+def _changed_by_steps(result, scorer):
+    """Return the epochs whose call the HMM changed and those the EMG step moved.
+
+    The HMM's: scored epochs whose stage differs from the most probable class
+    of the probabilities; the EMG step's: its record's ``changed_epochs``
+    within the recording. Both arrays of int, in time order.
+    """
+    scored = result.scored
+    network = np.full(len(scorer), None, dtype=object)
+    network[scored] = np.asarray(result.classes, dtype=object)[
+        result.proba[scored].argmax(axis=1)
+    ]
+    hmm = np.flatnonzero(scored & (network != scorer))
+    emg = np.array(
+        sorted(
+            k for k in result.emg.get("changed_epochs") or [] if 0 <= k < len(scorer)
+        ),
+        dtype=int,
+    )
+    return hmm, emg
+
+
+def _queue_reasons(result, scorer, hmm_changed, emg_changed):
     """Why each epoch is in the review queue (epoch -> reason).
 
     The least confident scored epochs (:data:`QUEUE_FRACTION` of them, by the
     probability of their most probable class, at least one), the epochs
-    whose call the HMM changed, those the EMG step moved to Wake, REM epochs
-    straight after Wake (which the trust verdict counts), and the unscored
-    epochs with their reason.
+    whose call the HMM changed and those the EMG step moved to Wake
+    (:func:`_changed_by_steps`), REM epochs straight after Wake (which the
+    trust verdict counts), and the unscored epochs with their reason.
     """
     reasons = {}
     scored = result.scored
@@ -526,15 +554,10 @@ def _queue_reasons(result, scorer):
         n_least = max(1, int(round(QUEUE_FRACTION * scored.sum())))
         for k in np.argsort(top, kind="stable")[:n_least]:
             reasons[int(k)] = f"least confident ({top[k]:.2f})"
-        network = np.full(len(scorer), None, dtype=object)
-        network[scored] = np.asarray(result.classes, dtype=object)[
-            result.proba[scored].argmax(axis=1)
-        ]
-        for k in np.flatnonzero(scored & (network != scorer)):
-            reasons[int(k)] = "the HMM changed the call"
-    for k in result.emg.get("changed_epochs") or []:
-        if 0 <= k < len(scorer):
-            reasons[int(k)] = "the EMG step moved the call to Wake"
+    for k in hmm_changed:
+        reasons[int(k)] = "the HMM changed the call"
+    for k in emg_changed:
+        reasons[int(k)] = "the EMG step moved the call to Wake"
     # What the trust verdict counts against the scorer: REM straight after
     # Wake (mice do not go from Wake into REM).
     for k in np.flatnonzero((scorer[1:] == REM) & (scorer[:-1] == WAKE)) + 1:
@@ -549,13 +572,18 @@ def _queue_reasons(result, scorer):
 
 
 def _reviewed_counts(path):
-    """(epochs confirmed or corrected, epochs, corrected) of a review, or None."""
+    """(epochs confirmed or corrected, epochs, corrected) of a review, or None.
+
+    None when there is no review at ``path`` or it cannot be read as one
+    (:func:`~mne_mousesleep.report._recording._review_record`).
+    """
+    from ..report._recording import _review_record
+
     if path is None or not Path(path).is_file():
         return None
     try:
-        table = pd.read_csv(path)
-        provenance = table["provenance"]
-    except (OSError, ValueError, KeyError):
+        _, record = _review_record(path)
+    except (OSError, ValueError):
         return None
-    expert = provenance.isin((CONFIRMED, CORRECTED))
-    return int(expert.sum()), len(table), int((provenance == CORRECTED).sum())
+    expert = record["confirmed"] + record["corrected"]
+    return expert, record["n_epochs"], record["corrected"]

@@ -218,13 +218,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         )
         conf.addItem(marks)
         # What the steps changed, and the unscored stretches (a strip).
-        result, n = self.session.result, self.n_epochs
-        emg_changed = np.array(
-            [k for k in result.emg.get("changed_epochs") or [] if 0 <= k < n], int
-        )
-        hmm_changed = np.array(
-            [k for k, why in self.session.queue_reasons().items() if "HMM" in why], int
-        )
+        emg_changed, hmm_changed = self.session.emg_changed, self.session.hmm_changed
         for epochs, y, symbol, colour in (
             (emg_changed, 0.22, "d", "#8d5524"),
             (hmm_changed, 0.38, "s", "#1d3557"),
