@@ -22,8 +22,9 @@ from .._device import _resolve_device
 from .._docs import fill_doc
 from ..io._write import _atomic, _check_writable
 from ..scoring._options import _takes_options
+from ..scoring.animals import _animal_options
 from ._jobs import FORMATS, _find_jobs, _outputs
-from ._one import _Run
+from ._one import _for_job, _Run
 from ._staleness import _settings, _state
 from ._workers import _run
 from ._write import stage_summary
@@ -33,7 +34,7 @@ __all__ = ["FORMATS", "score_files", "stage_summary"]
 #: The most worker processes the default ``n_jobs`` starts (memory per worker).
 MAX_DEFAULT_JOBS = 8
 #: Columns of the batch summary that come first, in this order.
-_FIRST = ["file", "status", "error", "note", "hours", "epochs"]
+_FIRST = ["file", "animal", "status", "error", "note", "hours", "epochs"]
 
 
 @_takes_options
@@ -59,6 +60,7 @@ def score_files(
     report=False,
     lights_on=None,
     groups=None,
+    animals=None,
     device="auto",
     precision="auto",
     options=None,
@@ -134,6 +136,17 @@ def score_files(
     groups : path-like | pandas.DataFrame | None
         Group table of the study report (see
         :func:`mne_mousesleep.study_report`).
+    animals : None | "auto" | dict | path-like
+        Recordings of several animals: ``"auto"`` splits each recording into
+        the animals that :func:`~mne_mousesleep.find_animals` finds from its
+        channel names; a layout dict or file (see
+        :func:`~mne_mousesleep.score_animals`) gives them. Each animal is
+        scored on its own channels as if it had its own file, into outputs
+        ``<name>_<animal>_*`` with a sidecar and a report each; for BIDS input
+        the animal is the subject (``sub-<animal>``); the study report treats
+        each animal as a mouse. A recording whose layout cannot be found or
+        does not fit fails with the reason. None (default): one animal per
+        recording.
     %(device)s
     %(precision_score)s
     %(options)s
@@ -142,7 +155,8 @@ def score_files(
     Returns
     -------
     summary : pandas.DataFrame
-        One row per recording: ``file``, ``status`` (``"scored"``,
+        One row per recording (per animal with ``animals``, then with its
+        ``animal``): ``file``, ``status`` (``"scored"``,
         ``"skipped"`` (up to date), ``"stale"`` or ``"edited"`` (outputs
         kept, see ``overwrite``), ``"busy"`` (another run is scoring it: its
         lock file ``.<name>_scoring.lock`` is held) or ``"failed"``),
@@ -166,8 +180,9 @@ def score_files(
     FileNotFoundError
         If an input does not exist.
     ValueError
-        If no recording is found, an unknown format is asked for, or two
-        recordings would write the same outputs.
+        If no recording is found, an unknown format is asked for, two
+        recordings would write the same outputs, or ``picks`` or an EMG
+        channel is given with ``animals`` (the layout gives them).
 
     Notes
     -----
@@ -194,8 +209,10 @@ def score_files(
     folder never score it twice.
     """
     n_jobs = _check_batch(options, formats, n_jobs, report)
+    if animals is not None:  # picks or an EMG channel beside a layout: refused
+        _animal_options(options, None, dict(eeg=None, emg=None))
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
-    jobs = _find_jobs(inputs, out_dir)
+    jobs = _find_jobs(inputs, out_dir, animals)
     report_settings = dict(lights_on=lights_on) if report else None
     run = _Run(
         options=options,
@@ -232,7 +249,10 @@ def _whole_summary(summary, out_dir):
     are read from their sidecars, status ``"earlier run"``, so that the
     folder's ``scoring_summary.tsv`` always holds the whole study.
     """
-    known = {str(Path(f).resolve()) for f in summary["file"]}
+    animals = summary["animal"] if "animal" in summary else [None] * len(summary)
+    known = {
+        (str(Path(f).resolve()), _no_nan(a)) for f, a in zip(summary["file"], animals)
+    }
     rows = []
     for sidecar in sorted(Path(out_dir).rglob("*_scoring.json")):
         try:
@@ -240,13 +260,17 @@ def _whole_summary(summary, out_dir):
         except (OSError, ValueError):
             continue
         file = info.get("file") if isinstance(info, dict) else None
-        if not file or str(Path(file).resolve()) in known or "summary" not in info:
+        if not file or "summary" not in info:
             continue
-        known.add(str(Path(file).resolve()))
+        key = (str(Path(file).resolve()), info.get("animal"))
+        if key in known:
+            continue
+        known.add(key)
         rows.append(
             dict(
                 info["summary"],
                 file=file,
+                **({"animal": key[1]} if key[1] is not None else {}),
                 status="earlier run",
                 note="from its sidecar",
             )
@@ -257,6 +281,14 @@ def _whole_summary(summary, out_dir):
     return pd.concat([summary, extra], ignore_index=True)[
         list(summary.columns) + [c for c in extra.columns if c not in summary]
     ]
+
+
+def _no_nan(value):
+    return (
+        None
+        if value is None or (isinstance(value, float) and value != value)
+        else value
+    )
 
 
 def _check_batch(options, formats, n_jobs, report):
@@ -294,10 +326,16 @@ def _plan(jobs, formats, run):
         paths = _outputs(job, formats, run.report is not None)
         outputs = ", ".join(str(p) for p in paths.values())
         row = dict(file=str(job.path), outputs=outputs, error="", note="")
+        if job.animal is not None:
+            row["animal"] = job.animal
+        if job.error is not None:  # the recording cannot be split into animals
+            rows[ii] = dict(row, status="failed", error=job.error)
+            logger.warning(f"{job.path}: {job.error}")
+            continue
         if job.out in unwritable:
             rows[ii] = dict(row, status="failed", error=unwritable[job.out])
             continue
-        state, note, _ = _state(job, paths, run.settings)
+        state, note, _ = _state(job, paths, _for_job(run, job).settings)
         if state == "todo" or run.overwrite:
             todo.append((ii, job, paths, outputs))
         else:
@@ -341,7 +379,8 @@ def _summary(rows, n_jobs):
         if column in summary:
             summary[column] = pd.to_numeric(summary[column]).astype("Int64")
     rest = [c for c in summary if c not in _FIRST]
-    return summary[_FIRST + rest]
+    first = [c for c in _FIRST if c in summary or c != "animal"]
+    return summary[first + rest]
 
 
 def _study(jobs, out_dir, lights_on, groups):

@@ -18,12 +18,16 @@ _SIDECAR = "_scoring.json"
 
 
 class _Job(NamedTuple):
-    """One recording of a batch."""
+    """One recording of a batch (or one animal of a recording of several)."""
 
     path: Path  # the recording file
     bids: object  # its mne_bids.BIDSPath, or None
     out: Path  # the folder of its outputs
     stem: str  # the name of its outputs, before the suffixes
+    animal: str | None = None  # the animal of a recording of several
+    channels: dict | None = None  # its channels: {"eeg": ..., "emg": ...}
+    recording: str | None = None  # the stem of the recording of the animal
+    error: str | None = None  # why the recording cannot be split into animals
 
     @property
     def source(self):
@@ -120,8 +124,12 @@ def _bids_stem(fpath):
     return fpath.name[: fpath.name.rindex("_eeg")]
 
 
-def _find_jobs(inputs, out_dir):
-    """One job per recording: where to read it and where to write its outputs."""
+def _find_jobs(inputs, out_dir, animals=None):
+    """One job per recording: where to read it and where to write its outputs.
+
+    With ``animals`` (``"auto"``, a layout dict or a layout file), one job
+    per animal of each recording instead (see :func:`_animal_jobs`).
+    """
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
     jobs = []
@@ -132,6 +140,8 @@ def _find_jobs(inputs, out_dir):
         jobs += _jobs_of(path, out_dir)
     if not jobs:
         raise ValueError(f"No recording found in {[str(p) for p in inputs]}.")
+    if animals is not None:
+        jobs = [animal for job in jobs for animal in _animal_jobs(job, animals)]
     seen = {}
     for job in jobs:
         key = (job.out.resolve(), job.stem)
@@ -143,6 +153,43 @@ def _find_jobs(inputs, out_dir):
             )
         seen[key] = job.path
     return jobs
+
+
+def _animal_jobs(job, animals):
+    """Split a recording's job into one job per animal of its layout.
+
+    The layout is found from the recording's header (``"auto"``) or taken
+    from ``animals`` and checked against it. The outputs of an animal are
+    named ``<name>_<animal>_*``; for BIDS input its subject is the animal
+    (``sub-<animal>``). A recording whose layout cannot be found or does not
+    fit gives one job that fails with the reason.
+    """
+    from ..io import read_recording
+    from ..scoring.animals import _animal_tag, _resolve_layout
+
+    try:
+        raw, _ = read_recording(job.source, allow_truncated=True)
+        layout = _resolve_layout(raw, animals)
+    except (OSError, ValueError, TypeError) as err:
+        return [job._replace(error=str(err))]
+    out = []
+    for animal, channels in layout.items():
+        tag = _animal_tag(animal)
+        stem, folder = f"{job.stem}_{tag}", job.out
+        if job.bids is not None:  # sub-<animal>: in its name and its folder
+            old = f"sub-{job.bids.subject}"
+            stem = job.stem.replace(old, f"sub-{tag}", 1)
+            folder = Path(*(f"sub-{tag}" if p == old else p for p in job.out.parts))
+        out.append(
+            job._replace(
+                out=folder,
+                stem=stem,
+                animal=animal,
+                channels=channels,
+                recording=job.stem,
+            )
+        )
+    return out
 
 
 def _outputs(job, formats, report=False):
@@ -173,7 +220,14 @@ def _outputs(job, formats, report=False):
 
 
 def _entities(job):
-    """Mouse (subject) and session of a recording, for the study report."""
+    """Mouse (subject) and session of a recording, for the study report.
+
+    An animal of a recording of several is its own mouse; the recording is
+    its session (BIDS: the recording's session).
+    """
+    if job.animal is not None:
+        session = (job.bids.session or "") if job.bids is not None else job.recording
+        return dict(subject=job.animal, session=session, animal=job.animal)
     if job.bids is not None:
         return dict(subject=job.bids.subject, session=job.bids.session or "")
     mouse, _, session = job.stem.partition("_")

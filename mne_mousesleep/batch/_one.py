@@ -17,9 +17,10 @@ from ..hypnogram import ANNOTATION_DESCRIPTIONS, UNSCORED
 from ..io import read_recording
 from ..models import load_model
 from ..scoring import ScoringOptions, _score
+from ..scoring.animals import _animal_options
 from ..scoring.check import _no_context
 from ..scoring.quality import describe_quality
-from ._staleness import _lock, _state
+from ._staleness import _lock, _settings, _state
 from ._write import _sidecar, _write_outputs, _writers
 
 
@@ -31,6 +32,15 @@ class _Run(NamedTuple):
     overwrite: bool
     quiet: bool  # local workers: no chatter between the progress bar's lines
     report: dict | None  # the report settings (lights_on), or None
+
+
+def _for_job(run, job):
+    """Return the run of one job: an animal's channels in its options, settings."""
+    if job.animal is None:
+        return run
+    options = _animal_options(run.options, job.animal, job.channels)
+    settings = dict(_settings(options, run.report), animal=job.animal)
+    return run._replace(options=options, settings=settings)
 
 
 #: The models loaded in this process, by what the options name.
@@ -70,7 +80,10 @@ def _score_one(job, paths, run, n_threads):
     if n_threads:
         torch.set_num_threads(n_threads)
     t0 = time.perf_counter()
+    run = _for_job(run, job)
     result = dict(file=str(job.path), status="scored", error="", note="")
+    if job.animal is not None:
+        result["animal"] = job.animal
     lock = _lock(job)
     try:
         lock.acquire()

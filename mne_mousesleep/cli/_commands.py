@@ -39,6 +39,14 @@ def _cmd_models(args):
 
 def _cmd_score(args):
     if args.example or args.out is not None or args.proba is not None:
+        if args.animals is not None:
+            print(
+                "error: --animals writes <name>_<animal>_* outputs per animal; use "
+                "it without --out, --proba and --example (or score one animal "
+                "with --picks and --emg)",
+                file=sys.stderr,
+            )
+            return 2
         if args.report:
             print(
                 "error: --report writes a report per recording and a study report; "
@@ -85,6 +93,13 @@ def _picks(arg):
     return arg.split(",") if arg is not None and "," in arg else arg
 
 
+def _animals(arg):
+    """Return ``animals`` of the API for ``--animals``: "auto", a file or None."""
+    if arg is None or arg.lower() == "auto":
+        return None if arg is None else "auto"
+    return Path(arg)
+
+
 def _cmd_score_batch(args):
     from ..batch import _whole_summary, score_files
     from ..io._write import _atomic, _check_writable
@@ -104,6 +119,7 @@ def _cmd_score_batch(args):
         report=args.report,
         lights_on=args.lights_on,
         groups=args.groups,
+        animals=_animals(args.animals),
         verbose=args.verbose,
     )
     _print_summary(summary)
@@ -135,16 +151,19 @@ def _print_summary(summary, file=None):
 def _print_problems(summary):
     """One line per recording that failed, was kept, or needs a look."""
     for _, row in summary.iterrows():
+        name = row["file"]
+        if isinstance(row.get("animal"), str):
+            name = f"{name} [animal {row['animal']}]"
         if row["status"] == "failed":
-            print(f"error: {row['file']}: {_for_cli(row['error'])}", file=sys.stderr)
+            print(f"error: {name}: {_for_cli(row['error'])}", file=sys.stderr)
         elif row["note"] and row["status"] != "skipped":
-            print(f"{row['status']}: {row['file']}: {row['note']}")
+            print(f"{row['status']}: {name}: {row['note']}")
         if row["status"] == "scored" and (
             row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
         ):
-            print(f"input quality: {row['file']}: {row['quality']}")
+            print(f"input quality: {name}: {row['quality']}")
         if row["status"] == "scored" and row.get("trust", "ok") != "ok":
-            print(f"trust: {row['file']}: {row['trust']} ({row['trust_reasons']})")
+            print(f"trust: {name}: {row['trust']} ({row['trust_reasons']})")
 
 
 def _check_one(args):
@@ -333,21 +352,23 @@ def _cmd_review(args):
     """Review one recording in the window, or list a folder's recordings."""
     from ..batch._jobs import _find_jobs
 
-    jobs = _find_jobs([args.input], args.out_dir)
+    jobs = _find_jobs([args.input], args.out_dir, _animals(args.animals))
     if not jobs:
         print(f"error: no recording found in {args.input}", file=sys.stderr)
         return 1
-    if args.input.is_dir():
+    if args.input.is_dir() or len(jobs) > 1:  # a folder, or several animals
         rows = _study_rows(jobs)
         _print_study(rows)
         if args.list:
             return 0
         from ..gui import review_study
 
-        by_path = {str(job.path): job for job in jobs}
-        review_study(rows, lambda row: _open_review(by_path[row["path"]], args, False))
+        review_study(rows, lambda row: _open_review(jobs[row["job"]], args, False))
         return 0
     job = jobs[0]
+    if job.error is not None:
+        print(f"error: {job.path}: {_for_cli(job.error)}", file=sys.stderr)
+        return 1
     path = job.out / f"{job.stem}_reviewed.csv"
     stages = _open_review(job, args, True)
     print(f"Reviewed scoring: {path if path.is_file() else 'not saved'}")
@@ -361,20 +382,30 @@ def _open_review(job, args, block):
     from ..gui import review
     from ..io import read_recording
     from ..scoring import ScoringOptions, ScoringResult
+    from ..scoring.animals import _animal_options
 
+    if job.error is not None:  # shown by the study list, never a dead list
+        raise ValueError(job.error)
     info = _read_sidecar(job)
     if info is not None and "result" in info:
         raw, _ = read_recording(job.source)
         result = ScoringResult.from_dict(info["result"])
         print(f"Scoring: {job.sidecar}")
     else:
-        print(f"No scoring of {job.path.name} in {job.out}: scoring it first")
-        raw, result = _read_and_score(job.source, ScoringOptions())
+        print(f"No scoring of {job.stem} in {job.out}: scoring it first")
+        options = ScoringOptions()
+        if job.animal is not None:
+            options = _animal_options(options, job.animal, job.channels)
+        raw, result = _read_and_score(job.source, options)
+    picks, emg = args.picks, None if str(args.emg).lower() == "none" else args.emg
+    if job.animal is not None:  # the animal's own channels
+        picks = picks or job.channels["eeg"]
+        emg = job.channels["emg"] if emg == "auto" else emg
     return review(
         raw,
         result,
-        picks=args.picks,
-        emg=None if str(args.emg).lower() == "none" else args.emg,
+        picks=picks,
+        emg=emg,
         path=job.out / f"{job.stem}_reviewed.csv",
         lights_on=args.lights_on,
         block=block,
@@ -387,15 +418,19 @@ def _study_rows(jobs):
 
     order = {"unreliable": 0, "review": 1, "ok": 2}
     rows = []
-    for job in jobs:
+    for ii, job in enumerate(jobs):
         info = _read_sidecar(job) or {}
         trust = (info.get("result") or {}).get("trust") or {}
+        name = job.path.name
+        if job.animal is not None:
+            name = f"{name} [{job.animal}]"
         rows.append(
             dict(
-                name=job.path.name,
+                name=name,
                 path=str(job.path),
+                job=ii,
                 verdict=trust.get("verdict"),
-                reasons=list(trust.get("reasons") or []),
+                reasons=[job.error] if job.error else list(trust.get("reasons") or []),
                 reviewed=job.out / f"{job.stem}_reviewed.csv",
             )
         )

@@ -232,6 +232,15 @@ def _score_batch(p):
     )
     p.add_argument("--merge-bouts", action="store_true", help="one annotation per bout")
     p.add_argument(
+        "--animals",
+        default=None,
+        metavar="auto|FILE",
+        help="recordings of several animals: auto finds each animal's EEG and EMG "
+        "from the channel names (EEG09/EMG09, M1_EEG, ...); or a layout file "
+        "(.json {animal: {eeg, emg}}, or .csv/.tsv with columns animal, eeg, "
+        "emg). Each animal is scored alone into <name>_<animal>_* outputs",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace existing output files (without it, no output is ever "
@@ -326,6 +335,13 @@ def _add_review(sub, common):
         "--out-dir", type=Path, default=None, help="where the outputs are"
     )
     p_review.add_argument("--picks", default=None, help="the EEG channel shown")
+    p_review.add_argument(
+        "--animals",
+        default=None,
+        metavar="auto|FILE",
+        help="a recording of several animals (as scored with --animals): list its "
+        "animals and open one at a time",
+    )
     p_review.add_argument(
         "--emg", default="auto", help="the EMG channel shown (default: found)"
     )
