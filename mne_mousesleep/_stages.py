@@ -184,6 +184,41 @@ def _map_labels(labels, mapping, what):
 _MISSING = object()
 
 
+def _regular_grid(durations):
+    """Return the grid (s) that every duration is a whole number of, or None.
+
+    Stage annotations of a scoring in epochs (one per epoch, or per bout of
+    epochs) last whole numbers of the epoch: their greatest common divisor
+    (to the millisecond) is the epoch, or a multiple of it when every bout
+    happens to be. Bouts of any length have none of 1 s or more: None.
+    """
+    durations = np.asarray(durations, float)
+    durations = durations[durations > 0]
+    ms = np.round(durations * 1000).astype(np.int64)
+    if not len(ms) or not np.allclose(ms, durations * 1000, atol=1e-3):
+        return None
+    grid = int(np.gcd.reduce(ms))
+    return grid / 1000 if grid >= 1000 else None
+
+
+def _epoch_grid(durations):
+    """Return the epoch length (s) that stage annotations of ``durations`` are in.
+
+    :data:`DEFAULT_EPOCH_LENGTH` when they all last whole multiples of it (a
+    10-s scoring, bouts merged or not); the one duration of them all when
+    they are one per epoch (two or more; a 4-s scoring: 4); else (bouts of other epochs,
+    or of any length) :data:`DEFAULT_EPOCH_LENGTH`, by the majority rule:
+    the old default where the epoch is not plain.
+    """
+    durations = np.asarray(durations, float)
+    ratio = durations / DEFAULT_EPOCH_LENGTH
+    if np.allclose(ratio, np.round(ratio), atol=1e-6) and (np.round(ratio) >= 1).all():
+        return DEFAULT_EPOCH_LENGTH
+    if len(durations) > 1 and np.allclose(durations, durations[0], atol=1e-6):
+        return float(durations[0]) if durations[0] > 0 else DEFAULT_EPOCH_LENGTH
+    return DEFAULT_EPOCH_LENGTH
+
+
 def _regrid(starts, ends, values, epoch_length, origin):
     """Cut bouts ``[starts, ends)`` into epochs of a grid through ``origin``.
 

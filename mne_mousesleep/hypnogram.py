@@ -32,6 +32,7 @@ from ._stages import (  # noqa: F401 (the vocabulary is public here)
     WAKE,
     YASA_STAGES,
     _bout_bounds,
+    _epoch_grid,
     _make_stages,
     _map_labels,
     _regrid,
@@ -119,6 +120,8 @@ def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
             f"Gap of {gaps[ii]:g} s in the stage annotations between {ends[ii]:g} s "
             f"and {onsets[ii + 1]:g} s; annotate it (e.g. 'Sleep stage ?')."
         )
+    if epoch_length is None:  # the scoring's own epochs (see to_stages)
+        epoch_length = _epoch_grid(durations)
     attrs = {"epoch_length": float(epoch_length), "meas_date": annotations.orig_time}
     n_per = durations / epoch_length
     on_grid = origin is None or np.allclose(
@@ -230,7 +233,11 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         description. ``None`` uses the descriptions of
         :data:`ANNOTATION_DESCRIPTIONS` and common aliases.
     epoch_length : float | None
-        Epoch length in seconds (default: from the input, else 10 s).
+        Epoch length in seconds (default: from the input, else 10 s). For
+        annotations: 10 s when every stage annotation lasts a multiple of
+        10 s; their one duration when they all last the same (one per epoch:
+        a scoring in 4-s epochs gives 4 s); else 10 s, by the majority rule
+        (bouts merged from 4-s epochs need ``epoch_length=4``).
 
     Returns
     -------
@@ -258,9 +265,7 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     if isinstance(scoring, pd.DataFrame):
         return proba_to_stages(scoring)
     if isinstance(scoring, Annotations):
-        return _annotations_to_stages(
-            scoring, mapping, epoch_length or DEFAULT_EPOCH_LENGTH
-        )
+        return _annotations_to_stages(scoring, mapping, epoch_length)
     try:
         import yasa
     except ImportError:  # pragma: no cover

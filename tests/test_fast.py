@@ -77,6 +77,43 @@ def test_window_features_equal_per_window(
     torch.testing.assert_close(fast / scale, expected / scale, rtol=0, atol=atol)
 
 
+@pytest.mark.parametrize(
+    "epoch_samples, n_context, precision",
+    [(256, 3, "float32"), (160, 6, "float32"), (512, 1, "float32"),
+     (256, 3, "bfloat16"), (320, 2, "bfloat16")],
+)  # fmt: skip
+def test_any_epoch_and_context(epoch_samples, n_context, precision):
+    """4-s, 2.5-s and 8-s epochs at 64 Hz with their contexts: the network's
+    windows, on the whole-recording path (CPU tiles) and the device path."""
+    from mne_mousesleep.models.grieger2021 import recording_log_proba
+    from mne_mousesleep.models.grieger2021._fast import direct_window_features
+    from mne_mousesleep.models.grieger2021._network import _tile
+
+    torch.manual_seed(4)
+    net = _ThreeConvPool(1, 5, epoch_samples=epoch_samples, n_epochs=2 * n_context + 1)
+    with torch.no_grad():
+        for bn in net.feature_extractor[::4]:
+            bn.running_mean.uniform_(-0.1, 0.1)
+            bn.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    n_epochs, window = 20, (2 * n_context + 1) * epoch_samples
+    x = torch.randn(1, n_epochs * epoch_samples, generator=torch.manual_seed(5)) / 10
+    with torch.inference_mode():
+        fast = recording_log_proba(
+            net, x, epoch_samples=epoch_samples, n_context=n_context,
+            precision=precision,
+        )  # fmt: skip
+        direct = net.classifier(
+            direct_window_features(net, x, epoch_samples, n_context=n_context)
+        )
+        expected = net(x.unfold(1, window, epoch_samples).transpose(0, 1))
+    assert fast.shape == expected.shape == (n_epochs - 2 * n_context, 5)
+    atol = 1e-6 if precision == "float32" else 1e-4
+    torch.testing.assert_close(fast.exp(), expected.exp(), rtol=0, atol=atol)
+    torch.testing.assert_close(direct.exp(), expected.exp(), rtol=0, atol=1e-6)
+    assert epoch_samples % _tile(epoch_samples, precision) == 0
+
+
 def test_tiles_must_fit_the_epochs():
     net = _random_net(1, seed=0)
     with pytest.raises(ValueError, match="Tiles of 12"):

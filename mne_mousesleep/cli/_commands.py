@@ -327,6 +327,7 @@ def _cmd_train(args):
         [str(p) for p in files],
         picks=picks,
         n_classes=args.classes,
+        epoch_length=args.epoch_length,
         architecture=args.architecture,
         mice=mice,
         split=split,

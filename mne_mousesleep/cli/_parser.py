@@ -379,6 +379,14 @@ def _add_train(sub, common):
         "pre-REM counted as NREM); default 5",
     )
     p_train.add_argument(
+        "--epoch-length",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="length of the scored epoch (default 10, or that of --init); e.g. 4 "
+        "for a lab that scores in 4-s epochs: the model scores 4-s epochs",
+    )
+    p_train.add_argument(
         "--architecture",
         default=None,
         choices=_ARCHITECTURES,

@@ -50,10 +50,13 @@ def simulate_hypnogram(
 ):
     """Simulate a 5-stage mouse hypnogram with light/dark modulation.
 
-    A Markov chain over 10-s epochs (Wake, NREM, pre-REM, REM, artifact) whose
+    A Markov chain over epochs (Wake, NREM, pre-REM, REM, artifact) whose
     transition probabilities differ between the light phase (ZT0–ZT12, mostly
     sleep) and the dark phase (mostly long Wake bouts). REM is entered mostly
-    through pre-REM (NREM → pre-REM → REM). It is a test bed, not physiology.
+    through pre-REM (NREM → pre-REM → REM). The chain is given per 10-s epoch;
+    at other epoch lengths each stage is kept with probability ``p ** (L /
+    10)``, so that bouts last as many seconds. It is a test bed, not
+    physiology.
 
     Parameters
     ----------
@@ -76,7 +79,10 @@ def simulate_hypnogram(
     n_epochs = int(duration // epoch_length)
     zt = (start_zt + np.arange(n_epochs) * epoch_length / 3600) % 24
     light = zt < 12
-    cum = {True: np.cumsum(_LIGHT, axis=1), False: np.cumsum(_DARK, axis=1)}
+    cum = {
+        True: np.cumsum(_per_epoch(_LIGHT, epoch_length), axis=1),
+        False: np.cumsum(_per_epoch(_DARK, epoch_length), axis=1),
+    }
     state = 1 if light[0] else 0
     codes = np.empty(n_epochs, int)
     draws = rng.random(n_epochs)
@@ -90,6 +96,21 @@ def simulate_hypnogram(
     )
     stages.attrs = dict(epoch_length=float(epoch_length))
     return stages
+
+
+def _per_epoch(matrix, epoch_length):
+    """Return the 10-s transition matrix for epochs of ``epoch_length`` seconds.
+
+    Each stage is kept with probability ``p ** (epoch_length / 10)`` (bouts
+    last as many seconds at any epoch length) and left to the same stages in
+    the same proportions.
+    """
+    if epoch_length == 10.0:
+        return matrix
+    stay = np.diag(matrix) ** (epoch_length / 10.0)
+    leave = matrix * (1 - np.eye(len(matrix)))
+    leave *= ((1 - stay) / leave.sum(axis=1))[:, None]
+    return leave + np.diag(stay)
 
 
 def _band_noise(rng, n, sfreq, low, high, order=2):
@@ -120,6 +141,7 @@ def simulate_recording(
     sign=1,
     variability=0.0,
     active_theta=40.0,
+    epoch_length=10.0,
     seed=None,
 ):
     """Simulate a mouse EEG/EMG recording with ground-truth stage annotations.
@@ -142,9 +164,9 @@ def simulate_recording(
     sfreq : float
         Sampling rate in Hz (at least 128).
     stages : pandas.Series | None
-        The hypnogram to render, as from :func:`simulate_hypnogram` (10-s
-        epochs); ``None`` simulates one from ``seed``, starting at the ZT of
-        ``start``.
+        The hypnogram to render, as from :func:`simulate_hypnogram`, in
+        epochs of its ``attrs["epoch_length"]``; ``None`` simulates one of
+        ``epoch_length`` from ``seed``, starting at the ZT of ``start``.
     ch_names : sequence of str
         Channel names. Names containing ``EMG`` are EMG channels; names with
         ``F`` after ``EEG_`` are frontal (more delta, less theta); others are
@@ -168,6 +190,9 @@ def simulate_recording(
     active_theta : float
         Theta amplitude (µV, before ``gain``) of active Wake (REM has 70).
         Raise it to make active Wake look like REM to an EEG-only scorer.
+    epoch_length : float
+        Epoch length (s) of the hypnogram simulated when ``stages`` is None
+        (the true stages are annotated in epochs of it).
     seed : None | int
         Random seed; the same seed gives the same recording.
 
@@ -191,7 +216,10 @@ def simulate_recording(
     rng = np.random.default_rng(seed)
     if stages is None:
         stages = simulate_hypnogram(
-            duration, start_zt=_zt_hours(start, lights_on), seed=rng
+            duration,
+            epoch_length=epoch_length,
+            start_zt=_zt_hours(start, lights_on),
+            seed=rng,
         )
     epoch_length = _time_base(stages).epoch_length
     n_epochs = min(len(stages), int(duration // epoch_length))

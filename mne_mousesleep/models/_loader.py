@@ -183,8 +183,14 @@ class MouseSleepModel:
 
     @property
     def _convolves_once(self):
-        """Whether the whole-recording computation applies (3conv_pool, ±1)."""
-        return isinstance(self._network, _ThreeConvPool) and self.card.n_context == 1
+        """Whether the whole-recording computation applies.
+
+        For 3conv_pool networks of any context whose epochs a Winograd tile
+        of both precisions divides (every epoch of a whole multiple of 1/16 s
+        at 64 Hz).
+        """
+        n_epoch = round(self.card.epoch_length * self.card.sfreq)
+        return isinstance(self._network, _ThreeConvPool) and n_epoch % 4 == 0
 
     def _predict_recording(self, data, chunk_epochs, precision="float32", device=None):
         """Probabilities of the epochs with full context of ``(n_channels, n_times)``.
@@ -205,6 +211,7 @@ class MouseSleepModel:
                 epoch_samples=n_epoch,
                 chunk_epochs=min(chunk_epochs, MAX_CHUNK_EPOCHS),
                 precision=precision,
+                n_context=self.card.n_context,
             )
         return log_p.exp().numpy()
 
@@ -222,7 +229,11 @@ class MouseSleepModel:
         ):
             x = torch.from_numpy(data).to(device)
             features = direct_window_features(
-                network, x, n_epoch, chunk_epochs=DEVICE_CHUNK_EPOCHS
+                network,
+                x,
+                n_epoch,
+                chunk_epochs=DEVICE_CHUNK_EPOCHS,
+                n_context=self.card.n_context,
             )
             log_p = network.classifier(features.float())
         return log_p.float().exp().cpu().numpy()

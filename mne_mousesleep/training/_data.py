@@ -18,11 +18,13 @@ from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger
 
 from .._stages import (
+    _ALIASES,
     ARTIFACT,
     NREM,
     PRE_REM,
     REM,
     WAKE,
+    _regular_grid,
     _seconds_from_first_sample,
 )
 from ..hypnogram import _annotations_to_stages
@@ -104,8 +106,39 @@ def _mouse_of(raw, index):
     return str(subject.get("his_id") or subject.get("id") or f"mouse{index}")
 
 
-def _labels(raw, classes, mapping, n_epochs, epoch_length):
-    """Class index of each epoch of ``raw`` (-1: not used for training)."""
+def _label_grid(annotations, mapping):
+    """Epoch length (s) of a scoring on a regular grid, or None.
+
+    The shortest duration of the stage annotations when every one of them
+    lasts a whole number of it (bouts of epochs); None for irregular bouts.
+    """
+    known = set(mapping) if mapping is not None else set(_ALIASES)
+    return _regular_grid(
+        [
+            d
+            for d, desc in zip(annotations.duration, annotations.description)
+            if (desc if mapping is not None else desc.strip().lower()) in known
+        ]
+    )
+
+
+def _labels(raw, classes, mapping, n_epochs, epoch_length, name="the recording"):
+    """Class index of each epoch of ``raw`` (-1: not used for training).
+
+    Labels on a coarser regular grid than ``epoch_length`` that it does not
+    divide are refused (each epoch would mix two expert epochs).
+    """
+    grid = _label_grid(raw.annotations, mapping)
+    if grid is not None and grid > epoch_length * (1 + 1e-6):
+        ratio = grid / epoch_length
+        if abs(ratio - round(ratio)) > 1e-3:
+            raise ValueError(
+                f"{name} is scored in {grid:g}-s epochs, which the model's "
+                f"{epoch_length:g}-s epochs do not divide (each would mix two "
+                f"expert epochs). Train on labels scored at {epoch_length:g} s (or "
+                f"a multiple of it), or pass epoch_length={grid:g} or a length "
+                f"that divides {grid:g} s."
+            )
     # Annotations at another epoch length (or off the recording's grid) are cut
     # into the recording's epochs by the majority rule (to_epoch_length).
     stages = _annotations_to_stages(
@@ -189,6 +222,11 @@ def _lower_rate_versions(raw, ch_names, card, rates, n_samples):
     return out
 
 
+def _name(rec, ii):
+    """How an error names a recording: its file, else its place in the list."""
+    return str(rec) if isinstance(rec, str | Path) else f"recordings[{ii}]"
+
+
 def _read(rec, ii):
     """Return a recording to train on: a Raw, or a file read as scoring does."""
     if not isinstance(rec, str | Path):
@@ -218,7 +256,9 @@ def _load(recordings, picks, mice, classes, mapping, card, rates=()):
         n_epochs = signal.data.shape[1] // geometry.epoch_samples
         x = np.ascontiguousarray(signal.data[:, : n_epochs * geometry.epoch_samples])
         versions = _lower_rate_versions(raw, signal.ch_names, card, rates, x.shape[1])
-        labels = _labels(raw, classes, mapping, n_epochs, card.epoch_length)
+        labels = _labels(
+            raw, classes, mapping, n_epochs, card.epoch_length, _name(rec, ii)
+        )
         # Epochs whose window touches bad data (NaN, flat, BAD_*) are not
         # learnt from.
         labels[list(signal.unscorable)] = -1
@@ -227,13 +267,47 @@ def _load(recordings, picks, mice, classes, mapping, card, rates=()):
     return out
 
 
+#: The window of the published networks (s): models of other epoch lengths
+#: get the whole number of epochs of context that comes closest to it.
+PUBLISHED_WINDOW = 30.0
+
+
+def _context_epochs(epoch_length):
+    """Epochs of context on each side for ``epoch_length`` (s).
+
+    The window (``2 * n + 1`` epochs) closest to the published 30 s, the
+    smaller on a tie, at least one epoch on each side: 10 s gives 1 (30 s),
+    8 s 1 (24 s), 5 s 2 (25 s), 4 s 3 (28 s), 2.5 s 5 (27.5 s).
+    """
+    best = max(1, int(PUBLISHED_WINDOW // epoch_length))
+    candidates = range(1, best + 1)
+    return min(
+        candidates,
+        key=lambda n: (abs((2 * n + 1) * epoch_length - PUBLISHED_WINDOW), n),
+    )
+
+
+def _check_epoch_length(epoch_length, sfreq=64.0):
+    """Refuse an epoch length that is not a whole number of samples at ``sfreq``."""
+    _validate_type(epoch_length, "numeric", "epoch_length")
+    samples = float(epoch_length) * sfreq
+    if epoch_length <= 0 or abs(samples - round(samples)) > 1e-6:
+        raise ValueError(
+            f"epoch_length={epoch_length!r} s is not a whole number of samples at "
+            f"the model's {sfreq:g} Hz (1/{sfreq:g} s each); pass a multiple of "
+            f"{1 / sfreq:g} s, e.g. 2.5, 4, 5, 8 or 10."
+        )
+    return float(epoch_length)
+
+
 def _load_for_training(
-    recordings, picks, n_classes, mice, mapping, rates=(), base=None
+    recordings, picks, n_classes, mice, mapping, rates=(), base=None, epoch_length=None
 ):
     """Load recordings for ``n_classes`` with the windows of ``base``'s card.
 
     ``base`` is the model fine-tuned (its card's rate, epoch length and
-    context), or None for the card defaults.
+    context), or None for the card defaults, or ``epoch_length`` (s) with
+    its context (:func:`_context_epochs`).
     """
     _check_option("n_classes", n_classes, (3, 5))
     picks_list = [picks] if isinstance(picks, str) else list(picks)
@@ -242,6 +316,18 @@ def _load_for_training(
         if base is None
         else {k: getattr(base.card, k) for k in ("sfreq", "epoch_length", "n_context")}
     )
+    if epoch_length is not None:
+        epoch_length = _check_epoch_length(epoch_length)
+        if base is not None and epoch_length != base.card.epoch_length:
+            raise ValueError(
+                f"epoch_length={epoch_length:g} s but init ({base.card.name}) "
+                f"scores {base.card.epoch_length:g}-s epochs: a fine-tuned model "
+                "keeps its epoch; leave epoch_length out, or train from scratch."
+            )
+        if base is None:
+            shape = dict(
+                epoch_length=epoch_length, n_context=_context_epochs(epoch_length)
+            )
     card = ModelCard(
         name="loading",
         classes=_CLASSES[n_classes],

@@ -57,7 +57,8 @@ def _predict(net, recordings, idx, batch=512):
     device = next(net.parameters()).device
     pred = np.zeros(len(idx), int)
     with torch.inference_mode():
-        if device.type == "cpu" and type(net) is _ThreeConvPool:
+        fast = recordings[0].geometry.epoch_samples % 4 == 0  # a tile fits
+        if device.type == "cpu" and type(net) is _ThreeConvPool and fast:
             for r in np.unique(idx[:, 0]):
                 rows = np.flatnonzero(idx[:, 0] == r)
                 rec = recordings[r]
@@ -69,7 +70,10 @@ def _predict(net, recordings, idx, batch=512):
                 geometry = rec.geometry
                 with use_log_level("WARNING"):
                     log_proba = recording_log_proba(
-                        net, x, epoch_samples=geometry.epoch_samples
+                        net,
+                        x,
+                        epoch_samples=geometry.epoch_samples,
+                        n_context=geometry.n_context,
                     )
                 first = geometry.n_context
                 pred[rows] = log_proba.argmax(1).numpy()[idx[rows, 1] - first]

@@ -103,6 +103,7 @@ def train(
     *,
     picks="EEG_PR",
     n_classes=5,
+    epoch_length=None,
     architecture=None,
     mice=None,
     split=None,
@@ -158,6 +159,18 @@ def train(
         5: Wake, REM, NREM, pre-REM, artifact. 3: Wake, REM, NREM (pre-REM
         counts as NREM, artifact epochs are not used), as the paper's
         3-class models. The ``akada-*`` architectures need 3.
+    epoch_length : float | None
+        Length of the scored epoch in seconds (a whole number of samples at
+        64 Hz: 2.5, 4, 5, 8, 10, ...). None: 10 s, the published networks'
+        (or ``init``'s). The window of context is the whole number of epochs
+        on each side closest to the published 30 s (4 s: 3 on each side, a
+        28-s window; 2.5 s: 5, 27.5 s; 5 s: 2, 25 s; 8 s: 1, 24 s), and the
+        architecture is built for it (3conv_pool: one average per epoch, so
+        its pooling follows the epoch; kernels stay in samples at 64 Hz).
+        The card records both; scoring, statistics, formats and reports then
+        work in the model's epochs. Expert labels on a coarser grid that the
+        epoch length does not divide (10-s labels for a 4-s model) are
+        refused: score the lab's recordings at the model's epoch.
     architecture : str | None
         The network (see :ref:`models-related`):
 
@@ -341,7 +354,14 @@ def train(
     settings = _TrainSettings.of(locals())
     base = None if init is None else load_model(init)
     data = _load_for_training(
-        recordings, picks, n_classes, mice, mapping, tuple(resample_rates), base
+        recordings,
+        picks,
+        n_classes,
+        mice,
+        mapping,
+        tuple(resample_rates),
+        base,
+        epoch_length,
     )
     return _train(data, dataclasses.replace(settings, init=base))
 

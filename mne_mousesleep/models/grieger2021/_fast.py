@@ -486,7 +486,9 @@ class FastThreeConv:
             seg = ends.unfold(1, n_seg, epoch_samples).permute(2, 1, 0)
             right[b0:b1] = self._edge_sums(seg, "right", work)
 
-    def window_features(self, x, epoch_samples=640, chunk_epochs=4, n_threads=None):
+    def window_features(
+        self, x, epoch_samples=640, chunk_epochs=4, n_threads=None, n_context=1
+    ):
         """Pooled features of every window with full context.
 
         Parameters
@@ -500,12 +502,17 @@ class FastThreeConv:
         n_threads : int | None
             Threads (parts of the recording computed in parallel); ``None``
             uses :func:`torch.get_num_threads`.
+        n_context : int
+            Epochs of context on each side of the scored one (a window holds
+            ``2 * n_context + 1`` epochs; 1 for the published networks).
 
         Returns
         -------
-        features : torch.Tensor, shape (n_epochs - 2, n_features * 3)
-            The input of the linear layer for the windows centred on epochs
-            1 to ``n_epochs - 2``, as the published network computes them.
+        features : torch.Tensor, shape (n_windows, n_features * n_window)
+            The input of the linear layer for the windows (of ``n_window =
+            2 * n_context + 1`` epochs) centred on epochs ``n_context`` to
+            ``n_epochs - n_context - 1``, as the network computes them window
+            by window.
         """
         if epoch_samples % self.m:
             raise ValueError(f"Tiles of {self.m} do not fit {epoch_samples} samples.")
@@ -556,11 +563,26 @@ class FastThreeConv:
         # epoch k + 2: swap its first / last samples for the padded ones.
         left.sub_(first.mul_(scale).add_(LEFT * offset)).div_(epoch_samples)
         right.sub_(last.mul_(scale).add_(RIGHT * offset)).div_(epoch_samples)
-        features = torch.empty(n_epochs - 2, n_feat, 3)
-        torch.add(mean[:-2], left[:-2], out=features[:, :, 0])
-        features[:, :, 1] = mean[1:-1]
-        torch.add(mean[2:], right[2:], out=features[:, :, 2])
-        return features.view(n_epochs - 2, -1)
+        return _assemble(mean, left, right, n_context)
+
+
+def _assemble(mean, left, right, n_context):
+    """Return the features of every window from the epoch means and edge terms.
+
+    Window ``k`` holds epochs ``k`` to ``k + 2 * n_context``: their means,
+    the first with the swap of its first samples (``left``) and the last
+    with that of its last samples (``right``), where the window's zero
+    padding changes them. Returns ``(n_windows, n_features * n_window)``
+    in the order of the network's flattening (feature-major).
+    """
+    n_window = 2 * n_context + 1
+    n_windows, n_feat = mean.shape[0] - n_window + 1, mean.shape[1]
+    features = mean.new_empty(n_windows, n_feat, n_window)
+    for jj in range(n_window):
+        features[:, :, jj] = mean[jj : jj + n_windows]
+    features[:, :, 0] += left[:n_windows]
+    features[:, :, -1] += right[n_window - 1 :]
+    return features.view(n_windows, -1)
 
 
 def _inference(func):
@@ -573,7 +595,7 @@ def _inference(func):
     return wrapper
 
 
-def direct_window_features(net, x, epoch_samples=640, chunk_epochs=256):
+def direct_window_features(net, x, epoch_samples=640, chunk_epochs=256, n_context=1):
     """Pooled features of every window with full context, on ``x``'s device.
 
     The whole-recording computation of :class:`FastThreeConv` with plain
@@ -598,10 +620,12 @@ def direct_window_features(net, x, epoch_samples=640, chunk_epochs=256):
     chunk_epochs : int
         Epochs per chunk (large on a GPU: one chunk of 256 epochs at 64 Hz
         holds about 170 MB of activations).
+    n_context : int
+        Epochs of context on each side of the scored one.
 
     Returns
     -------
-    features : torch.Tensor, shape (n_epochs - 2, n_features * 3)
+    features : torch.Tensor, shape (n_windows, n_features * n_window)
         As :meth:`FastThreeConv.window_features`.
     """
     fe = net.feature_extractor
@@ -630,15 +654,15 @@ def direct_window_features(net, x, epoch_samples=640, chunk_epochs=256):
         last[c0:c1] = h[:, :, -RIGHT:].sum(-1).T
     mean = mean * scale + offset
     # The windows' own ends, through the published layers (zero padding).
-    n_seg = LEFT + RIGHT
-    window = 3 * epoch_samples
-    starts = x[:, : n_times - 2 * epoch_samples].unfold(1, n_seg, epoch_samples)
+    n_seg, span = LEFT + RIGHT, 2 * n_context
+    window = (span + 1) * epoch_samples
+    starts = x[:, : n_times - span * epoch_samples].unfold(1, n_seg, epoch_samples)
     ends = x[:, window - n_seg : n_times].unfold(1, n_seg, epoch_samples)
     layers = fe[:-2]  # without the average and the flattening
     left = layers(starts.permute(1, 0, 2).contiguous())[:, :, :LEFT].sum(-1)
     right = layers(ends.permute(1, 0, 2).contiguous())[:, :, -RIGHT:].sum(-1)
-    # Window k (centred on epoch k + 1) starts at epoch k and ends with k + 2.
-    left = (left - first[:-2] * scale - LEFT * offset) / epoch_samples
-    right = (right - last[2:] * scale - RIGHT * offset) / epoch_samples
-    features = torch.stack([mean[:-2] + left, mean[1:-1], mean[2:] + right], -1)
-    return features.reshape(n_epochs - 2, -1)
+    # Window k starts with epoch k and ends with epoch k + span.
+    left = (left - first[: n_epochs - span] * scale - LEFT * offset) / epoch_samples
+    right = (right - last[span:] * scale - RIGHT * offset) / epoch_samples
+    pad = mean.new_zeros(span, n_feat)  # the edge terms of no window
+    return _assemble(mean, torch.cat([left, pad]), torch.cat([pad, right]), n_context)

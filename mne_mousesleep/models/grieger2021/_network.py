@@ -74,7 +74,13 @@ MAX_CHUNK_EPOCHS = 4
 
 
 def recording_log_proba(
-    net, x, *, epoch_samples=640, chunk_epochs=MAX_CHUNK_EPOCHS, precision="float32"
+    net,
+    x,
+    *,
+    epoch_samples=640,
+    chunk_epochs=MAX_CHUNK_EPOCHS,
+    precision="float32",
+    n_context=1,
 ):
     """Log-probabilities of every epoch with full context, convolving once.
 
@@ -103,18 +109,35 @@ def recording_log_proba(
         float32 (the published numbers) or bfloat16, about twice as fast on
         CPUs that compute it natively (AVX-512 BF16, AMX), with probabilities
         within about 0.02 of float32.
+    n_context : int
+        Epochs of context on each side of the scored one (the card's).
 
     Returns
     -------
-    log_proba : torch.Tensor, shape (n_epochs - 2, n_classes)
-        For epochs 1 to ``n_epochs - 2``.
+    log_proba : torch.Tensor, shape (n_epochs - 2 * n_context, n_classes)
+        For epochs ``n_context`` to ``n_epochs - n_context - 1``.
     """
-    evaluator = _fast_evaluator(net, precision)
-    features = evaluator.window_features(x, epoch_samples, chunk_epochs)
+    evaluator = _fast_evaluator(net, precision, epoch_samples)
+    features = evaluator.window_features(
+        x, epoch_samples, chunk_epochs, n_context=n_context
+    )
     return net.classifier(features)
 
 
-def _fast_evaluator(net, precision="float32"):
+def _tile(epoch_samples, precision="float32"):
+    """Return the outputs per Winograd tile for epochs of ``epoch_samples``, or None.
+
+    The tile must divide the epoch. float32: 10 (the published 640 samples),
+    else 8, 5 or 4 (e.g. 256 samples: 4-s epochs at 64 Hz); bfloat16: 4 only.
+    None when no tile fits (then each window is classified on its own).
+    """
+    from ._fast import BF16_TILE
+
+    sizes = (BF16_TILE,) if precision == "bfloat16" else (10, 8, 5, BF16_TILE)
+    return next((m for m in sizes if epoch_samples % m == 0), None)
+
+
+def _fast_evaluator(net, precision="float32", epoch_samples=640):
     """Return the fast evaluator of ``net`` (:class:`._fast.FastThreeConv`).
 
     Building it (folding, transforms of the weights) takes about 25 ms, a
@@ -126,14 +149,18 @@ def _fast_evaluator(net, precision="float32"):
     """
     from ._fast import FastThreeConv
 
+    m = _tile(epoch_samples, precision)
+    if m is None:
+        raise ValueError(f"No Winograd tile fits epochs of {epoch_samples} samples.")
     tensors = net.state_dict().values()
     if any(t.is_inference() for t in tensors):
-        return FastThreeConv(net, precision=precision)
+        return FastThreeConv(net, m=m, precision=precision)
     key = tuple((t.data_ptr(), t._version) for t in tensors)
     cache = net.__dict__.setdefault("_fast_evaluators", {})
-    cached = cache.get(precision)
+    cached = cache.get((precision, m))
     if cached is None or cached[0] != key:
-        cached = cache[precision] = (key, FastThreeConv(net, precision=precision))
+        evaluator = FastThreeConv(net, m=m, precision=precision)
+        cached = cache[(precision, m)] = (key, evaluator)
     return cached[1]
 
 
