@@ -147,18 +147,89 @@ def _time_base(scoring):
     )
 
 
+#: Roles of a lab's own classes: what the steps need to know of a class (the
+#: EMG rules, the hidden Markov model's prior, the trust verdict, the fold to
+#: YASA's stages and to the formats that cannot hold it). ``"other"`` (e.g.
+#: seizures) counts as neither sleep nor wake, like artifact.
+ROLES = ("wake", "NREM", "pre-REM", "REM", "artifact", "other")
+#: The stage of the package's vocabulary that each role folds to.
+ROLE_STAGES = {
+    "wake": WAKE,
+    "NREM": NREM,
+    "pre-REM": PRE_REM,
+    "REM": REM,
+    "artifact": ARTIFACT,
+    "other": ARTIFACT,
+}
+
+
+def _check_roles(roles, what="roles"):
+    """Check a lab's own classes ``{name: role}``; return them as a plain dict."""
+    _validate_type(roles, (dict, None), what)
+    out = {}
+    for name, role in (roles or {}).items():
+        _validate_type(name, str, f"a class name of {what}")
+        if name in STAGES or name.strip().lower() in _ALIASES or not name.strip():
+            raise ValueError(
+                f"{what} names the class {name!r}, which is (or reads as) a stage "
+                f"of the package's vocabulary {STAGES}: name the lab's own class "
+                "otherwise (e.g. 'active Wake')."
+            )
+        if role not in ROLES:
+            raise ValueError(
+                f"{what} gives class {name!r} the role {role!r}; roles are {ROLES}."
+            )
+        out[name] = role
+    return out
+
+
+def _roles(scoring):
+    """Return the lab's own classes ``{name: role}`` in a scoring's ``attrs``."""
+    return dict((getattr(scoring, "attrs", None) or {}).get("roles") or {})
+
+
+def _stage_of(name, roles):
+    """Return the package's stage of a class: itself, or its role's stage."""
+    return name if name in STAGES else ROLE_STAGES[roles[name]]
+
+
+def _description(stage):
+    """Return the annotation description of a stage or of a lab's own class."""
+    return ANNOTATION_DESCRIPTIONS.get(stage, f"Sleep stage {stage}")
+
+
 def _make_stages(values, onsets, attrs):
+    roles = dict(dict(attrs).get("roles") or {})
+    categories = STAGES + tuple(roles)
+    values = np.asarray(values, dtype=object)
+    unknown = set(pd.unique(values[pd.notna(values)])) - set(categories)
+    if unknown:  # never a silent NaN
+        raise ValueError(
+            f"Stages {sorted(map(str, unknown))} are neither of {STAGES} nor a "
+            f"class of the scoring's roles {roles or '{}'}."
+        )
     stages = pd.Series(
-        pd.Categorical(values, categories=STAGES),
+        pd.Categorical(values, categories=categories),
         index=pd.Index(np.asarray(onsets, float), name="onset"),
         name="stage",
     )
     stages.attrs = {**_TimeBase().attrs(), **dict(attrs)}
+    if not roles:
+        stages.attrs.pop("roles", None)
     return stages
 
 
-def _map_labels(labels, mapping, what):
-    """Map labels to stage names with a user mapping or the known aliases."""
+def _map_labels(labels, mapping, what, roles=None):
+    """Map labels to stage names with a user mapping or the known aliases.
+
+    ``roles`` (a lab's own classes) adds their names, and their annotation
+    descriptions, to what is known.
+    """
+    roles = roles or {}
+    known = STAGES + tuple(roles)
+    aliases = dict(_ALIASES)
+    for name in roles:
+        aliases[name.lower()] = aliases[_description(name).lower()] = name
     labels = np.asarray(labels, dtype=object)
     out = np.empty(len(labels), dtype=object)
     unknown = set()
@@ -166,16 +237,16 @@ def _map_labels(labels, mapping, what):
         if mapping is not None:
             stage = mapping.get(label, mapping.get(str(label), _MISSING))
         else:
-            stage = _ALIASES.get(str(label).strip().lower(), _MISSING)
-        if stage is _MISSING or (stage is not None and stage not in STAGES):
+            stage = aliases.get(str(label).strip().lower(), _MISSING)
+        if stage is _MISSING or (stage is not None and stage not in known):
             unknown.add(label)
         out[ii] = stage
     if unknown:
         hint = (
-            f"pass mapping={{label: stage}} with stages among {STAGES} (None to "
+            f"pass mapping={{label: stage}} with stages among {known} (None to "
             "ignore a label)"
             if mapping is None
-            else f"add them to mapping (values among {STAGES}, or None to ignore)"
+            else f"add them to mapping (values among {known}, or None to ignore)"
         )
         raise ValueError(f"Unknown {what} {sorted(map(str, unknown))}: {hint}.")
     return out
@@ -240,9 +311,10 @@ def _regrid(starts, ends, values, epoch_length, origin):
     first = np.floor((starts.min() - origin) / length + 1e-9)
     last = np.ceil((ends.max() - origin) / length - 1e-9)
     onsets = origin + np.arange(first, last) * length
-    index = {stage: ii for ii, stage in enumerate(STAGES)}
-    cover = np.zeros((len(onsets), len(STAGES)))
-    begin = np.full((len(onsets), len(STAGES)), np.inf)
+    names = STAGES + tuple(v for v in dict.fromkeys(values) if v not in STAGES)
+    index = {stage: ii for ii, stage in enumerate(names)}
+    cover = np.zeros((len(onsets), len(names)))
+    begin = np.full((len(onsets), len(names)), np.inf)
     for start, end, stage in zip(starts, ends, values):
         col = index[stage]
         k0 = int(np.floor((start - origin) / length + 1e-9) - first)
@@ -267,7 +339,7 @@ def _regrid(starts, ends, values, epoch_length, origin):
     # out (they are mostly outside it); inside, gaps are unscored epochs.
     half = np.flatnonzero(covered >= length / 2 - 1e-6)
     keep = slice(half[0], half[-1] + 1) if len(half) else slice(0, 0)
-    return np.asarray(STAGES, dtype=object)[best][keep], onsets[keep]
+    return np.asarray(names, dtype=object)[best][keep], onsets[keep]
 
 
 def _bout_bounds(values, onsets, epoch_length):

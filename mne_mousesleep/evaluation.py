@@ -17,7 +17,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from ._stages import _time_base
+from ._stages import _roles, _stage_of, _time_base
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -102,7 +102,12 @@ def _align(reference, predicted):
     otherwise onsets count from each one's first sample. A reference at
     another epoch length is converted to the prediction's epochs first.
     """
-    ref, pred = to_stages(reference), to_stages(predicted)
+    pred = to_stages(predicted)
+    roles = _roles(pred)  # the prediction's own classes name the reference's
+    if isinstance(reference, pd.Series | pd.DataFrame) or hasattr(reference, "hypno"):
+        ref = to_stages(reference)
+    else:  # annotations or labels, which may name the lab's classes
+        ref = to_stages(reference, roles=roles)
     dates = [_time_base(s).meas_date for s in (ref, pred)]
     base = dates[1] if all(d is not None for d in dates) else None
 
@@ -143,7 +148,8 @@ def _align(reference, predicted):
             f"(reference {ref_t[0]:g}–{ref_t[-1]:g} s, predicted "
             f"{pred_t[0]:g}–{pred_t[-1]:g} s)."
         )
-    return ref.to_numpy(object)[i_ref], pred.to_numpy(object)[i_pred]
+    roles = {**_roles(ref), **_roles(pred)}
+    return ref.to_numpy(object)[i_ref], pred.to_numpy(object)[i_pred], roles
 
 
 def _kappa(ref, pred, labels):
@@ -165,10 +171,13 @@ def evaluate(reference, predicted, *, n_stages=5):
         The scoring to evaluate. Epochs are matched by onset (absolute time
         from the first sample); only common epochs are compared.
     n_stages : 5 | 3
-        5: Wake, NREM, pre-REM, REM, artifact. 3: Wake, NREM, REM with the
-        reduction of Grieger et al. (2021): pre-REM counts as NREM and epochs
-        that are artifact in the reference or the prediction are dropped.
-        Unscored epochs are always dropped.
+        5: Wake, NREM, pre-REM, REM, artifact, and a lab's own classes (of
+        either scoring's ``attrs["roles"]``; annotations of the reference are
+        read with the prediction's). 3: Wake, NREM, REM with the
+        reduction of Grieger et al. (2021): the lab's classes count as the
+        stages of their roles, pre-REM counts as NREM and epochs that are
+        artifact (or of role other) in the reference or the prediction are
+        dropped. Unscored epochs are always dropped.
 
     Returns
     -------
@@ -192,15 +201,17 @@ def evaluate(reference, predicted, *, n_stages=5):
     by clock time.
     """
     _check_option("n_stages", n_stages, (3, 5))
-    ref, pred = _align(reference, predicted)
+    ref, pred, roles = _align(reference, predicted)
     keep = (ref != UNSCORED) & (pred != UNSCORED)
-    if n_stages == 3:
+    if n_stages == 3:  # a lab's own classes by their role
+        ref = np.array([_stage_of(v, roles) for v in ref], dtype=object)
+        pred = np.array([_stage_of(v, roles) for v in pred], dtype=object)
         keep &= (ref != ARTIFACT) & (pred != ARTIFACT)
         ref = np.where(ref == PRE_REM, NREM, ref)
         pred = np.where(pred == PRE_REM, NREM, pred)
         classes = (WAKE, NREM, REM)
     else:
-        classes = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+        classes = (WAKE, NREM, PRE_REM, REM, ARTIFACT) + tuple(roles)
     ref, pred = ref[keep].astype(str), pred[keep].astype(str)
     if not len(ref):
         raise ValueError("No scored epoch in common to compare.")

@@ -32,11 +32,15 @@ from ._stages import (  # noqa: F401 (the vocabulary is public here)
     WAKE,
     YASA_STAGES,
     _bout_bounds,
+    _check_roles,
+    _description,
     _epoch_grid,
     _make_stages,
     _map_labels,
     _regrid,
+    _roles,
     _seconds_from_first_sample,
+    _stage_of,
     _start_time,
     _time_base,
 )
@@ -84,10 +88,12 @@ def proba_to_stages(proba):
 
 def _check_proba(proba):
     _validate_type(proba, pd.DataFrame, "proba")
-    unknown = [c for c in proba.columns if c not in STAGES[:-1]]
+    known = STAGES[:-1] + tuple(_roles(proba))
+    unknown = [c for c in proba.columns if c not in known]
     if unknown or proba.shape[1] == 0:
         raise ValueError(
-            f"proba must have columns among {STAGES[:-1]}, got {list(proba.columns)}."
+            f"proba must have columns among {known} (a lab's own classes in "
+            f"proba.attrs['roles']), got {list(proba.columns)}."
         )
     values = proba.to_numpy(dtype=float)
     scored = ~np.isnan(values).any(axis=1)
@@ -96,8 +102,10 @@ def _check_proba(proba):
     return values, scored
 
 
-def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
-    stages = _map_labels(annotations.description, mapping, "annotation descriptions")
+def _annotations_to_stages(annotations, mapping, epoch_length, origin=None, roles=None):
+    stages = _map_labels(
+        annotations.description, mapping, "annotation descriptions", roles
+    )
     keep = np.array([s is not None for s in stages], bool)
     onsets = annotations.onset[keep]
     durations = annotations.duration[keep]
@@ -123,6 +131,8 @@ def _annotations_to_stages(annotations, mapping, epoch_length, origin=None):
     if epoch_length is None:  # the scoring's own epochs (see to_stages)
         epoch_length = _epoch_grid(durations)
     attrs = {"epoch_length": float(epoch_length), "meas_date": annotations.orig_time}
+    if roles:
+        attrs["roles"] = dict(roles)
     n_per = durations / epoch_length
     on_grid = origin is None or np.allclose(
         (onsets[0] - origin) / epoch_length,
@@ -215,7 +225,7 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     return _make_stages(values, new_onsets, {**stages.attrs, "epoch_length": length})
 
 
-def to_stages(scoring, *, mapping=None, epoch_length=None):
+def to_stages(scoring, *, mapping=None, epoch_length=None, roles=None):
     """Convert a scoring to the package's stage sequence.
 
     Parameters
@@ -238,6 +248,13 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         10 s; their one duration when they all last the same (one per epoch:
         a scoring in 4-s epochs gives 4 s); else 10 s, by the majority rule
         (bouts merged from 4-s epochs need ``epoch_length=4``).
+    roles : dict | None
+        A lab's own classes ``{name: role}`` (roles among
+        ``"wake", "NREM", "pre-REM", "REM", "artifact", "other"``), for
+        annotations and labels that name them (``"active Wake"`` or
+        ``"Sleep stage active Wake"``, as :func:`to_annotations` writes
+        them). Probabilities and stage sequences carry theirs in
+        ``attrs["roles"]``.
 
     Returns
     -------
@@ -265,7 +282,9 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     if isinstance(scoring, pd.DataFrame):
         return proba_to_stages(scoring)
     if isinstance(scoring, Annotations):
-        return _annotations_to_stages(scoring, mapping, epoch_length)
+        return _annotations_to_stages(
+            scoring, mapping, epoch_length, roles=_check_roles(roles)
+        )
     try:
         import yasa
     except ImportError:  # pragma: no cover
@@ -289,14 +308,20 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
     if isinstance(scoring, pd.Series) and isinstance(
         scoring.dtype, pd.CategoricalDtype
     ):
-        if set(scoring.cat.categories) <= set(STAGES):
+        known = STAGES + tuple(_roles(scoring)) + tuple(roles or {})
+        if set(scoring.cat.categories) <= set(known):
             length = epoch_length or scoring.attrs.get("epoch_length")
             length = float(length or DEFAULT_EPOCH_LENGTH)
             # A stage sequence's index is its onsets; a default one is order.
             positional = isinstance(scoring.index, pd.RangeIndex)
             onsets = _series_onsets(scoring, length) if positional else scoring.index
-            out = _make_stages(scoring.astype(object).to_numpy(), onsets, {})
+            own = {**_roles(scoring), **_check_roles(roles)}
+            out = _make_stages(
+                scoring.astype(object).to_numpy(), onsets, {"roles": own}
+            )
             out.attrs.update(scoring.attrs)
+            if own:
+                out.attrs["roles"] = own
             if epoch_length is not None or "epoch_length" not in scoring.attrs:
                 out.attrs["epoch_length"] = length
             return out
@@ -314,7 +339,8 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         isinstance(v, int | np.integer) and not isinstance(v, bool) for v in labels
     ):
         mapping = {code: stage for stage, code in STAGE_CODES.items()}
-    values = _map_labels(labels, mapping, "labels")
+    roles = _check_roles(roles)
+    values = _map_labels(labels, mapping, "labels", roles)
     if any(v is None for v in values):
         raise ValueError("Labels mapped to None cannot be dropped from a sequence.")
     length = float(epoch_length or DEFAULT_EPOCH_LENGTH)
@@ -323,6 +349,8 @@ def to_stages(scoring, *, mapping=None, epoch_length=None):
         attrs = {**scoring.attrs, "epoch_length": length}
     else:
         onsets, attrs = np.arange(len(values)) * length, {"epoch_length": length}
+    if roles:
+        attrs["roles"] = roles
     return _make_stages(values, onsets, attrs)
 
 
@@ -367,10 +395,12 @@ def to_codes(stages):
     Returns
     -------
     codes : pandas.Series of int, shape (n_epochs,)
-        Wake 0, NREM 1, pre-REM 2, REM 3, artifact -1, unscored -2.
+        Wake 0, NREM 1, pre-REM 2, REM 3, artifact -1, unscored -2; a lab's
+        own classes 4, 5, ... in the order of ``attrs["roles"]``.
     """
     stages = to_stages(stages)
-    codes = stages.astype(object).map(STAGE_CODES).astype(int)
+    own = {name: 4 + ii for ii, name in enumerate(_roles(stages))}
+    codes = stages.astype(object).map({**STAGE_CODES, **own}).astype(int)
     codes.name = "code"
     return codes
 
@@ -416,7 +446,7 @@ def to_annotations(scoring, *, merge_bouts=False):
     # sample.
     if meas_date is not None:
         onsets = onsets + first_time
-    descriptions = [ANNOTATION_DESCRIPTIONS[s] for s in values]
+    descriptions = [_description(s) for s in values]
     return Annotations(onsets, durations, descriptions, orig_time=meas_date)
 
 
@@ -441,7 +471,9 @@ def to_hypnogram(scoring, *, start=None, scorer=None):
     -------
     hypnogram : yasa.Hypnogram
         With ``n_stages=3`` and ``freq`` the epoch length (``"10s"``). Stages are
-        folded with :data:`YASA_STAGES`: pre-REM becomes NREM, artifact becomes
+        folded with :data:`YASA_STAGES` (a lab's own classes by their role:
+        ``"active Wake"`` of role wake is WAKE, a class of role other is
+        ART): pre-REM becomes NREM, artifact becomes
         ``"ART"``, and epochs without a score (first and last) are ``"UNS"``.
         From probabilities, ``hypnogram.proba`` holds the folded probabilities
         (columns WAKE, NREM, REM, ART, UNS; NREM is the sum of NREM and pre-REM;
@@ -464,8 +496,9 @@ def to_hypnogram(scoring, *, start=None, scorer=None):
             index=range(len(scoring)),
             columns=["WAKE", "NREM", "REM", "ART", "UNS"],
         )
+        roles = _roles(scoring)
         for col, name in zip(values.T, scoring.columns):
-            folded[YASA_STAGES[name]] += np.nan_to_num(col)
+            folded[YASA_STAGES[_stage_of(name, roles)]] += np.nan_to_num(col)
         folded.loc[~scored, "UNS"] = 1.0
     stages = to_stages(scoring)
     if start is None:
@@ -473,8 +506,9 @@ def to_hypnogram(scoring, *, start=None, scorer=None):
     if scorer is None:
         scorer = stages.attrs.get("model", None)
     epoch_length = _time_base(stages).epoch_length
+    roles = _roles(stages)
     return yasa.Hypnogram(
-        list(stages.astype(object).map(YASA_STAGES)),
+        [YASA_STAGES[_stage_of(s, roles)] for s in stages.astype(object)],
         n_stages=3,
         freq=f"{epoch_length:g}s",
         start=start,

@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
-from ._stages import _time_base, _zeitgeber, _zt_hours  # noqa: F401
+from ._stages import (  # noqa: F401
+    _roles,
+    _stage_of,
+    _time_base,
+    _zeitgeber,
+    _zt_hours,
+)
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -22,6 +28,13 @@ from .hypnogram import (
 )
 
 _STAGES_5 = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+
+
+def _own(stages):
+    """Return a lab's own classes of a sequence: scored (sleep, wake) and not."""
+    roles = _roles(stages)
+    scored = tuple(c for c, r in roles.items() if r not in ("artifact", "other"))
+    return scored, tuple(c for c in roles if c not in scored)
 
 
 def _epoch_length(stages):
@@ -55,8 +68,10 @@ def transition_matrix(scoring, *, n_stages=5, artifacts="exclude"):
     scoring : pandas.Series | pandas.DataFrame | mne.Annotations | yasa.Hypnogram
         Anything :func:`mne_mousesleep.to_stages` accepts.
     n_stages : 5 | 3
-        5: Wake, NREM, pre-REM, REM (and artifact); 3: the 3-stage hypnogram
-        (pre-REM folded into NREM), computed with
+        5: Wake, NREM, pre-REM, REM (and artifact), then a lab's own classes
+        (``attrs["roles"]``; those of role artifact or other with artifact);
+        3: the 3-stage hypnogram (pre-REM folded into NREM, the lab's classes
+        into the stages of their roles), computed with
         :meth:`yasa.Hypnogram.transition_matrix`.
     artifacts : "exclude" | "state"
         ``"exclude"`` (default): transitions into or out of artifact and
@@ -83,11 +98,16 @@ def transition_matrix(scoring, *, n_stages=5, artifacts="exclude"):
     if n_stages == 3 and artifacts == "state":
         return to_hypnogram(stages).transition_matrix()
     values = stages.to_numpy(dtype=object)
-    if n_stages == 3:
+    scored, unscored_own = _own(stages)
+    if n_stages == 3:  # a lab's own classes by their role
+        roles = _roles(stages)
+        values = np.array([_stage_of(v, roles) for v in values], dtype=object)
         values = np.where(values == PRE_REM, NREM, values)
         states = (WAKE, NREM, REM)
+    elif artifacts == "state":
+        states = _STAGES_5 + scored + unscored_own
     else:
-        states = _STAGES_5 if artifacts == "state" else SCORED_STAGES
+        states = SCORED_STAGES + scored
     index = {s: ii for ii, s in enumerate(states)}
     codes = np.array([index.get(v, -1) for v in values], dtype=int)
     contiguous = np.isclose(
@@ -117,10 +137,12 @@ def sleep_statistics(scoring):
     Returns
     -------
     stats : pandas.Series
-        With, for each of Wake, NREM, pre-REM, REM and artifact:
+        With, for each of Wake, NREM, pre-REM, REM and artifact, and each of
+        a lab's own classes (``attrs["roles"]``, after them):
         ``"<stage> min"`` (minutes), ``"<stage> %"`` (percentage of the scored
-        time, i.e. of Wake + NREM + pre-REM + REM; for artifact, of the whole
-        time), ``"<stage> bouts"`` (number), ``"<stage> mean bout s"`` and
+        time, i.e. of Wake + NREM + pre-REM + REM and the own classes of those
+        roles; for artifact and classes of role artifact or other, of the
+        whole time), ``"<stage> bouts"`` (number), ``"<stage> mean bout s"`` and
         ``"<stage> median bout s"`` (bout durations in seconds). Also
         ``"total min"``, ``"scored min"``, ``"unscored min"``,
         ``"latency NREM min"``, ``"latency pre-REM min"``,
@@ -142,15 +164,16 @@ def sleep_statistics(scoring):
     length = _epoch_length(stages)
     values = stages.to_numpy(dtype=object)
     bouts = _bouts(stages)
+    scored, unscored_own = _own(stages)
     out = {}
-    n_scored = int(np.isin(values, SCORED_STAGES).sum())
+    n_scored = int(np.isin(values, SCORED_STAGES + scored).sum())
     out["total min"] = len(values) * length / 60
     out["scored min"] = n_scored * length / 60
     out["unscored min"] = int((values == UNSCORED).sum()) * length / 60
-    for stage in _STAGES_5:
+    for stage in _STAGES_5 + tuple(_roles(stages)):
         n = int((values == stage).sum())
         durations = bouts.loc[bouts["stage"] == stage, "duration"]
-        denominator = len(values) if stage == ARTIFACT else n_scored
+        denominator = n_scored if stage in SCORED_STAGES + scored else len(values)
         out[f"{stage} min"] = n * length / 60
         out[f"{stage} %"] = 100 * n / denominator if denominator else np.nan
         out[f"{stage} bouts"] = len(durations)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option
 
-from ._stages import _time_base
+from ._stages import _roles, _stage_of, _time_base
 from .hypnogram import (
     ARTIFACT,
     NREM,
@@ -30,6 +30,28 @@ STAGE_COLORS = {
     UNSCORED: "#ffffff",
 }
 _LEVELS = {WAKE: 4, REM: 3, PRE_REM: 2, NREM: 1, ARTIFACT: 0}
+#: Colours of a lab's own classes, in the order of their roles' dict.
+OWN_COLORS = ("#6a4c93", "#1982c4", "#b5179e", "#2a9d8f", "#bc6c25", "#3a86ff")
+
+
+def _color(stage, own=()):
+    """Return the colour of a stage, or of a lab's own class (by its place)."""
+    if stage in STAGE_COLORS:
+        return STAGE_COLORS[stage]
+    return OWN_COLORS[list(own).index(stage) % len(OWN_COLORS)]
+
+
+def _levels(roles):
+    """Return the y level of each stage, a lab's own classes above their role's.
+
+    From the bottom: artifact, NREM, pre-REM, REM, Wake, each followed by
+    the own classes of its role (of role other: after artifact).
+    """
+    order = []
+    for stage in sorted(_LEVELS, key=_LEVELS.get):
+        order.append(stage)
+        order += [name for name in roles if _stage_of(name, roles) == stage]
+    return {stage: ii for ii, stage in enumerate(order)}
 
 
 def _hours(stages):
@@ -84,7 +106,9 @@ def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
     length = _time_base(stages).epoch_length
     t = _hours(stages)
     ax = axes[0]
-    levels = np.array([_LEVELS.get(s, np.nan) for s in stages.to_numpy(object)])
+    roles = _roles(stages)
+    level_of = _levels(roles)
+    levels = np.array([level_of.get(s, np.nan) for s in stages.to_numpy(object)])
     ax.step(
         np.r_[t, t[-1] + length / 3600],
         np.r_[levels, levels[-1]],
@@ -92,19 +116,19 @@ def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
         color="k",
         lw=0.8,
     )
-    for stage in (REM, PRE_REM, ARTIFACT):
+    for stage in (REM, PRE_REM, ARTIFACT, *roles):
         mask = stages.to_numpy(object) == stage
         ax.scatter(
             t[mask] + length / 7200,
             levels[mask],
             s=4,
-            color=STAGE_COLORS[stage],
+            color=_color(stage, roles),
             zorder=3,
         )
     ax.set(
-        yticks=list(_LEVELS.values()),
-        yticklabels=list(_LEVELS),
-        ylim=(-0.5, 4.5),
+        yticks=list(level_of.values()),
+        yticklabels=list(level_of),
+        ylim=(-0.5, max(level_of.values()) + 0.5),
         ylabel="Stage",
     )
     if stages.attrs.get("model"):
@@ -117,7 +141,7 @@ def plot_hypnogram(scoring, *, proba=None, review=None, axes=None):
             tp,
             np.nan_to_num(values).T,
             labels=list(proba.columns),
-            colors=[STAGE_COLORS[c] for c in proba.columns],
+            colors=[_color(c, _roles(proba)) for c in proba.columns],
             step="post",
         )
         ax_p.set(ylim=(0, 1), ylabel="Probability")
@@ -233,11 +257,16 @@ def plot_hourly(hourly, *, ax=None):
     x = hourly["ZT"].to_numpy() if "ZT" in hourly else hourly.index.to_numpy()
     pos = np.arange(len(hourly))
     bottom = np.zeros(len(hourly))
-    for stage in (*SCORED_STAGES, ARTIFACT):
+    own = [
+        c[: -len(" bouts")]
+        for c in hourly.columns
+        if c.endswith(" bouts") and c[: -len(" bouts")] not in STAGE_COLORS
+    ]  # a lab's own classes
+    for stage in (*SCORED_STAGES, ARTIFACT, *own):
         minutes = hourly[f"{stage} min"].to_numpy(float)
         share = 100 * minutes / hourly["total min"].to_numpy(float)
         ax.bar(
-            pos, share, bottom=bottom, color=STAGE_COLORS[stage], label=stage, width=0.9
+            pos, share, bottom=bottom, color=_color(stage, own), label=stage, width=0.9
         )
         bottom += share
     if "unscored min" in hourly:  # the rest of the recorded time, so bars reach 100

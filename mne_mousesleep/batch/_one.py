@@ -13,6 +13,7 @@ from typing import NamedTuple
 from mne.io import BaseRaw
 from mne.utils import verbose
 
+from .._stages import _description
 from ..hypnogram import ANNOTATION_DESCRIPTIONS, UNSCORED
 from ..io import read_recording
 from ..models import load_model
@@ -164,9 +165,10 @@ def _summary_row(summary, raw, result):
         hours=raw.n_times / raw.info["sfreq"] / 3600,
         epochs=int(summary["epochs"].sum()),
     )
-    for stage, desc in ANNOTATION_DESCRIPTIONS.items():
+    for stage in [*ANNOTATION_DESCRIPTIONS, *result.roles]:  # a lab's own too
         if stage == UNSCORED:
             continue
+        desc = _description(stage)
         row[f"{stage} %"] = (
             float(summary.loc[desc, "percent"]) if desc in summary.index else 0.0
         )

@@ -11,10 +11,12 @@ from mne.utils import _validate_type
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
-from .._stages import _time_base, _zt_hours
+from .._stages import _make_stages, _time_base, _zt_hours
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, STAGES, WAKE, to_annotations
 
 _ORDER = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
+#: The class of Wake with activity that ``label_active_wake`` annotates.
+ACTIVE_WAKE = "active Wake"
 
 # Per-epoch (10 s) transition probabilities, rows "from", columns "to", in the
 # order Wake, NREM, pre-REM, REM, artifact. Mean bout lengths (epochs) are
@@ -142,6 +144,7 @@ def simulate_recording(
     variability=0.0,
     active_theta=40.0,
     epoch_length=10.0,
+    label_active_wake=False,
     seed=None,
 ):
     """Simulate a mouse EEG/EMG recording with ground-truth stage annotations.
@@ -193,6 +196,11 @@ def simulate_recording(
     epoch_length : float
         Epoch length (s) of the hypnogram simulated when ``stages`` is None
         (the true stages are annotated in epochs of it).
+    label_active_wake : bool
+        Annotate the Wake epochs with activity (theta-rich EEG, high EMG; 40 %
+        of Wake epochs) as a state of their own, ``"Sleep stage active
+        Wake"`` (a lab's own class of role wake: read them with
+        ``to_stages(raw.annotations, roles={"active Wake": "wake"})``).
     seed : None | int
         Random seed; the same seed gives the same recording.
 
@@ -256,11 +264,12 @@ def simulate_recording(
     start = start.tz_localize("UTC") if start.tz is None else start.tz_convert("UTC")
     raw.set_meas_date(start.to_pydatetime())
     truth = stages.iloc[:n_epochs].copy()
-    truth.attrs = {
-        **stages.attrs,
-        "meas_date": raw.info["meas_date"],
-        "first_time": 0.0,
-    }
+    attrs = {**stages.attrs, "meas_date": raw.info["meas_date"], "first_time": 0.0}
+    if label_active_wake:  # activity as a state of its own
+        attrs["roles"] = {**attrs.get("roles", {}), ACTIVE_WAKE: "wake"}
+        values = np.where(amps["active"], ACTIVE_WAKE, truth.to_numpy(object))
+        truth = _make_stages(values, truth.index, attrs)
+    truth.attrs = attrs
     raw.set_annotations(to_annotations(truth))
     return raw
 
@@ -298,6 +307,7 @@ def _amplitudes(grid, rng, active_theta):
     theta = {WAKE: 12, NREM: 10, PRE_REM: 35, REM: 70, ARTIFACT: 30}
     emg = {WAKE: 100, NREM: 35, PRE_REM: 25, REM: 12, ARTIFACT: 200}
     return dict(
+        active=active,
         is_art=is_art,
         delta=grid.amp({WAKE: 10, NREM: 120, PRE_REM: 60, REM: 15, ARTIFACT: 10}),
         theta=grid.per_sample(

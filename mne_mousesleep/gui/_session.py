@@ -86,12 +86,21 @@ class ReviewSession:
     ------
     ValueError
         If ``path`` holds a file that is not a review of this scoring (other
-        epochs, unknown stages or provenance).
+        epochs, unknown stages or provenance), or if the scoring holds a lab's
+        own classes (their labelling is not in the window yet).
     """
 
     def __init__(self, result, path=None):
         if not isinstance(result, ScoringResult):
             raise TypeError(f"result must be a ScoringResult, got {type(result)}.")
+        if result.roles:
+            raise ValueError(
+                f"The review window labels the package's stages (keys w n p r a); "
+                f"this scoring holds the lab's own classes {list(result.roles)} "
+                "(model "
+                f"{result.model}), which it cannot label yet. Correct them in the "
+                "lab's tool (write_scoring) or in the annotations."
+            )
         self.result = result
         self.epoch_length = result.epoch_length
         self.onsets = result.onsets

@@ -16,6 +16,35 @@ from .._stages import CONFIRMED, CORRECTED, SCORER, UNSCORED, _zt_hours
 from ..viz import _LEVELS, STAGE_COLORS
 from ._session import KEYS
 
+
+def _guard_infinite_lines():
+    """Give pyqtgraph's lines an empty extent once their view is gone.
+
+    :class:`pyqtgraph.InfiniteLine` (the cursors, the EMG threshold, the
+    edges of a region) reads its view's size in ``boundingRect``; when Qt
+    asks a line whose view was already collected (a window being torn down
+    while events are processed), pyqtgraph raises inside Qt's virtual call and
+    the process dies with a segmentation fault. Seen in the test suite, once
+    in a while, after a window closed.
+    """
+    compute = pg.InfiniteLine._computeBoundingRect
+    if getattr(compute, "_guarded", False):
+        return
+
+    def guarded(self):
+        try:
+            return compute(self)
+        except AttributeError:  # no view (None) any more, even mid-call
+            if self.getViewBox() is not None:
+                raise
+            return QtCore.QRectF()
+
+    guarded._guarded = True
+    pg.InfiniteLine._computeBoundingRect = guarded
+
+
+_guard_infinite_lines()
+
 #: What each key does, as the keymap dialog shows it.
 KEYMAP = (
     ("w n p r a  (or 1-5)", "label the epoch (or the selection) and go on"),

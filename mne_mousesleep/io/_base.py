@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, warn
 
-from .._stages import _time_base
+from .._stages import _roles, _stage_of, _time_base
 from ..hypnogram import (
     ARTIFACT,
     NREM,
@@ -233,14 +233,23 @@ _FALLBACK = {
 def _fold(stages, fmt):
     """Fold stages a format cannot hold (the one rule), warning what merged.
 
-    pre-REM becomes NREM (as the 3-class models of Grieger et al. 2021);
+    A lab's own class becomes the stage of its role (``"active Wake"`` of
+    role wake: Wake); pre-REM becomes NREM (as the 3-class models of
+    Grieger et al. 2021);
     artifact becomes the format's unscored code and unscored its artifact
     code; where a format holds neither, both become Wake (what the format's
     own tools do with epochs they cannot score), so the file stays readable.
     """
-    values = np.asarray(stages.to_numpy(object), dtype=object)
-    out = values.copy()
+    names = np.asarray(stages.to_numpy(object), dtype=object)
+    roles = _roles(stages)
     merged = Counter()
+    # A lab's own class becomes the stage of its role (then the rule below).
+    values = names.copy()
+    for name in roles:
+        hit = names == name
+        if hit.any() and name not in fmt.holds:
+            values[hit] = _stage_of(name, roles)
+    out = values.copy()
     for stage, options in _FALLBACK.items():
         if stage in fmt.holds:
             continue
@@ -248,7 +257,9 @@ def _fold(stages, fmt):
         hit = values == stage
         if hit.any():
             out[hit] = target
-            merged[(stage, target)] = int(hit.sum())
+    for a, b in zip(names, out):
+        if a != b:
+            merged[(a, b)] += 1
     if merged:
         length = f"{_time_base(stages).epoch_length:g} s"
         what = "; ".join(

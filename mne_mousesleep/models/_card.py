@@ -5,6 +5,8 @@
 
 from dataclasses import asdict, dataclass, field
 
+from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
+
 
 @dataclass(frozen=True)
 class ModelCard:
@@ -47,6 +49,12 @@ class ModelCard:
     details : dict
         Further facts, e.g. for trained models the package version, the seed,
         the split by animal and the training settings.
+    roles : dict
+        The role of each of the lab's own classes (those of ``classes`` that
+        are not stages of :data:`~mne_mousesleep.STAGES`), ``{name: role}``
+        with roles among ``"wake"``, ``"NREM"``, ``"pre-REM"``, ``"REM"``,
+        ``"artifact"``, ``"other"``: what the EMG rules, the hidden Markov
+        model, the trust verdict and the fold to YASA's stages use.
     """
 
     name: str
@@ -65,11 +73,19 @@ class ModelCard:
     metrics: dict = field(default_factory=dict)
     sha256: str | None = None
     details: dict = field(default_factory=dict)
+    roles: dict = field(default_factory=dict)
 
     @property
     def n_classes(self):
         """Number of output classes."""
         return len(self.classes)
+
+    @property
+    def class_roles(self):
+        """The role of every class, ``{name: role}`` (the stages' own too)."""
+        own = {WAKE: "wake", NREM: "NREM", PRE_REM: "pre-REM", REM: "REM"}
+        own[ARTIFACT] = "artifact"
+        return {c: self.roles.get(c) or own[c] for c in self.classes}
 
     @property
     def n_channels(self):
@@ -97,7 +113,13 @@ class ModelCard:
         rows = [
             ("Model", self.name),
             ("Architecture", self.architecture),
-            ("Classes (output order)", ", ".join(self.classes)),
+            (
+                "Classes (output order)",
+                ", ".join(
+                    f"{c} ({self.roles[c]})" if c in self.roles else c
+                    for c in self.classes
+                ),
+            ),
             ("Input channels", ", ".join(self.channels)),
             ("Sampling rate", f"{self.sfreq:g} Hz"),
             (

@@ -244,6 +244,20 @@ class MouseSleepModel:
 DEVICE_CHUNK_EPOCHS = 256
 
 
+def _class_problems(card):
+    """Return what is wrong with a card's classes and their roles."""
+    from .._stages import STAGES, _check_roles
+
+    try:
+        _check_roles(card.roles, "the card's roles")
+    except (TypeError, ValueError) as err:
+        return [str(err)]
+    without = [c for c in card.classes if c not in STAGES and c not in card.roles]
+    if without:
+        return [f"the classes {without} have no role in the card's roles"]
+    return []
+
+
 def _card_without_weights(model):
     """Return the model card of ``model`` (as :func:`load_model` takes it).
 
@@ -369,6 +383,7 @@ def _from_saved(saved, path):
             problems.append(f"{key} must be a positive number, got {value!r}")
     if not isinstance(card.n_context, int) or card.n_context < 0:
         problems.append(f"n_context must be >= 0, got {card.n_context!r}")
+    problems += _class_problems(card)
     if problems:
         raise _incompatible(path, "; ".join(problems))
     try:

@@ -24,6 +24,7 @@ from .._stages import (
     PRE_REM,
     REM,
     SCORED_STAGES,
+    _roles,
     _time_base,
     _zeitgeber,
 )
@@ -339,7 +340,7 @@ def _statistics(stages, lights_on):
     else:
         stats = sleep_statistics(stages).to_frame("total")
     keep = []
-    for stage in (*SCORED_STAGES, ARTIFACT):
+    for stage in (*SCORED_STAGES, ARTIFACT, *_roles(stages)):  # a lab's own too
         keep += [f"{stage} min", f"{stage} %", f"{stage} bouts", f"{stage} mean bout s"]
     keep += [
         f"latency {NREM} min",

@@ -13,7 +13,7 @@ import pandas as pd
 from mne.utils import _check_option, logger, verbose
 
 from .._docs import fill_doc
-from .._stages import NREM, PRE_REM, REM, SCORED_STAGES, WAKE, _time_base
+from .._stages import NREM, PRE_REM, REM, SCORED_STAGES, WAKE, _roles, _time_base
 from ..stats import phase_statistics, sleep_statistics
 from ._figures import (
     _group_figure,
@@ -164,9 +164,10 @@ def _study_rows(recordings, lights_on):
             "none" if review is None else f"{review['corrected']} corrected"
         )
         total = sleep_statistics(stages)
-        row["total sleep min"] = (
-            total[f"{NREM} min"] + total[f"{PRE_REM} min"] + total[f"{REM} min"]
-        )
+        roles = _roles(stages)  # a lab's own classes of sleep roles count too
+        sleep = [NREM, PRE_REM, REM]
+        sleep += [c for c, r in roles.items() if r in ("NREM", "pre-REM", "REM")]
+        row["total sleep min"] = sum(total[f"{s} min"] for s in sleep)
         phases = {"total": total}
         if lights_on is not None and _time_base(stages).meas_date is not None:
             ph = phase_statistics(stages, lights_on=lights_on)

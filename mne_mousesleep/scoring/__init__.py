@@ -33,6 +33,7 @@ from ..models._loader import _card_without_weights
 from ..models._registry import MODELS
 from ._options import ScoringOptions, _takes_options
 from ._result import ScoringResult, _most_probable
+from ._roles import _Fold
 from .check import _check_input
 from .emg import _emg_step, _EmgPass
 from .gain import _gain_step
@@ -58,7 +59,9 @@ def _score(raw, options):
     card = _card_without_weights(model)
     # What can be refused is checked before the recording is read.
     device = _resolve_device(options.device)
-    transition = _check_smooth(options.smooth, card.classes, card.epoch_length)
+    # A lab's own classes go through the steps as the stages of their roles.
+    fold = _Fold(card.classes, card.roles)
+    transition = _check_smooth(options.smooth, fold.stages, card.epoch_length)
     # 1. The input checks: channels, rate, length, units.
     checked = _check_input(
         raw,
@@ -84,24 +87,31 @@ def _score(raw, options):
     proba, quality, network_record, exits = _network_step(
         model, data, signal, options.batch_size, device, precision
     )
-    network_labels = _most_probable(proba, card.classes)
+    network_labels = fold.labels(_most_probable(proba, card.classes))
+    by_class = proba
+    if not fold.plain:
+        proba = fold.fold(proba)
     # 5. The EMG rules.
-    proba, emg_record = _emg_step(proba, card.classes, emg, checked.emg_note)
+    proba, emg_record = _emg_step(proba, fold.stages, emg, checked.emg_note)
     # 6. The hidden Markov model.
     hmm_record = None
     if transition is not None:
-        proba, hmm_record = _apply_hmm(proba, card.classes, transition)
+        proba, hmm_record = _apply_hmm(proba, fold.stages, transition)
     # 7. The trust verdict.
     trust = judge(
         network_labels,
         proba,
-        card.classes,
+        fold.stages,
         quality,
         gain_record,
         emg_record,
         transition is not None,
     )
     _log_trust(trust)
+    if not fold.plain:  # back to the classes, in the network's proportions
+        proba = fold.unfold(by_class, proba)
+        if hmm_record is not None:
+            hmm_record["path"] = fold.path(hmm_record["path"], proba)
     return ScoringResult(
         proba=proba,
         classes=card.classes,
@@ -120,6 +130,7 @@ def _score(raw, options):
         trust=trust,
         exit_fractions=exits,
         options=options.to_dict(),
+        roles=dict(card.roles),
     )
 
 

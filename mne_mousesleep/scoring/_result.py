@@ -88,6 +88,9 @@ class ScoringResult:
     options : dict | None
         The options of the scoring (:meth:`ScoringOptions.to_dict
         <mne_mousesleep.ScoringOptions.to_dict>`).
+    roles : dict
+        The role of each of the model's own classes (its card's ``roles``),
+        ``{name: role}``; empty for the published classes.
     """
 
     proba: np.ndarray
@@ -108,6 +111,7 @@ class ScoringResult:
     trust: dict = dataclasses.field(default_factory=dict)
     exit_fractions: list | None = None
     options: dict | None = None
+    roles: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         proba = np.array(self.proba, dtype=float)
@@ -198,6 +202,8 @@ class ScoringResult:
         )
         if self.exit_fractions is not None:
             attrs["exit_fractions"] = list(self.exit_fractions)
+        if self.roles:
+            attrs["roles"] = dict(self.roles)
         if self.hmm is not None:
             attrs["hmm"] = dict(
                 n_changed=self.hmm["n_changed"],
@@ -263,6 +269,7 @@ class ScoringResult:
             hmm=hmm,
             trust=attrs.get("trust") or {},
             exit_fractions=attrs.get("exit_fractions"),
+            roles=dict(attrs.get("roles") or {}),
         )
 
     # --- as JSON -------------------------------------------------------------------

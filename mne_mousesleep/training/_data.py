@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger
 
@@ -23,7 +24,9 @@ from .._stages import (
     NREM,
     PRE_REM,
     REM,
+    UNSCORED,
     WAKE,
+    _check_roles,
     _regular_grid,
     _seconds_from_first_sample,
 )
@@ -34,6 +37,42 @@ from ..scoring.preprocessing import _read_checked
 
 #: The classes of the 5- and 3-class networks, in output order.
 _CLASSES = {5: (WAKE, REM, NREM, PRE_REM, ARTIFACT), 3: (WAKE, REM, NREM)}
+_OWN_ROLES = {WAKE: "wake", NREM: "NREM", PRE_REM: "pre-REM", REM: "REM"}
+_OWN_ROLES[ARTIFACT] = "artifact"
+
+
+def _model_classes(classes, n_classes):
+    """Return the classes a model learns (output order) and their roles.
+
+    ``classes`` None: the published 5 or 3 (``n_classes``). A list: stages of
+    the package's vocabulary. A dict ``{name: role}``: the lab's classes, the
+    stages with their own role and any other name with the role it plays.
+    """
+    if classes is None:
+        _check_option("n_classes", n_classes, (3, 5))
+        return _CLASSES[n_classes], {}
+    _validate_type(classes, (list, tuple, dict), "classes")
+    names = list(classes)
+    given = dict(classes) if isinstance(classes, dict) else {}
+    own = [c for c in names if c not in _OWN_ROLES]
+    if own and not given:
+        example = {c: "wake" for c in own[:1]}
+        raise ValueError(
+            f"classes names {own}, which are not stages of {tuple(_OWN_ROLES)}: "
+            f"give each its role, e.g. classes={{'Wake': 'wake', 'NREM': 'NREM', "
+            f"'REM': 'REM', {', '.join(f'{k!r}: {v!r}' for k, v in example.items())}"
+            "} (roles: wake, NREM, pre-REM, REM, artifact, other)."
+        )
+    wrong = {c: r for c, r in given.items() if c in _OWN_ROLES and r != _OWN_ROLES[c]}
+    if wrong:
+        raise ValueError(
+            f"classes gives the stages {list(wrong)} other roles ({wrong}); a stage "
+            "has its own role: name a class of the lab otherwise to give it one."
+        )
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError(f"classes must name 2 or more distinct classes, got {names}.")
+    roles = _check_roles({c: given[c] for c in own}, "classes")
+    return tuple(names), roles
 
 
 class _Geometry(NamedTuple):
@@ -122,11 +161,16 @@ def _label_grid(annotations, mapping):
     )
 
 
-def _labels(raw, classes, mapping, n_epochs, epoch_length, name="the recording"):
+def _labels(
+    raw, classes, mapping, n_epochs, epoch_length, name="the recording", roles=None
+):
     """Class index of each epoch of ``raw`` (-1: not used for training).
 
     Labels on a coarser regular grid than ``epoch_length`` that it does not
-    divide are refused (each epoch would mix two expert epochs).
+    divide are refused (each epoch would mix two expert epochs). With a lab's
+    own class set, a label of a class the model does not have is refused; the
+    published 5 and 3 classes keep the paper's reduction (pre-REM as NREM,
+    artifact left out for 3).
     """
     grid = _label_grid(raw.annotations, mapping)
     if grid is not None and grid > epoch_length * (1 + 1e-6):
@@ -141,14 +185,32 @@ def _labels(raw, classes, mapping, n_epochs, epoch_length, name="the recording")
             )
     # Annotations at another epoch length (or off the recording's grid) are cut
     # into the recording's epochs by the majority rule (to_epoch_length).
-    stages = _annotations_to_stages(
-        raw.annotations, mapping, epoch_length, origin=float(raw.first_time)
-    )
+    try:
+        stages = _annotations_to_stages(
+            raw.annotations,
+            mapping,
+            epoch_length,
+            origin=float(raw.first_time),
+            roles=roles,
+        )
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
     rel = np.round(_seconds_from_first_sample(stages, raw) / epoch_length).astype(int)
     values = stages.to_numpy(object)
-    if len(classes) == 3:  # the paper's reduction: pre-REM is NREM, no artifact
+    if tuple(classes) == _CLASSES[3]:  # the paper's: pre-REM is NREM, no artifact
         values = np.where(values == PRE_REM, NREM, values)
     index = {c: ii for ii, c in enumerate(classes)}
+    if tuple(classes) not in _CLASSES.values():  # the lab's own class set
+        missing = pd.Series(values[~np.isin(values, list(classes) + [UNSCORED])])
+        if len(missing):
+            counts = missing.value_counts()
+            what = ", ".join(f"{k!r} ({n} epochs)" for k, n in counts.items())
+            raise ValueError(
+                f"{name} has expert labels {what} of classes the model does not "
+                f"have ({list(classes)}): add them to classes (with their role), "
+                "or map their annotation descriptions to 'unscored' (mapping=...) "
+                "to leave those epochs out of training."
+            )
     labels = np.full(n_epochs, -1)
     ok = (rel >= 0) & (rel < n_epochs)
     labels[rel[ok]] = [index.get(v, -1) for v in values[ok]]
@@ -257,7 +319,13 @@ def _load(recordings, picks, mice, classes, mapping, card, rates=()):
         x = np.ascontiguousarray(signal.data[:, : n_epochs * geometry.epoch_samples])
         versions = _lower_rate_versions(raw, signal.ch_names, card, rates, x.shape[1])
         labels = _labels(
-            raw, classes, mapping, n_epochs, card.epoch_length, _name(rec, ii)
+            raw,
+            classes,
+            mapping,
+            n_epochs,
+            card.epoch_length,
+            _name(rec, ii),
+            card.roles,
         )
         # Epochs whose window touches bad data (NaN, flat, BAD_*) are not
         # learnt from.
@@ -301,7 +369,15 @@ def _check_epoch_length(epoch_length, sfreq=64.0):
 
 
 def _load_for_training(
-    recordings, picks, n_classes, mice, mapping, rates=(), base=None, epoch_length=None
+    recordings,
+    picks,
+    n_classes,
+    mice,
+    mapping,
+    rates=(),
+    base=None,
+    epoch_length=None,
+    classes=None,
 ):
     """Load recordings for ``n_classes`` with the windows of ``base``'s card.
 
@@ -309,7 +385,7 @@ def _load_for_training(
     context), or None for the card defaults, or ``epoch_length`` (s) with
     its context (:func:`_context_epochs`).
     """
-    _check_option("n_classes", n_classes, (3, 5))
+    classes, roles = _model_classes(classes, n_classes)
     picks_list = [picks] if isinstance(picks, str) else list(picks)
     shape = (
         {}
@@ -330,12 +406,13 @@ def _load_for_training(
             )
     card = ModelCard(
         name="loading",
-        classes=_CLASSES[n_classes],
+        classes=classes,
+        roles=roles,
         channels=tuple(picks_list),
         default_ch_names=tuple(picks_list),
         **shape,
     )
-    return _load(recordings, picks, mice, _CLASSES[n_classes], mapping, card, rates)
+    return _load(recordings, picks, mice, classes, mapping, card, rates)
 
 
 def _split(recordings, split, seed):

@@ -5,6 +5,7 @@
 
 import copy
 import dataclasses
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 from mne.utils import _check_option, logger, verbose
 
 from .._device import _resolve_device, _resolve_precision
+from .._stages import _stage_of
 from .._version import __version__
 from ..models import ModelCard, MouseSleepModel, load_model
 from ..models._akada2021 import AKADA_ARCHITECTURES
@@ -27,7 +29,7 @@ from ..scoring.gain import (
 )
 from ._akada import _fit_akada
 from ._augment import PAPER_AUGMENTATION
-from ._data import _CLASSES, _index, _load_for_training, _split
+from ._data import _index, _load_for_training, _model_classes, _split
 from ._fit import PAPER_CLASS_WEIGHTS, _deterministic, _fit, _FitConfig, _scores
 
 
@@ -42,6 +44,7 @@ class _TrainSettings:
 
     picks: object
     n_classes: int
+    classes: object
     architecture: str | None
     split: dict | None
     init: object
@@ -103,6 +106,7 @@ def train(
     *,
     picks="EEG_PR",
     n_classes=5,
+    classes=None,
     epoch_length=None,
     architecture=None,
     mice=None,
@@ -159,6 +163,21 @@ def train(
         5: Wake, REM, NREM, pre-REM, artifact. 3: Wake, REM, NREM (pre-REM
         counts as NREM, artifact epochs are not used), as the paper's
         3-class models. The ``akada-*`` architectures need 3.
+    classes : list of str | dict | None
+        The lab's own class set instead of ``n_classes``, in output order: a
+        list of stages (``["Wake", "NREM", "REM"]``), or a dict giving each
+        class its role, ``{"quiet Wake": "wake", "active Wake": "wake",
+        "NREM": "NREM", "REM": "REM"}`` (roles ``"wake"``, ``"NREM"``,
+        ``"pre-REM"``, ``"REM"``, ``"artifact"``, ``"other"``; a stage keeps
+        its own). The card records the classes and roles; the EMG rules, the
+        hidden Markov model, the trust verdict and the fold to YASA's stages
+        and to the formats use the roles. Expert labels map to the classes
+        through ``mapping`` (or the classes' names and their annotation
+        descriptions, ``"Sleep stage active Wake"``); a label of a class the
+        model does not have is refused, naming the recording and the label
+        (map it to ``"unscored"`` to leave its epochs out).
+        Without ``class_weights``, each class is drawn with its stage's
+        weight, shared among the classes of one role.
     epoch_length : float | None
         Length of the scored epoch in seconds (a whole number of samples at
         64 Hz: 2.5, 4, 5, 8, 10, ...). None: 10 s, the published networks'
@@ -353,6 +372,9 @@ def train(
     _resolve_precision(precision, _resolve_device(device))  # before reading
     settings = _TrainSettings.of(locals())
     base = None if init is None else load_model(init)
+    if base is not None and classes is None and base.card.roles:
+        classes = base.card.class_roles  # the lab's classes of the model tuned
+        settings = dataclasses.replace(settings, classes=classes)
     data = _load_for_training(
         recordings,
         picks,
@@ -362,6 +384,7 @@ def train(
         tuple(resample_rates),
         base,
         epoch_length,
+        classes,
     )
     return _train(data, dataclasses.replace(settings, init=base))
 
@@ -449,7 +472,7 @@ def _adapt_sets(sets, base, n_channels):
 def _train(data, settings):
     """:func:`train` on recordings already loaded (see :func:`._data._load`)."""
     s = settings
-    classes = _CLASSES[s.n_classes]
+    classes, roles = _model_classes(s.classes, s.n_classes)
     picks_list = [s.picks] if isinstance(s.picks, str) else list(s.picks)
     device = _resolve_device(s.device)
     autocast = _resolve_precision(s.precision, device)
@@ -496,9 +519,7 @@ def _train(data, settings):
                 classes,
                 cfg,
                 rng,
-                weights=PAPER_CLASS_WEIGHTS
-                if s.class_weights is None
-                else s.class_weights,
+                weights=_class_weights(classes, roles, s.class_weights),
                 trainable=(
                     (lambda n: not n.startswith("feature_extractor"))
                     if s.freeze_features
@@ -510,6 +531,7 @@ def _train(data, settings):
     card = ModelCard(
         name=s.name,
         classes=classes,
+        roles=roles,
         channels=tuple(picks_list),
         default_ch_names=tuple(picks_list),
         architecture=architecture,
@@ -525,6 +547,20 @@ def _train(data, settings):
     model = MouseSleepModel(net.cpu(), card)
     model.history = pd.DataFrame(history)
     return model
+
+
+def _class_weights(classes, roles, given):
+    """Target class frequencies: ``given``, else the paper's per stage.
+
+    A stage's weight (Wake 0.30, REM 0.18, NREM 0.24, pre-REM 0.14, artifact
+    0.14; a class of role other that of artifact) is shared equally among the
+    classes of its role.
+    """
+    if given is not None:
+        return given
+    stage = {c: _stage_of(c, roles) for c in classes}
+    n = Counter(stage.values())
+    return {c: PAPER_CLASS_WEIGHTS[stage[c]] / n[stage[c]] for c in classes}
 
 
 def _metrics(net, sets, idx, classes):
