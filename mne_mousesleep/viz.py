@@ -51,7 +51,8 @@ def _levels(roles):
     for stage in sorted(_LEVELS, key=_LEVELS.get):
         order.append(stage)
         order += [name for name in roles if _stage_of(name, roles) == stage]
-    return {stage: ii for ii, stage in enumerate(order)}
+    levels = {stage: ii for ii, stage in enumerate(order)}
+    return dict(reversed(levels.items()))  # top first, as the axis lists them
 
 
 def _hours(stages):

@@ -373,8 +373,9 @@ def score_animals(
 
     Returns
     -------
-    results : dict of str to ScoringResult
-        One :class:`~mne_mousesleep.ScoringResult` per animal, in the
+    results : dict
+        ``{animal: ScoringResult}``: one
+        :class:`~mne_mousesleep.ScoringResult` per animal, in the
         layout's order; ``results[animal].to_frame()`` is what
         :func:`~mne_mousesleep.predict_proba` returns for it.
 
