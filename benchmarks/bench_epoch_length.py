@@ -80,7 +80,9 @@ def _bouts(stages):
 
 def _compare(model, raw, truth, steps):
     options = mms.ScoringOptions() if steps else mms.ScoringOptions.published()
-    proba = mms.predict_proba(raw, options=options.replace(model=model))
+    proba = mms.predict_proba(
+        raw, options=options.replace(model=model), verbose="error"
+    )
     stages = mms.proba_to_stages(proba)
     if model.card.epoch_length != 4.0:
         stages = mms.to_epoch_length(stages, 4.0)

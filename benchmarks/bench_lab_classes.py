@@ -117,9 +117,10 @@ def main():
         path = Path(folder) / "M.faster2.stage.csv"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            mms.write_scoring(proba, path, format="faster2", verbose="error")
+            mms.write_scoring(proba, path, format="faster2")
         back = mms.read_scoring(path, format="faster2", verbose="error")
-    print("\nFASTER2 file (holds Wake, NREM, REM):", str(caught[0].message))
+    said = [str(w.message) for w in caught if "cannot hold" in str(w.message)]
+    print("\nFASTER2 file (holds Wake, NREM, REM):", " ".join(said) or "no warning")
     print(back.astype(str).value_counts().to_string())
 
 
