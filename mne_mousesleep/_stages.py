@@ -161,6 +161,8 @@ ROLE_STAGES = {
     "artifact": ARTIFACT,
     "other": ARTIFACT,
 }
+#: The role of each stage of the vocabulary (but unscored).
+STAGE_ROLES = {stage: role for role, stage in ROLE_STAGES.items() if role != "other"}
 
 
 def _check_roles(roles, what="roles"):

@@ -103,11 +103,8 @@ def _align(reference, predicted):
     another epoch length is converted to the prediction's epochs first.
     """
     pred = to_stages(predicted)
-    roles = _roles(pred)  # the prediction's own classes name the reference's
-    if isinstance(reference, pd.Series | pd.DataFrame) or hasattr(reference, "hypno"):
-        ref = to_stages(reference)
-    else:  # annotations or labels, which may name the lab's classes
-        ref = to_stages(reference, roles=roles)
+    # The prediction's own classes name the reference's (annotations, labels).
+    ref = to_stages(reference, roles=_roles(pred))
     dates = [_time_base(s).meas_date for s in (ref, pred)]
     base = dates[1] if all(d is not None for d in dates) else None
 

@@ -316,12 +316,8 @@ def to_stages(scoring, *, mapping=None, epoch_length=None, roles=None):
             positional = isinstance(scoring.index, pd.RangeIndex)
             onsets = _series_onsets(scoring, length) if positional else scoring.index
             own = {**_roles(scoring), **_check_roles(roles)}
-            out = _make_stages(
-                scoring.astype(object).to_numpy(), onsets, {"roles": own}
-            )
-            out.attrs.update(scoring.attrs)
-            if own:
-                out.attrs["roles"] = own
+            attrs = {**scoring.attrs, "roles": own}  # empty roles are dropped
+            out = _make_stages(scoring.astype(object).to_numpy(), onsets, attrs)
             if epoch_length is not None or "epoch_length" not in scoring.attrs:
                 out.attrs["epoch_length"] = length
             return out

@@ -164,7 +164,7 @@ def sleep_statistics(scoring):
     length = _epoch_length(stages)
     values = stages.to_numpy(dtype=object)
     bouts = _bouts(stages)
-    scored, unscored_own = _own(stages)
+    scored, _ = _own(stages)
     out = {}
     n_scored = int(np.isin(values, SCORED_STAGES + scored).sum())
     out["total min"] = len(values) * length / 60

@@ -5,7 +5,7 @@
 
 from dataclasses import asdict, dataclass, field
 
-from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from .._stages import STAGE_ROLES
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,7 @@ class ModelCard:
     @property
     def class_roles(self):
         """The role of every class, ``{name: role}`` (the stages' own too)."""
-        own = {WAKE: "wake", NREM: "NREM", PRE_REM: "pre-REM", REM: "REM"}
-        own[ARTIFACT] = "artifact"
-        return {c: self.roles.get(c) or own[c] for c in self.classes}
+        return {c: self.roles.get(c) or STAGE_ROLES[c] for c in self.classes}
 
     @property
     def n_channels(self):

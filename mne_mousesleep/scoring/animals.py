@@ -22,7 +22,7 @@ from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
 from ._options import _takes_options
-from .check import _looks_parietal
+from .check import _is_emg, _looks_parietal
 
 __all__ = ["find_animals", "read_layout", "score_animals"]
 
@@ -36,7 +36,7 @@ _OTHER = ("eog", "ecg", "ekg", "stim", "resp", "temp", "activity", "act", "loc")
 def _kind(name, ch_type):
     """Return ``"eeg"``, ``"emg"`` or None (not a channel of an animal's scoring)."""
     lower = name.lower()
-    if ch_type == "emg" or "emg" in lower:
+    if _is_emg(name, ch_type):
         return "emg"
     if "eeg" in lower or (ch_type == "eeg" and not any(o in lower for o in _OTHER)):
         return "eeg"
@@ -130,7 +130,7 @@ def find_animals(raw, *, verbose=None):
         if not eeg:
             problems.append(f"animal {animal} ({', '.join(emg)}) has no EEG channel")
             continue
-        written = _NUMBER.search(_label(eeg[0])).group()
+        written = _NUMBER.search(animal).group()
         why = [f"number {written} in {', '.join(eeg + emg)}"]
         if len(eeg) > 1:
             parietal = [name for name in eeg if _looks_parietal(name)]

@@ -261,6 +261,11 @@ def _check_emg(raw, name, param="emg"):
         raise ValueError(f"EMG channel {name!r} not found among {raw.ch_names}.")
 
 
+def _is_emg(name, ch_type):
+    """Whether a channel is EMG: its type is ``emg`` or its name says EMG."""
+    return ch_type == "emg" or "emg" in name.lower()
+
+
 def _find_emg(raw):
     """Return the one EMG channel of ``raw`` (type ``emg`` or "EMG" in the name).
 
@@ -271,7 +276,7 @@ def _find_emg(raw):
     found = [
         name
         for name, kind in zip(raw.ch_names, types)
-        if (kind == "emg" or "emg" in name.lower()) and name not in raw.info["bads"]
+        if _is_emg(name, kind) and name not in raw.info["bads"]
     ]
     if len(found) == 1:
         return found[0], f"EMG channel {found[0]} found"

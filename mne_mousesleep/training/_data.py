@@ -19,14 +19,15 @@ from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger
 
 from .._stages import (
-    _ALIASES,
     ARTIFACT,
     NREM,
     PRE_REM,
     REM,
+    STAGE_ROLES,
     UNSCORED,
     WAKE,
     _check_roles,
+    _map_labels,
     _regular_grid,
     _seconds_from_first_sample,
 )
@@ -37,8 +38,6 @@ from ..scoring.preprocessing import _read_checked
 
 #: The classes of the 5- and 3-class networks, in output order.
 _CLASSES = {5: (WAKE, REM, NREM, PRE_REM, ARTIFACT), 3: (WAKE, REM, NREM)}
-_OWN_ROLES = {WAKE: "wake", NREM: "NREM", PRE_REM: "pre-REM", REM: "REM"}
-_OWN_ROLES[ARTIFACT] = "artifact"
 
 
 def _model_classes(classes, n_classes):
@@ -54,16 +53,16 @@ def _model_classes(classes, n_classes):
     _validate_type(classes, (list, tuple, dict), "classes")
     names = list(classes)
     given = dict(classes) if isinstance(classes, dict) else {}
-    own = [c for c in names if c not in _OWN_ROLES]
+    own = [c for c in names if c not in STAGE_ROLES]
     if own and not given:
         example = {c: "wake" for c in own[:1]}
         raise ValueError(
-            f"classes names {own}, which are not stages of {tuple(_OWN_ROLES)}: "
+            f"classes names {own}, which are not stages of {tuple(STAGE_ROLES)}: "
             f"give each its role, e.g. classes={{'Wake': 'wake', 'NREM': 'NREM', "
             f"'REM': 'REM', {', '.join(f'{k!r}: {v!r}' for k, v in example.items())}"
             "} (roles: wake, NREM, pre-REM, REM, artifact, other)."
         )
-    wrong = {c: r for c, r in given.items() if c in _OWN_ROLES and r != _OWN_ROLES[c]}
+    wrong = {c: r for c, r in given.items() if c in STAGE_ROLES and r != STAGE_ROLES[c]}
     if wrong:
         raise ValueError(
             f"classes gives the stages {list(wrong)} other roles ({wrong}); a stage "
@@ -145,22 +144,6 @@ def _mouse_of(raw, index):
     return str(subject.get("his_id") or subject.get("id") or f"mouse{index}")
 
 
-def _label_grid(annotations, mapping):
-    """Epoch length (s) of a scoring on a regular grid, or None.
-
-    The shortest duration of the stage annotations when every one of them
-    lasts a whole number of it (bouts of epochs); None for irregular bouts.
-    """
-    known = set(mapping) if mapping is not None else set(_ALIASES)
-    return _regular_grid(
-        [
-            d
-            for d, desc in zip(annotations.duration, annotations.description)
-            if (desc if mapping is not None else desc.strip().lower()) in known
-        ]
-    )
-
-
 def _labels(
     raw, classes, mapping, n_epochs, epoch_length, name="the recording", roles=None
 ):
@@ -172,7 +155,13 @@ def _labels(
     published 5 and 3 classes keep the paper's reduction (pre-REM as NREM,
     artifact left out for 3).
     """
-    grid = _label_grid(raw.annotations, mapping)
+    try:  # the stage labels, as _annotations_to_stages reads them
+        labels = _map_labels(
+            raw.annotations.description, mapping, "annotation descriptions", roles
+        )
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    grid = _regular_grid(raw.annotations.duration[[x is not None for x in labels]])
     if grid is not None and grid > epoch_length * (1 + 1e-6):
         ratio = grid / epoch_length
         if abs(ratio - round(ratio)) > 1e-3:
