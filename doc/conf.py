@@ -115,6 +115,7 @@ _INTERSPHINX = {
     "sklearn": ("https://scikit-learn.org/stable", None),
     "distributed": ("https://distributed.dask.org/en/stable", None),
     "mne_bids": ("https://mne.tools/mne-bids/stable", None),
+    "mne_lsl": ("https://mne.tools/mne-lsl/stable", None),
 }
 
 
@@ -141,7 +142,7 @@ else:
     nitpick_ignore_regex = [
         (
             r"py:.*",
-            r"(python:)?(mne|numpy|pandas|pathlib|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn|dask|distributed|mne_bids)\..*",
+            r"(python:)?(mne|numpy|pandas|pathlib|scipy|yasa|torch|pooch|datetime|matplotlib|sklearn|dask|distributed|mne_bids|mne_lsl|time)\..*",
         ),
         (r"py:.*", r"python:.*"),
         (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|callable|os.PathLike)"),

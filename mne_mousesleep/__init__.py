@@ -31,6 +31,10 @@ __getattr__, __dir__, _ = _lazy.attach(
             "to_hypnogram",
             "to_stages",
         ],
+        "live": [
+            "Decision",
+            "OnlineScorer",
+        ],
         "io": [
             "read_layout",
             "read_scoring",
@@ -117,6 +121,7 @@ __all__ = [
     "confidence",
     "cross_validate",
     "datasets",
+    "Decision",
     "detect_spindles",
     "emg_power",
     "estimate_gain",
@@ -131,6 +136,7 @@ __all__ = [
     "ModelCard",
     "MouseSleepModel",
     "mouse_transition_prior",
+    "OnlineScorer",
     "phase_statistics",
     "plot_confusion_matrix",
     "plot_hourly",

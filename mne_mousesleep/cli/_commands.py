@@ -328,6 +328,7 @@ def _cmd_train(args):
         picks=picks,
         n_classes=args.classes,
         epoch_length=args.epoch_length,
+        context=args.context,
         architecture=args.architecture,
         mice=mice,
         split=split,
@@ -448,3 +449,55 @@ def _print_study(rows):
         n = "-" if counts is None else f"{counts[0]}/{counts[1]}"
         print(f"{row['name']:32s} {row['verdict'] or 'not scored':12s} {n}")
     print("Open one: mne-mousesleep review <recording> [--out-dir ...]")
+
+
+def _cmd_live(args):
+    from ..live._stream import replay, run_live
+
+    picks = _picks(args.picks) if args.picks else None
+    emg = None if args.emg == "none" else args.emg
+    steps = dict(adapt=None, smooth=None) if args.no_steps else {}
+    common = dict(
+        model=args.model,
+        picks=picks,
+        emg=emg,
+        out=args.out,
+        markers=args.markers,
+        debounce=args.debounce,
+        verbose=args.verbose,
+        **steps,
+    )
+    if args.replay is not None:
+        decisions, summary = replay(args.replay, speed=args.speed, **common)
+        _print_replay(summary)
+        return 0
+    print(f"Scoring the LSL stream {args.stream!r}; Ctrl+C stops.")
+    decisions = run_live(args.stream, duration=args.duration, **common)
+    print(f"{len(decisions)} epochs decided")
+    return 0
+
+
+def _print_replay(s):
+    def pct(x):
+        return "n/a" if x is None else f"{x:.1%}"
+
+    def num(x, fmt):
+        return "n/a" if x is None else format(x, fmt)
+
+    print(
+        f"Replayed at x{s['speed']:g}: {s['n_epochs']} epochs decided, "
+        f"{s['n_scored']} scored (delay {s['delay_epochs']} epoch(s) after each)"
+    )
+    print(f"Agreement with the offline scoring: {pct(s['agreement'])}")
+    print(
+        f"Decision latency after the epoch's end: median "
+        f"{num(s['latency_median_s'], '.2f')} s, 95th percentile "
+        f"{num(s['latency_p95_s'], '.2f')} s (recording time); compute "
+        f"{num(s['compute_median_ms'], '.1f')} ms per decision (median)"
+    )
+    print(
+        f"REM onsets ({s['rem_bouts']} REM bouts of the offline scoring): "
+        f"sensitivity {pct(s['rem_sensitivity'])}, precision "
+        f"{pct(s['rem_precision'])}, delay {num(s['rem_delay_median_s'], '.0f')} s "
+        f"(median), false REM triggers {num(s['false_rem_per_hour'], '.2f')} per hour"
+    )

@@ -10,6 +10,7 @@ from .._device import PRECISIONS, SCORING_PRECISIONS
 from .._version import __version__
 from ._commands import (
     _cmd_convert,
+    _cmd_live,
     _cmd_models,
     _cmd_review,
     _cmd_score,
@@ -76,6 +77,7 @@ def _parser():
     _add_train(sub, common)
     _add_models(sub, common)
     _add_review(sub, common)
+    _add_live(sub, common)
     return parser
 
 
@@ -387,6 +389,14 @@ def _add_train(sub, common):
         "for a lab that scores in 4-s epochs: the model scores 4-s epochs",
     )
     p_train.add_argument(
+        "--context",
+        default=None,
+        choices=("centred", "causal"),
+        help="where the scored epoch lies in its window: centred (default, as "
+        "published: one epoch of the future) or causal (the window ends with "
+        "it: a model for live scoring)",
+    )
+    p_train.add_argument(
         "--architecture",
         default=None,
         choices=_ARCHITECTURES,
@@ -421,6 +431,55 @@ def _add_train(sub, common):
     )
     p_train.add_argument("--overwrite", action="store_true", help="replace --out")
     p_train.set_defaults(func=_cmd_train)
+
+
+def _add_live(sub, common):
+    p_live = sub.add_parser(
+        "live",
+        parents=[common],
+        help="score an LSL stream live, epoch by epoch (or replay a file as one)",
+        description="Connect to a Lab Streaming Layer stream (MNE-LSL's StreamLSL) "
+        "and score it as the samples arrive: one line per epoch, each decision "
+        "appended to --out (flushed per epoch; a restart appends) and pushed to "
+        "the LSL marker outlet --markers. With --replay, a recording is streamed "
+        "with MNE-LSL's PlayerLSL and scored live, then compared with its offline "
+        "scoring. Needs the [live] extra.",
+    )
+    where = p_live.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stream", default=None, help="the LSL stream's name")
+    where.add_argument(
+        "--replay", type=Path, default=None, metavar="FILE", help="a recording"
+    )
+    p_live.add_argument(
+        "--speed",
+        type=float,
+        default=20.0,
+        help="with --replay: times faster than real time (default 20)",
+    )
+    p_live.add_argument("--model", default=None, help="model name or file")
+    p_live.add_argument("--picks", default=None, help="the EEG channel(s)")
+    p_live.add_argument(
+        "--emg", default="auto", help="the EMG channel (default: found; none: off)"
+    )
+    p_live.add_argument("--out", type=Path, default=None, help="CSV of the decisions")
+    p_live.add_argument(
+        "--markers", default=None, metavar="NAME", help="an LSL marker outlet"
+    )
+    p_live.add_argument(
+        "--debounce",
+        type=int,
+        default=1,
+        help="epochs a new stage must hold before it is announced (default 1)",
+    )
+    p_live.add_argument(
+        "--duration", type=float, default=None, help="stop after so many seconds"
+    )
+    p_live.add_argument(
+        "--no-steps",
+        action="store_true",
+        help="the network alone: no gain step, no hidden Markov model",
+    )
+    p_live.set_defaults(func=_cmd_live)
 
 
 def _train_recipe(p):

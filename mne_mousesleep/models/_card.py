@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 from .._stages import STAGE_ROLES
 
+#: Where a model's scored epoch lies in its window (:attr:`ModelCard.context`).
+CONTEXTS = ("centred", "causal")
+
 
 @dataclass(frozen=True)
 class ModelCard:
@@ -28,7 +31,14 @@ class ModelCard:
     epoch_length : float
         Length of one scored epoch, in seconds.
     n_context : int
-        Neighbouring epochs given to the network on each side of the scored one.
+        Neighbouring epochs given to the network on each side of the scored
+        one: the window holds ``2 * n_context + 1`` epochs.
+    context : str
+        Where the scored epoch lies in its window: ``"centred"`` (the
+        published networks: ``n_context`` epochs before and after it) or
+        ``"causal"`` (the window ends with it: ``2 * n_context`` epochs
+        before, none after; for live scoring, see
+        :class:`~mne_mousesleep.OnlineScorer`).
     input_unit : str
         Unit of the network input (``"mV"``).
     architecture : str
@@ -64,6 +74,7 @@ class ModelCard:
     sfreq: float = 64.0
     epoch_length: float = 10.0
     n_context: int = 1
+    context: str = "centred"
     input_unit: str = "mV"
     architecture: str = "3conv_pool"
     source: str = ""
@@ -86,6 +97,11 @@ class ModelCard:
         return {c: self.roles.get(c) or STAGE_ROLES[c] for c in self.classes}
 
     @property
+    def lookahead(self):
+        """Epochs of the window after the scored one (0 for a causal model)."""
+        return 0 if self.context == "causal" else self.n_context
+
+    @property
     def n_channels(self):
         """Number of input channels."""
         return len(self.channels)
@@ -106,8 +122,6 @@ class ModelCard:
         )
 
     def __str__(self):
-        ctx = self.n_context
-        window = self.epoch_length * (2 * ctx + 1)
         rows = [
             ("Model", self.name),
             ("Architecture", self.architecture),
@@ -120,10 +134,7 @@ class ModelCard:
             ),
             ("Input channels", ", ".join(self.channels)),
             ("Sampling rate", f"{self.sfreq:g} Hz"),
-            (
-                "Epoch",
-                f"{self.epoch_length:g} s, context ±{ctx} epoch ({window:g}-s window)",
-            ),
+            ("Epoch", f"{self.epoch_length:g} s, {_describe_context(self)}"),
             ("Input unit", self.input_unit),
             ("Training", self.training),
             (
@@ -141,6 +152,17 @@ class ModelCard:
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
+
+
+def _describe_context(card):
+    """Say where a card's window lies around the scored epoch."""
+    ctx = card.n_context
+    window = card.epoch_length * (2 * ctx + 1)
+    if card.context == "causal":
+        return (
+            f"causal context: the {window:g}-s window ends with it ({2 * ctx} before)"
+        )
+    return f"context ±{ctx} epoch ({window:g}-s window)"
 
 
 def _describe_detail(key, value):

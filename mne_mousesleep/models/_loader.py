@@ -17,7 +17,7 @@ from mne.utils import logger
 from .._fetch import _file_sha256 as _sha256
 from .._fetch import fetch_file
 from ._architectures import ARCHITECTURES, build_network
-from ._card import ModelCard
+from ._card import CONTEXTS, ModelCard
 from ._registry import (
     _CLASSES_3,
     _CLASSES_5,
@@ -383,6 +383,8 @@ def _from_saved(saved, path):
             problems.append(f"{key} must be a positive number, got {value!r}")
     if not isinstance(card.n_context, int) or card.n_context < 0:
         problems.append(f"n_context must be >= 0, got {card.n_context!r}")
+    if card.context not in CONTEXTS:
+        problems.append(f"context must be one of {CONTEXTS}, got {card.context!r}")
     problems += _class_problems(card)
     if problems:
         raise _incompatible(path, "; ".join(problems))

@@ -176,6 +176,10 @@ def _input_notes(raw, ch_names):
 def _no_context(card):
     """Return the reason of the epochs without full context for a model card."""
     window = card.epoch_length * (2 * card.n_context + 1)
+    if card.context == "causal":
+        n = 2 * card.n_context
+        which = "first epoch" if n == 1 else f"first {n} epochs"
+        return f"no {window:g}-s context ({which}, causal window)"
     which = (
         "first or last epoch"
         if card.n_context == 1

@@ -228,6 +228,30 @@ def _awake_level(log_power, best, classes):
     return high, info
 
 
+def _high_by_record(log_power, info):
+    """Awake-level EMG of new epochs, by the levels of a fit's record.
+
+    ``info`` is the record of :func:`_awake_level` (with ``"above_nrem"``,
+    the record of :func:`_above_nrem`, when the mixture is undecided),
+    fitted on earlier epochs; the same thresholds are applied to
+    ``log_power`` ``(n_epochs,)``. Used by live scoring, which fits the
+    levels on the epochs so far and judges each new epoch by them.
+    """
+    log_power = np.asarray(log_power, float)
+    with np.errstate(invalid="ignore"):
+        if info.get("informative"):
+            high = log_power > info["threshold"]
+            if info.get("nrem_level") is not None:
+                high &= (
+                    log_power > info["nrem_level"] + NREM_MARGIN * info["nrem_spread"]
+                )
+            return high
+        above = info.get("above_nrem") or {}
+        if not above.get("applied"):
+            return np.zeros(len(log_power), bool)
+        return log_power > above["nrem_level"] + np.log10(above["margin"])
+
+
 #: When the mixture is undecided: a REM or pre-REM call whose EMG power is
 #: more than this many times the median of the recording's NREM calls is not
 #: REM. Simulated recordings (30 x 20 min at 128 Hz, cut into 4-min pieces;
@@ -327,16 +351,7 @@ def _apply_atonia(values, classes, log_power):
     undecided = not info["informative"]
     if undecided:  # REM still needs atonia: the NREM calls' tone decides
         high, info["above_nrem"] = _above_nrem(log_power[:n], best, classes)
-    changed, epochs = {}, []
-    for stage, (target, _) in RULES.items():
-        if stage not in classes:
-            continue
-        col = classes.index(stage)
-        idx = np.flatnonzero(high & (best == col) & (not undecided or stage != "NREM"))
-        values[idx, classes.index(target)] += values[idx, col]
-        values[idx, col] = 0.0
-        changed[stage] = int(len(idx))
-        epochs.extend(int(k) for k in idx)
+    changed, epochs = _relabel(values, classes, best, high, undecided)
     rem = best == classes.index("REM") if "REM" in classes else np.zeros(n, bool)
     info["n_changed"] = changed
     info["changed_epochs"] = sorted(epochs)
@@ -348,6 +363,27 @@ def _apply_atonia(values, classes, log_power):
         else None
     )
     return values, info
+
+
+def _relabel(values, classes, best, high, undecided):
+    """Move the calls that need low tone on awake-level tone to Wake, in place.
+
+    ``values`` ``(n_epochs, n_classes)`` of ``classes``, ``best`` the index of
+    each epoch's most probable class, ``high`` the awake-level mask; when the
+    mixture is ``undecided`` the rule for NREM does not act. Returns the
+    epochs changed per stage (counts) and their indices.
+    """
+    changed, epochs = {}, []
+    for stage, (target, _) in RULES.items():
+        if stage not in classes:
+            continue
+        col = classes.index(stage)
+        idx = np.flatnonzero(high & (best == col) & (not undecided or stage != "NREM"))
+        values[idx, classes.index(target)] += values[idx, col]
+        values[idx, col] = 0.0
+        changed[stage] = int(len(idx))
+        epochs.extend(int(k) for k in idx)
+    return changed, epochs
 
 
 def _emg_step(values, classes, emg, note):

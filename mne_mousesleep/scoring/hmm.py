@@ -175,16 +175,31 @@ def _check_smooth(smooth, classes, epoch_length):
     return _for_classes(full, list(classes))
 
 
+def _forward_step(alpha, like, trans):
+    """One step of the forward filter: the state probabilities after ``like``.
+
+    ``alpha`` is the previous epoch's filtered state probabilities (None at
+    the first epoch: the chain's stationary distribution is the prior),
+    ``like`` the emission likelihoods of this epoch ``(n_states,)``. Returns
+    ``P(state | epochs so far)``, normalised.
+    """
+    a = (_stationary(trans) if alpha is None else alpha @ trans) * like
+    return a / a.sum()
+
+
+def _forward(like, trans):
+    """Return the filtered state probabilities of every epoch (scaled forward pass)."""
+    alpha = np.empty(like.shape)
+    previous = None
+    for t in range(len(like)):
+        previous = alpha[t] = _forward_step(previous, like[t], trans)
+    return alpha
+
+
 def _forward_backward(like, trans):
     """Posterior state probabilities (scaled forward-backward)."""
     n, k = like.shape
-    alpha = np.empty((n, k))
-    prior = _stationary(trans)
-    a = prior * like[0]
-    alpha[0] = a / a.sum()
-    for t in range(1, n):
-        a = (alpha[t - 1] @ trans) * like[t]
-        alpha[t] = a / a.sum()
+    alpha = _forward(like, trans)
     post = np.empty((n, k))
     post[-1] = alpha[-1]
     beta = np.ones(k)

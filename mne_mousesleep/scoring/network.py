@@ -142,17 +142,21 @@ def _network_step(model, data, signal, batch_size, device, precision="float32"):
     exits = []
     on_device = None if device.type == "cpu" else device  # a GPU: convolve there
     proba = _window_proba(model, data, batch_size, exits, precision, on_device)
-    proba[sorted(signal.unscorable)] = np.nan
     record = {"precision": precision}
     if precision != "float32" and not exits:  # multi-exit: exits are its own
+        # (by window centre, before unscorable epochs are blanked)
+        unscorable = _by_window_centre(signal.unscorable, card)
+        proba[unscorable] = np.nan
         record["rechecked"] = _recheck(model, data, proba, batch_size, device)
         logger.info(
             f"Network in {precision}; {record['rechecked']} close call(s) "
             "computed again in float32"
         )
+    proba = _by_scored_epoch(proba, card)
+    proba[sorted(signal.unscorable)] = np.nan
     reasons = {k: set(v) for k, v in signal.unscorable.items()}
-    n_ctx, n = card.n_context, len(proba)
-    for k in (*range(n_ctx), *range(n - n_ctx, n)):
+    n, after = len(proba), card.lookahead
+    for k in (*range(2 * card.n_context - after), *range(n - after, n)):
         reasons.setdefault(k, set()).add(_no_context(card))
     quality = _unscored_record(signal.quality, reasons, n, card)
     _log_scored(quality, card)
@@ -163,6 +167,31 @@ def _network_step(model, data, signal, batch_size, device, precision="float32"):
         shares = ", ".join(f"{f:.1%}" for f in fractions)
         logger.info(f"Exits 1, 2, 3 (threshold {model.exit_threshold:g}): {shares}")
     return proba, quality, record, fractions
+
+
+def _by_scored_epoch(proba, card):
+    """Move the rows of ``proba`` from their window's centre to the epoch scored.
+
+    The network's outputs are computed per window, indexed by its centre
+    epoch; a causal model (``card.context == "causal"``) scores the last
+    epoch of its window, ``n_context`` epochs later. Unchanged for centred
+    models.
+    """
+    shift = card.n_context - card.lookahead
+    if not shift:
+        return proba
+    out = np.full_like(proba, np.nan)
+    out[shift:] = proba[: len(proba) - shift]
+    return out
+
+
+def _by_window_centre(epochs, card):
+    """Return the window centres of the scored ``epochs``.
+
+    The inverse of :func:`_by_scored_epoch`.
+    """
+    shift = card.n_context - card.lookahead
+    return sorted(k - shift for k in epochs if k >= shift)
 
 
 def _unscored_record(quality, reasons, n_epochs, card):

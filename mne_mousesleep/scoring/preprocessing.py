@@ -53,10 +53,10 @@ def _linspace_at(stop, num, idx):
     return out
 
 
-def _n_settle(sos):
-    """Return the samples after which the filter's transient decays by 1e-12."""
+def _n_settle(sos, decay=1e-12):
+    """Return the samples after which the filter's transient decays by ``decay``."""
     radius = np.abs(sos2zpk(sos)[1]).max()
-    return int(np.ceil(np.log(1e-12) / np.log(radius)))
+    return int(np.ceil(np.log(decay) / np.log(radius)))
 
 
 def _searchsorted_grid(stop, num, t, side):

@@ -65,7 +65,7 @@ def _finish(checked, data, card, reach):
     found = _merge(checked.checker.found + checked.annotations)
     segments = _merge(found + _dead_segments(data, card, checked, found, reach))
     unscorable = _unscorable(segments, n_epochs, card, sfreq, reach)
-    interior = range(card.n_context, n_epochs - card.n_context)
+    interior = range(2 * card.n_context - card.lookahead, n_epochs - card.lookahead)
     if all(k in unscorable for k in interior):
         duration = checked.n_times / sfreq
         raise ValueError(_nothing_to_score(segments, sfreq, duration, ch_names, card))
@@ -203,11 +203,12 @@ def _unscorable(segments, n_epochs, card, sfreq, margin):
     filter and the resampling. Returns a dict ``{epoch: set of reasons}``.
     """
     per = card.epoch_length * sfreq
-    n_ctx = card.n_context
+    # The window of epoch k holds epochs k - before to k + card.lookahead.
+    after, before = card.lookahead, 2 * card.n_context - card.lookahead
     reasons = {}
     for start, stop, reason, ch in segments:
-        first = int(np.floor((start - margin) / per)) - n_ctx
-        last = int(np.floor((stop - 1 + margin) / per)) + n_ctx
+        first = int(np.floor((start - margin) / per)) - after
+        last = int(np.floor((stop - 1 + margin) / per)) + before
         text = f"{reason} ({ch})" if ch else reason
         for k in range(max(first, 0), min(last, n_epochs - 1) + 1):
             reasons.setdefault(k, set()).add(text)

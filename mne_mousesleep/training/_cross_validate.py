@@ -95,7 +95,7 @@ def cross_validate(
     import pandas as pd
 
     allowed = set(_FIELDS) - {"picks", "n_classes", "split", "seed"}
-    allowed |= {"resample_rates", "epoch_length"}
+    allowed |= {"resample_rates", "epoch_length", "context"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(
@@ -105,10 +105,20 @@ def cross_validate(
     _validate_type(n_folds, "int", "n_folds")
     rates = tuple(kwargs.pop("resample_rates", (128.0,)))
     epoch_length = kwargs.pop("epoch_length", None)
+    context = kwargs.pop("context", None)
     base = _fold_settings(picks=picks, n_classes=n_classes, seed=seed, **kwargs)
     init = None if base.init is None else load_model(base.init)
     data = _load_for_training(
-        recordings, picks, n_classes, mice, mapping, rates, init, epoch_length
+        recordings,
+        picks,
+        n_classes,
+        mice,
+        mapping,
+        rates,
+        init,
+        epoch_length,
+        base.classes,
+        context,
     )
     ids = sorted({r.mouse for r in data})
     if n_folds < 2 or len(ids) < n_folds + 2:

@@ -34,6 +34,7 @@ from .._stages import (
 from ..hypnogram import _annotations_to_stages
 from ..io import read_recording
 from ..models import ModelCard
+from ..models._card import CONTEXTS
 from ..scoring.preprocessing import _read_checked
 
 #: The classes of the 5- and 3-class networks, in output order.
@@ -81,6 +82,7 @@ class _Geometry(NamedTuple):
     n_context: int
     sfreq: float  # Hz, the card's
     epoch_length: float  # s, the card's
+    context: str = "centred"  # the card's: "centred" or "causal"
 
     @classmethod
     def of(cls, card):
@@ -90,7 +92,13 @@ class _Geometry(NamedTuple):
             card.n_context,
             card.sfreq,
             card.epoch_length,
+            card.context,
         )
+
+    @property
+    def shift(self):
+        """Epochs from a window's centre to the epoch it scores (causal: n_context)."""
+        return self.n_context if self.context == "causal" else 0
 
     @property
     def window(self):
@@ -120,11 +128,17 @@ class _Recording:
         return (self.x, *(v for _, v in self.versions))
 
     def windows(self):
-        """Epochs with full context and a label: (epoch indices, labels)."""
-        n_ctx = self.geometry.n_context
-        k = np.arange(n_ctx, len(self.labels) - n_ctx)
-        keep = self.labels[k] >= 0
-        return k[keep], self.labels[k][keep]
+        """Windows with full context whose epoch has a label.
+
+        Returns (indices of the windows' centre epochs, labels): the label of
+        the epoch each window scores, its centre for the published models,
+        its last epoch for a causal one.
+        """
+        n_ctx, shift = self.geometry.n_context, self.geometry.shift
+        k = np.arange(n_ctx, len(self.labels) - n_ctx)  # k + shift: in the window
+        y = self.labels[k + shift]
+        keep = y >= 0
+        return k[keep], y[keep]
 
     def scaled(self, gains):
         """Return the recording with a gain per channel (its signals shared)."""
@@ -367,20 +381,35 @@ def _load_for_training(
     base=None,
     epoch_length=None,
     classes=None,
+    context=None,
 ):
     """Load recordings for ``n_classes`` with the windows of ``base``'s card.
 
     ``base`` is the model fine-tuned (its card's rate, epoch length and
     context), or None for the card defaults, or ``epoch_length`` (s) with
-    its context (:func:`_context_epochs`).
+    its context (:func:`_context_epochs`); ``context`` says where the scored
+    epoch lies in the window (``"centred"`` or ``"causal"``; None: ``base``'s,
+    else centred).
     """
     classes, roles = _model_classes(classes, n_classes)
     picks_list = [picks] if isinstance(picks, str) else list(picks)
+    if context is None:
+        context = "centred" if base is None else base.card.context
+    _check_option("context", context, CONTEXTS)
     shape = (
-        {}
+        {"context": context}
         if base is None
-        else {k: getattr(base.card, k) for k in ("sfreq", "epoch_length", "n_context")}
+        else {
+            k: getattr(base.card, k)
+            for k in ("sfreq", "epoch_length", "n_context", "context")
+        }
     )
+    if base is not None and context != base.card.context:
+        raise ValueError(
+            f"context={context!r} but init ({base.card.name}) has a "
+            f"{base.card.context} window: a fine-tuned model keeps its window; "
+            "leave context out, or train from scratch."
+        )
     if epoch_length is not None:
         epoch_length = _check_epoch_length(epoch_length)
         if base is not None and epoch_length != base.card.epoch_length:
@@ -390,7 +419,7 @@ def _load_for_training(
                 "keeps its epoch; leave epoch_length out, or train from scratch."
             )
         if base is None:
-            shape = dict(
+            shape.update(
                 epoch_length=epoch_length, n_context=_context_epochs(epoch_length)
             )
     card = ModelCard(

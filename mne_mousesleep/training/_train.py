@@ -108,6 +108,7 @@ def train(
     n_classes=5,
     classes=None,
     epoch_length=None,
+    context=None,
     architecture=None,
     mice=None,
     split=None,
@@ -190,6 +191,14 @@ def train(
         work in the model's epochs. Expert labels on a coarser grid that the
         epoch length does not divide (10-s labels for a 4-s model) are
         refused: score the lab's recordings at the model's epoch.
+    context : "centred" | "causal" | None
+        Where the scored epoch lies in its window. ``"centred"`` (None, the
+        default, or ``init``'s): as published, the window reaches
+        ``n_context`` epochs into the future. ``"causal"``: the window ends
+        with the scored epoch (the same length, every epoch of it in the
+        past), so that the epoch is scored as soon as it ends: the models of
+        live scoring (:class:`~mne_mousesleep.OnlineScorer`; the recipe is
+        otherwise the same). Its card records it.
     architecture : str | None
         The network (see :ref:`models-related`):
 
@@ -385,6 +394,7 @@ def train(
         base,
         epoch_length,
         classes,
+        context,
     )
     return _train(data, dataclasses.replace(settings, init=base))
 
@@ -404,6 +414,7 @@ def _new_network(settings, picks_list, classes, geometry):
             sfreq=geometry.sfreq,
             epoch_length=geometry.epoch_length,
             n_context=geometry.n_context,
+            context=geometry.context,
         )
         return build_network(card, dropout=dropout)
 
@@ -538,6 +549,7 @@ def _train(data, settings):
         sfreq=geometry.sfreq,
         epoch_length=geometry.epoch_length,
         n_context=geometry.n_context,
+        context=geometry.context,
         source=f"trained with mne-mousesleep {__version__}",
         citation=_CITATIONS.get(architecture, CITATION_GRIEGER2021),
         training=_training_text(split, idx, base),
