@@ -42,23 +42,24 @@ import torch
 
 try:
     from _machine import cpu_name
+    from bench_cross_lab import LABS as CROSS_LAB_LABS
 except ImportError:  # run from elsewhere
     from benchmarks._machine import cpu_name
+    from benchmarks.bench_cross_lab import LABS as CROSS_LAB_LABS
 
 import mne_mousesleep as mms
 from mne_mousesleep.datasets import simulate_recording
 
-#: Simulated labs (parameters of simulate_recording; "resample" in Hz).
+#: Simulated labs: those of bench_cross_lab.py that simulate_recording makes
+#: alone (here at 256 Hz, the reference lab's rate).
 LABS = {
     "reference": {},
-    "gain 0.3": dict(gain=0.3),
-    "gain 3": dict(gain=3.0),
-    "noise x2": dict(noise=2.0),
-    "128 Hz": dict(resample=128.0),
-    "EMG absent": dict(ch_names=("EEG_PR",)),
-    "theta-rich active Wake": dict(active_theta=70.0),
-    "mostly Wake (dark phase)": dict(start="2024-01-01 19:00:00"),
-}
+    **{
+        name: CROSS_LAB_LABS[name]
+        for name in ("gain 0.3", "gain 3", "noise x2", "128 Hz", "EMG absent",
+                     "theta-rich active Wake", "mostly Wake (dark phase)")
+    },
+}  # fmt: skip
 
 
 class _Clock:

@@ -9,7 +9,7 @@ import lazy_loader as _lazy
 # command line's --help are quick (torch is imported only when needed).
 __getattr__, __dir__, _ = _lazy.attach(
     __name__,
-    submodules=["datasets"],
+    submodules=["datasets", "live"],
     submod_attrs={
         "batch": [
             "score_files",
@@ -132,6 +132,7 @@ __all__ = [
     "get_model_card",
     "hourly_statistics",
     "list_models",
+    "live",
     "load_model",
     "ModelCard",
     "MouseSleepModel",

@@ -20,6 +20,13 @@ docdict = {
     (no download), or a :class:`~mne_mousesleep.MouseSleepModel`. ``None`` uses
     ``"grieger2021-5stage"``. Registry weights are downloaded once with pooch
     and verified by sha256.""",
+    "picks_live": """picks : str | list of str | None
+    The EEG channel(s) the model needs, by name, picked as by
+    :func:`~mne_mousesleep.predict_proba` (None: the one parietal EEG, or
+    the channels named in the model card).""",
+    "emg_live": """emg : str | None
+    The EMG channel of the EMG rules, ``"auto"`` (the one channel of type
+    ``emg`` or named EMG, if any) or None (no EMG step).""",
     "device": """device : str
     Where the network runs: ``"auto"`` (default) picks a CUDA GPU, then
     Apple's MPS, then the CPU; or ``"cpu"``, ``"cuda"``, ``"cuda:1"``,

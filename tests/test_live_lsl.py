@@ -53,8 +53,8 @@ class _Markers(threading.Thread):
     def run(self):
         from mne_lsl.lsl import StreamInlet, resolve_streams
 
-        found = []
-        while not found and not self.done.is_set():
+        found, deadline = [], time.monotonic() + 120
+        while not found and not self.done.is_set() and time.monotonic() < deadline:
             found = resolve_streams(timeout=0.2, name=self.name)
         if not found:
             return
@@ -82,14 +82,17 @@ def test_replay_end_to_end(tmp_path, online, capsys):
     markers = _Markers(name)
     markers.start()
     args = ["live", "--replay", str(fname), "--speed", "20", "--out", str(out)]
-    code = main([*args, "--markers", name, "--verbose", "warning"])
-    time.sleep(0.5)
-    markers.done.set()
-    markers.join(10)
+    try:
+        code = main([*args, "--markers", name, "--verbose", "warning"])
+        time.sleep(0.5)
+    finally:
+        markers.done.set()
+        markers.join(10)
     assert code == 0
     rows = _rows(out)
-    assert [int(r["epoch"]) for r in rows] == list(range(60))
-    assert markers.values == [r["stage"] for r in rows]
+    assert [int(r["epoch"]) for r in rows] == list(range(60)), rows
+    stages = [r["stage"] for r in rows]
+    assert markers.values == stages, (markers.values, stages)
     text = capsys.readouterr().out
     assert "Agreement with the offline scoring:" in text
     assert "REM onsets (" in text and "false REM triggers" in text

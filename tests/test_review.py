@@ -16,6 +16,28 @@ from mne_mousesleep.gui import ReviewSession
 Qt = QtCore.Qt
 
 
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread():
+    """Run Python's cyclic garbage collector on this (the GUI) thread only.
+
+    A collection starts in whichever thread allocates at the wrong moment;
+    the suite's other threads (the loopback HTTP servers, loky's and tqdm's)
+    allocate now and then, and a collection there that frees the wrapper of
+    a Qt object kills the process in Qt's event loop (seen once in a full CI
+    run, inside ``processEvents`` after a review test). Collect here before
+    and after each test, with the automatic collector off in between.
+    """
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
 @pytest.fixture(scope="module")
 def scored(mirror):
     raw = simulate_recording(1200.0, 256.0, seed=4)  # 20 min, EEG + EMG

@@ -17,7 +17,7 @@ from .._stages import UNSCORED
 from ..models import load_model
 from ..scoring._result import _most_probable
 from ..scoring._roles import _Fold
-from ..scoring.check import _no_context, _pick_for_model, _resolve_emg
+from ..scoring.check import DEAD, _no_context, _pick_for_model, _resolve_emg
 from ..scoring.emg import _epochs_log_power, _relabel
 from ..scoring.gain import _check_adapt
 from ..scoring.hmm import _check_smooth, _forward_step
@@ -134,20 +134,16 @@ class OnlineScorer:
 
     Parameters
     ----------
-    model : str | path-like | MouseSleepModel | None
-        The model (see :func:`~mne_mousesleep.predict_proba`). A causal model
-        (``train(..., context="causal")``, card ``context="causal"``)
-        decides each epoch when it ends; a published network looks one
-        epoch ahead and decides it one epoch later (``delay_epochs``).
+    %(model)s
+        A causal model (``train(..., context="causal")``, card
+        ``context="causal"``) decides each epoch when it ends; a published
+        network looks one epoch ahead and decides it one epoch later
+        (``delay_epochs``).
     info : mne.Info
         The stream's channels and sampling rate (``sfreq``, Hz): e.g.
         ``StreamLSL.info``, or ``raw.info`` of the recording replayed.
-    picks : str | list of str | None
-        The EEG channel(s) the model needs, as for
-        :func:`~mne_mousesleep.predict_proba` (None: the one parietal EEG).
-    emg : str | None
-        The EMG channel of the EMG rules, ``"auto"`` (the one channel of type
-        ``emg`` or named EMG, if any) or None.
+    %(picks_live)s
+    %(emg_live)s
     %(adapt)s
         Live, the gain is the running estimate of the last
         24 h of clean epochs (``HISTORY_EPOCHS``), used after ``warmup`` epochs;
@@ -536,7 +532,7 @@ class OnlineScorer:
             eeg = np.where(bad, 0.0, eeg)
         epoch_mv = filt.epoch(eeg, first, k, at_end=self._at_end)
         if not reasons and _dead(epoch_mv, self.card.sfreq):
-            reasons.add("dead or disconnected electrode")
+            reasons.add(DEAD)
         log_power = np.nan
         if self.emg is not None:
             e0 = k * filt.n_emg

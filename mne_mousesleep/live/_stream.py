@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from mne.utils import logger
 
+from .._docs import fill_doc
 from .._stages import REM, UNSCORED
 from ._scorer import OnlineScorer
 
@@ -22,6 +23,8 @@ from ._scorer import OnlineScorer
 RECONNECT_AFTER = 10.0
 #: Seconds without a sample after which a replayed file has ended.
 END_AFTER = 2.0
+#: Seconds a new marker outlet waits for its first consumer before scoring.
+MARKERS_WAIT = 5.0
 #: Seconds a stream is looked for on the network (this machine's, with
 #: the tests' configuration).
 RESOLVE_TIMEOUT = 10.0
@@ -155,6 +158,16 @@ class _Outputs:
                 markers, "Markers", 1, 0.0, "string", f"mne-mousesleep-{markers}"
             )
             self.outlet = lsl.StreamOutlet(sinfo)
+            # A stimulator (or LabRecorder) connects now: the first epochs'
+            # markers would be lost to it otherwise. The stream's chunks wait
+            # in the queue meanwhile.
+            if self.outlet.wait_for_consumers(MARKERS_WAIT):
+                logger.info(f"Live: marker outlet {markers!r}: a consumer connected")
+            else:
+                logger.warning(
+                    f"Live: no consumer of the marker outlet {markers!r} after "
+                    f"{MARKERS_WAIT:g} s; its markers go out from now on"
+                )
 
     def _flush(self):
         self.file.flush()
@@ -198,6 +211,7 @@ class _Outputs:
             self.outlet = None
 
 
+@fill_doc
 def run_live(
     stream,
     *,
@@ -221,17 +235,16 @@ def run_live(
     ----------
     stream : str
         The name of the LSL stream.
-    model : str | path-like | MouseSleepModel | None
-        The model, as for :class:`~mne_mousesleep.OnlineScorer`.
-    picks : str | list of str | None
-        The EEG channel(s), as for :class:`~mne_mousesleep.OnlineScorer`.
-    emg : str | None
-        The EMG channel, ``"auto"`` or None.
+    %(model)s
+    %(picks_live)s
+    %(emg_live)s
     out : path-like | None
         A CSV file each decision is appended to, flushed per epoch.
     markers : str | None
         The name of an LSL marker outlet (type ``Markers``, one string
-        channel) the stage of each decision is pushed to.
+        channel) the stage of each decision is pushed to. Scoring starts
+        when a consumer has connected to it, or after ``MARKERS_WAIT`` (5) s
+        (the stream's samples are kept meanwhile).
     duration : float | None
         Stop after this many seconds (None: until interrupted, or
         ``n_samples``).
@@ -365,6 +378,7 @@ def _slowed(info, speed):
     )
 
 
+@fill_doc
 def replay(
     fname,
     *,
@@ -385,12 +399,9 @@ def replay(
         The recording.
     speed : float
         How many times faster than real time it is streamed.
-    model : str | path-like | MouseSleepModel | None
-        The model, as for :class:`~mne_mousesleep.OnlineScorer`.
-    picks : str | list of str | None
-        The EEG channel(s), as for :class:`~mne_mousesleep.OnlineScorer`.
-    emg : str | None
-        The EMG channel, ``"auto"`` or None.
+    %(model)s
+    %(picks_live)s
+    %(emg_live)s
     out : path-like | None
         As for :func:`~mne_mousesleep.live.run_live`.
     markers : str | None
