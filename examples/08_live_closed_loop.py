@@ -72,19 +72,23 @@ print("laser:", laser)
 # %%
 # The first five minutes are the gain step's warm-up; after it, the live
 # stages follow the offline scoring of the whole recording.
-offline = mne_mousesleep.proba_to_stages(mne_mousesleep.predict_proba(raw))
+offline = mne_mousesleep.proba_to_stages(
+    mne_mousesleep.predict_proba(raw, verbose="error")
+)
 order = ["Wake", "NREM", "pre-REM", "REM", "artifact"]
-fig, ax = plt.subplots(figsize=(9, 3))
+fig, ax = plt.subplots(figsize=(9, 3.2))
 for label, stages, offset in (
-    ("truth", truth.astype(str), 0.0),
-    ("offline", offline.astype(str), 0.1),
-    ("live", [d.stage for d in decisions], 0.2),
+    ("truth", truth.astype(str), -0.2),
+    ("offline", offline.astype(str), 0.0),
+    ("live (from 5 min)", [d.stage for d in decisions], 0.2),
 ):
     y = [order.index(s) + offset if s in order else np.nan for s in stages]
-    ax.step(np.arange(len(y)) * 10 / 60, y, where="post", label=label, lw=1)
+    ax.step(np.arange(len(y)) * 10 / 60, y, where="post", label=label, lw=1.2)
 ax.set_yticks(range(len(order)), order)
 ax.invert_yaxis()
 ax.set_xlabel("time (min)")
+ax.set_title("Stages drawn 0.2 apart; the live stages follow the offline ones",
+             fontsize=9)  # fmt: skip
 ax.legend(loc="lower right", fontsize=8)
 fig.tight_layout()
 
