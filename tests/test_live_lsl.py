@@ -142,6 +142,7 @@ def test_stream_lost_and_back(tmp_path, online):
         picks="EEG_PR",
         speed=speed,
         duration=40.0,
+        reconnect_after=2.0,
         n_samples=None,
         echo=None,
         verbose="warning",

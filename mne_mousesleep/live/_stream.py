@@ -48,11 +48,13 @@ class _Queued:
 
     Every chunk the stream's acquisition thread pulls is copied into a queue
     (its callback), so none is missed between two reads. Connects again
-    after ``RECONNECT_AFTER`` (10) s without a sample.
+    after ``reconnect_after`` s without a sample (default ``RECONNECT_AFTER``,
+    10 s).
     """
 
-    def __init__(self, name, timeout=RESOLVE_TIMEOUT):
+    def __init__(self, name, timeout=RESOLVE_TIMEOUT, reconnect_after=RECONNECT_AFTER):
         self.name, self.timeout = name, timeout
+        self.reconnect_after = reconnect_after
         self.chunks = queue.Queue()
         self.stream = None
         self.n_reconnects = 0
@@ -87,7 +89,7 @@ class _Queued:
         return chunk
 
     def stale(self):
-        return time.monotonic() - self.last > RECONNECT_AFTER
+        return time.monotonic() - self.last > self.reconnect_after
 
     def reconnect(self):
         """Disconnect and look for the stream again (raises if not found)."""
@@ -226,6 +228,7 @@ def run_live(
     echo=print,
     on_epoch=None,
     timeout=RESOLVE_TIMEOUT,
+    reconnect_after=RECONNECT_AFTER,
     align=None,
     **kwargs,
 ):
@@ -263,6 +266,10 @@ def run_live(
         Called with each :class:`~mne_mousesleep.Decision` too.
     timeout : float
         Seconds to look for the stream.
+    reconnect_after : float
+        Seconds without a sample after which the stream is looked for again
+        (and again after as long, until it is back); the epochs of the
+        missing time are unscored.
     align : callable | None
         For a replayed file: given the first chunk ``(n_channels, n)``,
         returns the number of its first sample in the file (the samples
@@ -276,7 +283,7 @@ def run_live(
     decisions : list of mne_mousesleep.Decision
         The decisions, in order.
     """
-    source = _Queued(stream, timeout)
+    source = _Queued(stream, timeout, reconnect_after)
     info = source.info
     if speed != 1.0:
         info = _slowed(info, speed)
@@ -346,7 +353,9 @@ def run_live(
 
 def _reconnect(source, scorer):
     """Look for a lost stream again; log and count what fails, never raise."""
-    logger.warning(f"Live: no sample for {RECONNECT_AFTER:g} s; connecting again")
+    logger.warning(
+        f"Live: no sample for {source.reconnect_after:g} s; connecting again"
+    )
     try:
         source.reconnect()
     except Exception as err:  # noqa: BLE001 (the loop goes on)
