@@ -20,11 +20,12 @@ from ..scoring._roles import _Fold
 from ..scoring.check import DEAD, _no_context, _pick_for_model, _resolve_emg
 from ..scoring.emg import _epochs_log_power, _relabel
 from ..scoring.gain import _check_adapt
-from ..scoring.hmm import _check_smooth, _forward_step
+from ..scoring.hmm import _check_smooth, _emissions, _forward_step
 from ..scoring.trust import judge
 from ._steps import (
     _bad_samples,
     _dead,
+    _Debounce,
     _due,
     _EpochFilter,
     _Ring,
@@ -281,8 +282,8 @@ class OnlineScorer:
         self._final = _Ring(HISTORY_EPOCHS, len(self.fold.stages))
         self._lost = _Ring(HISTORY_EPOCHS, dtype=bool, fill=False)
         self._alpha = None
-        self._run = (None, 0)  # (stage, consecutive scored epochs)
-        self._announced = None
+        self._debounce = _Debounce(debounce)
+        self._offset = self._next = 0
         self._reset_stream()
 
     def __repr__(self):
@@ -302,14 +303,18 @@ class OnlineScorer:
         return self.card.lookahead
 
     def _reset_stream(self):
-        """Start the epochs again at the next sample (a new stream's clock)."""
-        n = len(self.idx) + (self.emg is not None)
-        self._samples = _Samples(n)
-        self._next = 0  # next epoch to preprocess
+        """Start the epochs again at the next sample (a new stream's clock).
+
+        The epochs of the segment that ends keep their numbers: the new
+        segment's epoch 0 is number ``_offset``.
+        """
+        self._samples = _Samples(len(self.idx) + (self.emg is not None))
+        self._offset += self._next
+        self._next = 0  # next epoch of the segment to preprocess
         self._at_end = False
         self._last_time = None
-        self._offset = getattr(self, "_offset", 0) + getattr(self, "_n_done", 0)
-        self._n_done = 0
+        self._window.clear()
+        self._epochs.clear()
 
     def push(self, data, timestamps=None):
         """Give the scorer the next chunk of the stream.
@@ -391,10 +396,8 @@ class OnlineScorer:
         if data.ndim == 1 and n_ch == 1:
             data = data[None]
         n = data.shape[-1] if data.ndim == 2 else 0
-        step = 1.0 / self.sfreq
         if timestamps is None:
-            t0 = 0.0 if self._last_time is None else self._last_time + step
-            t = t0 + step * np.arange(n)
+            t = self._synthetic_times(n)
         else:
             t = np.asarray(timestamps, float).reshape(-1)
         if data.ndim != 2 or data.shape[0] != n_ch:
@@ -427,12 +430,13 @@ class OnlineScorer:
             return
         step = 1.0 / self.sfreq
         jump = t0 - self._last_time
-        if jump < -max(GAP_TOLERANCE, 1.5 * step) or jump > MAX_GAP:
+        tolerance = max(GAP_TOLERANCE, 1.5 * step)
+        if jump < -tolerance or jump > MAX_GAP:
             why = "went back" if jump < 0 else f"jumped {jump:.0f} s"
             self._error(f"the stream's timestamps {why}: epochs start again")
             self._restart(out, f"stream restarted (timestamps {why})")
             return
-        if jump <= max(GAP_TOLERANCE, 1.5 * step) + step:
+        if jump <= tolerance + step:
             return
         reason = f"gap in the stream ({jump - step:.2f} s)"
         self._error(f"{reason} after {self._last_time:.3f} s")
@@ -473,10 +477,7 @@ class OnlineScorer:
         for e in range(max(self._next - self.card.lookahead, 0), self._next):
             timing = self._epochs[len(self._epochs) - (self._next - e)]
             out.append(self._finish(dict(k=e, reason=reason), 0.0, timing))
-        self._n_done = self._next
         self._reset_stream()
-        self._window.clear()
-        self._epochs.clear()
 
     def _error(self, message):
         """Count a problem and log it (a run of the same one once, then its count)."""
@@ -589,10 +590,9 @@ class OnlineScorer:
         if self._emg is not None:
             self._emg.add(log_power, -1 if by_class is None else int(best[0]))
         if self.transition is not None:
-            scored = not np.isnan(values).any()
-            like = np.clip(values[0], 1e-12, None) if scored else np.ones(len(stages))
+            like = _emissions(values)[0]
             self._alpha = _forward_step(self._alpha, like, self.transition)
-            if scored:
+            if by_class is not None:
                 values = self._alpha[None].copy()
         scored = by_class is not None
         self._labels.append(network_label)
@@ -648,15 +648,9 @@ class OnlineScorer:
         )  # fmt: skip
 
     def _callbacks(self, decision):
-        for name, func, args in (("on_epoch", self.on_epoch, (decision,)),):
-            self._call(name, func, args)
-        if not decision.scored:
-            self._run = (None, 0)
-            return
-        stage, count = self._run
-        self._run = (decision.stage, count + 1 if stage == decision.stage else 1)
-        if self._run[1] >= self.debounce and decision.stage != self._announced:
-            before, self._announced = self._announced, decision.stage
+        self._call("on_epoch", self.on_epoch, (decision,))
+        changed, before = self._debounce(decision.stage)
+        if changed:
             self._call("on_stage_change", self.on_stage_change, (decision, before))
 
     def _call(self, name, func, args):

@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 from scipy.signal import lfilter, sos2tf, sosfiltfilt
 
+from .._stages import UNSCORED
 from ..scoring.check import (
     DEAD_FLOOR_MV,
     DEAD_MIN_DURATION,
@@ -32,7 +33,7 @@ from ..scoring.check import (
     NONFINITE,
 )
 from ..scoring.emg import _above_nrem, _awake_level, _high_by_record, _high_emg
-from ..scoring.gain import BANDS, _design, _epoch_features
+from ..scoring.gain import BANDS, _epoch_features, _residuals
 from ..scoring.preprocessing import _lowpass_sos, _n_settle
 
 #: Samples beyond this (volts) are extreme: no EEG or EMG reaches 1 V.
@@ -219,9 +220,11 @@ def _bad_samples(x, filled, sfreq):
 def _dead(epoch_mv, sfreq):
     """Whether the low-passed epoch ``(n_channels, n)`` (mV) holds a dead electrode.
 
-    :data:`~mne_mousesleep.scoring.check.DEAD_MIN_DURATION` or more 1-s blocks
-    whose standard deviation is below the amplifier's floor
-    (:data:`~mne_mousesleep.scoring.check.DEAD_FLOOR_MV`), as offline.
+    :data:`~mne_mousesleep.scoring.check.DEAD_MIN_DURATION` or more of its 1-s
+    blocks (anywhere in the epoch) have a standard deviation below the
+    amplifier's floor (:data:`~mne_mousesleep.scoring.check.DEAD_FLOOR_MV`).
+    Offline also counts blocks 20 times quieter than the recording's typical
+    second, which a stream does not know yet.
     """
     n = int(sfreq)
     blocks = epoch_mv[:, : epoch_mv.shape[1] // n * n].reshape(len(epoch_mv), -1, n)
@@ -256,10 +259,7 @@ class _RunningGain:
                 epoch_mv[ch], self.card.sfreq, self.card.epoch_length, self.bands
             )
             if np.isfinite(power[0]):
-                predicted = params["intercept"] + _design(shape) @ np.asarray(
-                    params["coef"]
-                )
-                self.residuals[ch].append(float(power[0] - predicted[0]))
+                self.residuals[ch].append(float(_residuals(power, shape, params)[0]))
 
     @property
     def ready(self):
@@ -292,6 +292,29 @@ class _RunningGain:
             reference=self.reference,
             running=True,
         )
+
+
+class _Debounce:
+    """Announce a stage once it has held for ``n`` consecutive scored epochs.
+
+    Called with each epoch's stage; an unscored epoch breaks the count.
+    Returns ``(announced, before)``: whether this epoch announces a new
+    stage, and the stage announced before it (None at the first).
+    """
+
+    def __init__(self, n):
+        self.n, self.current, self.run, self.announced = n, None, 0, None
+
+    def __call__(self, stage):
+        if stage == UNSCORED:
+            self.current, self.run = None, 0
+            return False, None
+        self.run = self.run + 1 if stage == self.current else 1
+        self.current = stage
+        if self.run < self.n or stage == self.announced:
+            return False, None
+        before, self.announced = self.announced, stage
+        return True, before
 
 
 def _due(n, every):

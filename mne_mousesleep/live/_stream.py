@@ -17,6 +17,7 @@ from mne.utils import logger
 from .._docs import fill_doc
 from .._stages import REM, UNSCORED
 from ._scorer import OnlineScorer
+from ._steps import _Debounce
 
 #: Seconds without a sample after which the stream is taken as lost and
 #: connected again (the epochs of the missing time are unscored).
@@ -57,8 +58,8 @@ class _Queued:
         self.reconnect_after = reconnect_after
         self.chunks = queue.Queue()
         self.stream = None
-        self.n_reconnects = 0
         self.connect()
+        self.first_info = self.stream.info  # what the scorer was set up with
 
     def connect(self):
         mne_lsl = _lsl()
@@ -94,7 +95,6 @@ class _Queued:
     def reconnect(self):
         """Disconnect and look for the stream again (raises if not found)."""
         self.close()
-        self.n_reconnects += 1
         self.connect()
 
     def close(self):
@@ -288,9 +288,6 @@ def run_live(
     if speed != 1.0:
         info = _slowed(info, speed)
     decisions = []
-    outputs = _Outputs(
-        _classes(model), out, markers, echo if echo is not None else (lambda s: None)
-    )
 
     def keep(d):
         decisions.append(d)
@@ -306,6 +303,12 @@ def run_live(
             return t0 + (source_clock() - t0) * speed
 
     scorer = OnlineScorer(model, info, picks, emg, on_epoch=keep, clock=clock, **kwargs)
+    outputs = _Outputs(
+        scorer.card.classes,
+        out,
+        markers,
+        echo if echo is not None else (lambda s: None),
+    )
     started = time.monotonic()
     received = 0
     try:
@@ -362,20 +365,13 @@ def _reconnect(source, scorer):
         scorer._error(f"could not connect to the stream again: {err}")
         source.last = time.monotonic()
         return
-    if source.info["sfreq"] != scorer.sfreq or source.info.ch_names != list(
-        scorer.info.ch_names
-    ):
+    first, now = source.first_info, source.info
+    if now["sfreq"] != first["sfreq"] or now.ch_names != first.ch_names:
         scorer._error(
             f"the stream came back with other channels or rate "
-            f"({source.info['sfreq']:g} Hz, {source.info.ch_names}): its chunks are "
+            f"({now['sfreq']:g} Hz, {now.ch_names}): its chunks are "
             "taken as missing"
         )
-
-
-def _classes(model):
-    from ..models._loader import _card_without_weights
-
-    return _card_without_weights(model).classes
 
 
 def _slowed(info, speed):
@@ -527,18 +523,10 @@ def _summary(decisions, offline, speed=1.0, debounce=1):
 
 def _triggers(stages, stage, debounce=1):
     """Return the epochs where ``stage`` is announced (as ``on_stage_change``)."""
-    out, announced, current, run = [], None, None, 0
-    for k, value in enumerate(stages):
-        if value == UNSCORED:
-            current, run = None, 0
-            continue
-        run = run + 1 if value == current else 1
-        current = value
-        if run >= debounce and value != announced:
-            if value == stage:
-                out.append(k)
-            announced = value
-    return out
+    announce = _Debounce(debounce)
+    return [
+        k for k, value in enumerate(stages) if announce(value)[0] and value == stage
+    ]
 
 
 def _rem_onsets(reference, live, epoch_length, debounce=1, min_bout=1, delay_epochs=0):

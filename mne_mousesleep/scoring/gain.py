@@ -136,6 +136,15 @@ def fit_gain_model(features):
     )
 
 
+def _residuals(power, shape, params):
+    """Log power minus the gain model's prediction from the shape (twice the log gain).
+
+    ``power`` ``(n_epochs,)`` and ``shape`` ``(n_epochs, n_bands)`` as from
+    :func:`_epoch_features`; ``params`` one channel's gain model.
+    """
+    return power - (params["intercept"] + _design(shape) @ np.asarray(params["coef"]))
+
+
 def _log_gains(data, sfreq, epoch_length, gain_model, keep=None):
     """Log gain of each channel (NaN where the card has no gain model)."""
     out = np.full(len(data), np.nan)
@@ -151,10 +160,7 @@ def _log_gains(data, sfreq, epoch_length, gain_model, keep=None):
             ok[: len(keep)] &= keep[: len(ok)]
         if not ok.any():
             continue
-        predicted = params["intercept"] + _design(shape[ok]) @ np.asarray(
-            params["coef"]
-        )
-        out[ch] = -0.5 * np.median(power[ok] - predicted)
+        out[ch] = -0.5 * np.median(_residuals(power[ok], shape[ok], params))
         used[ch] = ok.sum()
     return out, used
 

@@ -230,6 +230,16 @@ def _viterbi(like, trans):
     return path
 
 
+def _emissions(values):
+    """Emission likelihoods of probabilities ``(n_epochs, n_states)``.
+
+    The probabilities themselves (floored at 1e-12); an unscored epoch (a row
+    with NaN) carries no evidence: 1 for every state.
+    """
+    scored = ~np.isnan(values).any(axis=1)
+    return np.where(scored[:, None], np.clip(values, 1e-12, None), 1.0)
+
+
 def _apply_hmm(values, classes, trans):
     """Smooth probabilities; return the new ones and the record with the path.
 
@@ -246,7 +256,7 @@ def _apply_hmm(values, classes, trans):
     record = dict(transition=np.asarray(trans).round(8).tolist())
     if not scored.any():
         return values.copy(), dict(n_changed=0, path=[], **record)
-    like = np.where(scored[:, None], np.clip(values, 1e-12, None), 1.0)
+    like = _emissions(values)
     post = _forward_backward(like, trans)
     path = _viterbi(like, trans)
     before = np.full(len(values), -1)

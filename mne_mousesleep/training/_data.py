@@ -127,17 +127,17 @@ class _Recording:
         """Return the signal of each version, the original first."""
         return (self.x, *(v for _, v in self.versions))
 
-    def windows(self):
-        """Windows with full context whose epoch has a label.
+    def windows(self, unlabelled=False):
+        """Windows with full context whose epoch has a label (or, ``unlabelled``, none).
 
         Returns (indices of the windows' centre epochs, labels): the label of
         the epoch each window scores, its centre for the published models,
-        its last epoch for a causal one.
+        its last epoch for a causal one (-1 for the unlabelled).
         """
         n_ctx, shift = self.geometry.n_context, self.geometry.shift
         k = np.arange(n_ctx, len(self.labels) - n_ctx)  # k + shift: in the window
         y = self.labels[k + shift]
-        keep = y >= 0
+        keep = (y < 0) if unlabelled else (y >= 0)
         return k[keep], y[keep]
 
     def scaled(self, gains):

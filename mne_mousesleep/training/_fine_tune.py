@@ -304,10 +304,7 @@ def _anchor_targets(net, recs, rng):
     """
     rows = []
     for r, rec in enumerate(recs):
-        n_ctx, shift = rec.geometry.n_context, rec.geometry.shift
-        k = np.arange(n_ctx, len(rec.labels) - n_ctx)
-        k = k[rec.labels[k + shift] < 0]  # windows by centre, of unlabelled epochs
-        rows.extend((r, kk, -1) for kk in k)
+        rows.extend((r, kk, -1) for kk in rec.windows(unlabelled=True)[0])
     if not rows:
         return None
     rows = np.array(rows, dtype=int)
