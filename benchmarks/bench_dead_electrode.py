@@ -9,7 +9,23 @@ case: the outcome (scored, or refused and why), the share of the good part
 recording, the share of the dead part unscored with a dead/flat reason, the
 gain of the gain step against the clean recording's, and the trust verdict.
 
-Run: ``python benchmarks/bench_dead_electrode.py [--duration 3600]``
+Then (``--part emg``, or ``all``, the default) the quiet-EMG sweep: ten
+minutes of a simulated mouse with a frontal, two parietal EEG and an EMG
+channel (the inputs of ``grieger2021-3stage-eeg3-emg``) whose EMG is, for
+three minutes, muscle atonia (broadband muscle noise, 10 Hz to 0.45 x the
+rate, of 0.7-12 µV) or a disconnected input (zeros, 0.01-0.3 µV of white
+amplifier noise), at 128, 256, 500 and 1000 Hz. For each entry point that
+reads an EMG it prints the share of the quiet epochs taken for a dead (or
+flat) electrode: the 4-channel network's input offline
+(:func:`~mne_mousesleep.predict_proba`, unscored), the EMG step
+(:func:`~mne_mousesleep.emg_power`, NaN; the review window's power strip
+reads the EMG through the same function) and live scoring
+(:class:`~mne_mousesleep.OnlineScorer`, unscored). Atonia should read 0 %,
+a disconnected input 100 %. Only public functions are called, so the same
+script measures an earlier version ("before").
+
+Run: ``python benchmarks/bench_dead_electrode.py [--duration 3600] [--part
+eeg|emg|all]``
 """
 
 import argparse
@@ -64,13 +80,84 @@ def row(proba, clean, onset):
     )
 
 
+FOUR = "grieger2021-3stage-eeg3-emg"
+CHANNELS = ["EEG_FR", "EEG_PR", "EEG_PL", "EMG"]
+QUIET = (300.0, 480.0)  # s of the ten minutes
+EMG_CASES = {
+    "atonia 0.7 µV": ("atonia", 0.7e-6),
+    "atonia 1 µV": ("atonia", 1e-6),
+    "atonia 2 µV": ("atonia", 2e-6),
+    "atonia 5 µV": ("atonia", 5e-6),
+    "atonia 12 µV": ("atonia", 12e-6),
+    "zeros": ("noise", 0.0),
+    "noise 0.01 µV": ("noise", 0.01e-6),
+    "noise 0.1 µV": ("noise", 0.1e-6),
+    "noise 0.3 µV": ("noise", 0.3e-6),
+}
+
+
+def quiet_emg(sfreq, kind, level):
+    from scipy.signal import butter, sosfiltfilt
+
+    raw = simulate_recording(600.0, sfreq, ch_names=CHANNELS, seed=43)
+    raw.load_data()
+    i0, i1 = (int(t * sfreq) for t in QUIET)
+    x = np.random.default_rng(0).standard_normal(i1 - i0)
+    if kind == "atonia":
+        band = [10.0, min(100.0, 0.45 * sfreq)]
+        x = sosfiltfilt(butter(2, band, "bandpass", fs=sfreq, output="sos"), x)
+        x /= x.std()
+    raw._data[raw.ch_names.index("EMG"), i0:i1] = level * x
+    return raw
+
+
+def share_dead(reasons, epochs):
+    hits = [any(r in reasons.get(k, "") for r in REASONS) for k in epochs]
+    return f"{np.mean(hits):>7.0%}"
+
+
+def emg_sweep():
+    inner = range(int(QUIET[0] // 10) + 1, int(QUIET[1] // 10) - 1)
+    print(
+        "\nQuiet EMG: share of the quiet epochs taken for a dead electrode "
+        "(atonia: 0 % is right; a disconnected input: 100 %)"
+    )
+    print(f"{'EMG':<14} {'rate':>6} {'network':>7} {'EMG step':>8} {'live':>7}")
+    for name, (kind, level) in EMG_CASES.items():
+        for sfreq in (128.0, 256.0, 500.0, 1000.0):
+            raw = quiet_emg(sfreq, kind, level)
+            proba = mms.predict_proba(raw, CHANNELS, model=FOUR, emg="EMG")
+            reasons = {
+                round(t / 10): r for t, r in proba.attrs["quality"]["unscored_epochs"]
+            }
+            power = mms.emg_power(raw, "EMG")
+            step = f"{np.mean(~np.isfinite(power[list(inner)])):>8.0%}"
+            scorer = mms.OnlineScorer(FOUR, raw.info, CHANNELS, emg=None, adapt=None)
+            x = raw.get_data()
+            t = np.arange(x.shape[1]) / sfreq
+            decisions = []
+            for a in range(0, x.shape[1], 512):
+                decisions += scorer.push(x[:, a : a + 512], t[a : a + 512])
+            decisions += scorer.flush()
+            live = {d.epoch: d.reason or "" for d in decisions}
+            print(
+                f"{name:<14} {sfreq:>6g} {share_dead(reasons, inner)} {step} "
+                f"{share_dead(live, inner)}"
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3600.0)
+    parser.add_argument("--part", choices=["eeg", "emg", "all"], default="all")
     args = parser.parse_args()
     mne.set_log_level("error")
     warnings.simplefilter("ignore")
     print(f"machine: {cpu_name()}, {platform.python_version()}")
+    if args.part != "eeg":
+        emg_sweep()
+    if args.part == "emg":
+        return
     raw = simulate_recording(args.duration, 500.0, seed=21)
     clean = mms.predict_proba(raw)
     print(

@@ -85,10 +85,11 @@ docdict = {
     microvolts or millivolts stored as volts, or 300 times less), judged on
     the live part of the recording only; and leave unscored, as a ``"dead or
     disconnected electrode"``, the stretches of 3 s or more below the
-    amplifier's floor (1.2 µV per second after the low-pass). If False,
-    score anyway; the likely unit error stays in the quality record, and
-    only stretches 20 times quieter than the recording's typical second
-    count as dead.""",
+    amplifier's floor (an EEG: 1.2 µV per second after the low-pass; an
+    EMG, judged on its own broadband signal since atonia is microvolts:
+    0.5 µV per second). If False, score anyway; the likely unit error stays
+    in the quality record, and only EEG stretches 20 times quieter than the
+    recording's typical second count as dead.""",
     "reject_by_annotation": """reject_by_annotation : bool
     If True (default), as in MNE, epochs whose 30-s window touches a ``BAD_*``
     annotation of the Raw (for all channels or a picked one) are left

@@ -213,7 +213,14 @@ def test_save_and_read_back(qtbot, window, tmp_path):
     path = tmp_path / "M1_reviewed.csv"
     assert path.is_file() and not s.dirty
     table = pd.read_csv(path)
-    assert list(table.columns) == ["onset", "duration", "stage", "provenance", "scorer"]
+    assert list(table.columns) == [
+        "onset", "duration", "stage", "provenance", "scorer", "time", "recording",
+    ]  # fmt: skip
+    # Tied to its recording: the scoring's identity and the epochs' clock time.
+    identity = s.result.quality["recording"]
+    assert (table["recording"] == identity["id"]).all()
+    start = pd.Timestamp(identity["start"])
+    assert pd.Timestamp(table.loc[5, "time"]) == start + pd.Timedelta(seconds=50)
     assert table.loc[5, "stage"] == "REM"
     assert table.loc[5, "provenance"] in ("expert-corrected", "expert-confirmed")
     # read_scoring reads it as the package's table.
@@ -591,7 +598,7 @@ def test_reopening_starts_from_the_saved_review(scored, tmp_path):
     # A file that is not a review of this scoring is refused, naming it.
     other = tmp_path / "other_reviewed.csv"
     pd.read_csv(path).iloc[:50].to_csv(other, index=False)
-    with pytest.raises(ValueError, match="other_reviewed.csv is not a review"):
+    with pytest.raises(ValueError, match="other_reviewed.csv is not (a|the) review"):
         ReviewSession(result, other)
     assert not (tmp_path / "other_reviewed.csv.lock").exists()
 

@@ -13,8 +13,8 @@ import pandas as pd
 from .._fetch import _file_sha256 as _sha256
 from ..hypnogram import proba_to_stages, to_annotations
 from ..io import write_scoring
+from ..io._review import _review_record
 from ..io._write import _atomic, _move, _tmp_path
-from ..report._recording import _review_record
 from ._jobs import _entities
 from ._staleness import _fingerprint, _known_hashes, _read_sidecar, _settings_sha256
 

@@ -434,6 +434,7 @@ def _study_rows(jobs):
                 verdict=trust.get("verdict"),
                 reasons=[job.error] if job.error else list(trust.get("reasons") or []),
                 reviewed=job.out / f"{job.stem}_reviewed.csv",
+                sidecar=job.sidecar,
             )
         )
     return sorted(rows, key=lambda r: (order.get(r["verdict"], -1), r["name"]))
@@ -445,8 +446,11 @@ def _print_study(rows):
 
     print(f"{'recording':32s} {'trust':12s} reviewed epochs")
     for row in rows:
-        counts = _reviewed_counts(row["reviewed"])
-        n = "-" if counts is None else f"{counts[0]}/{counts[1]}"
+        counts = _reviewed_counts(row["reviewed"], row.get("sidecar"))
+        if isinstance(counts, str):
+            n = f"review refused: {counts}"
+        else:
+            n = "-" if counts is None else f"{counts[0]}/{counts[1]}"
         print(f"{row['name']:32s} {row['verdict'] or 'not scored':12s} {n}")
     print("Open one: mne-mousesleep review <recording> [--out-dir ...]")
 

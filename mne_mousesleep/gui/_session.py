@@ -30,6 +30,12 @@ from .._stages import (
     UNSCORED,
     WAKE,
 )
+from ..io._review import (
+    _check_review,
+    _ForeignReview,
+    _identity_columns,
+    _review_record,
+)
 from ..io._write import _atomic
 from ..scoring import ScoringResult
 
@@ -137,28 +143,30 @@ class ReviewSession:
         Raises a ValueError naming the file if it is not a review of this
         scoring (other epochs, unknown stage or provenance).
         """
-        from ..report._recording import _review_record
-
         try:
             table, record = _review_record(self.path)
-            stages = table["stage"].astype(str).to_numpy(object)
-            provenance = table["provenance"].astype(str).to_numpy(object)
-            if len(table) != len(self.stages):
-                raise ValueError(
-                    f"it holds {len(table)} epochs, this scoring {len(self.stages)}"
-                )
+            _check_review(
+                table,
+                self.path,
+                recording=self.result.quality.get("recording"),
+                scorer=self.scorer,
+            )
             if "onset" in table and not np.allclose(
                 table["onset"].to_numpy(float), self.onsets
             ):
-                raise ValueError("its epochs start at other times")
-            unknown = set(provenance) - set(PROVENANCE)
-            unknown |= set(stages) - set(KEYS.values()) - {UNSCORED}
+                raise ValueError(f"{self.path.name}: its epochs start at other times")
+            stages = table["stage"].fillna(UNSCORED).astype(str).to_numpy(object)
+            provenance = table["provenance"].astype(str).to_numpy(object)
+            unknown = set(stages) - set(KEYS.values()) - {UNSCORED}
             if unknown:
-                raise ValueError(f"unknown stage or provenance {sorted(unknown)}")
+                raise ValueError(f"unknown stage(s) {sorted(unknown)}")
+        except _ForeignReview:
+            self.close()
+            raise
         except (OSError, ValueError, KeyError) as err:
             self.close()
             raise ValueError(
-                f"{self.path} is not a review of this scoring ({err}): move it "
+                f"{self.path.name} is not a review of this scoring ({err}): move it "
                 "aside or pass another path."
             ) from None
         self.stages, self.provenance = stages, provenance
@@ -348,9 +356,12 @@ class ReviewSession:
 
         Returns
         -------
-        table : pandas.DataFrame, shape (n_epochs, 5)
+        table : pandas.DataFrame, shape (n_epochs, 7)
             ``onset`` (s from the first sample), ``duration`` (s), ``stage``,
-            ``provenance`` and ``scorer`` (the scorer's own stage).
+            ``provenance``, ``scorer`` (the scorer's own stage), ``time`` (the
+            epoch's clock time, ISO 8601; empty without a measurement date)
+            and ``recording`` (the identity of the scored recording, which
+            every reader of the file checks).
         """
         return pd.DataFrame(
             {
@@ -359,6 +370,7 @@ class ReviewSession:
                 "stage": self.stages,
                 "provenance": self.provenance,
                 "scorer": self.scorer,
+                **_identity_columns(self.result.quality.get("recording"), self.onsets),
             }
         )
 
@@ -406,8 +418,6 @@ class ReviewSession:
         (file, sha256, epochs confirmed and corrected, the runs of expert
         epochs) is replaced, atomically; nothing else of it changes.
         """
-        from ..report._recording import _review_record
-
         name = Path(path).name
         if not name.endswith("_reviewed.csv"):
             return
@@ -580,19 +590,29 @@ def _queue_reasons(result, scorer, hmm_changed, emg_changed):
     return reasons
 
 
-def _reviewed_counts(path):
-    """(epochs confirmed or corrected, epochs, corrected) of a review, or None.
+def _reviewed_counts(path, sidecar=None):
+    """How much of a recording was reviewed, for the study list.
 
-    None when there is no review at ``path`` or it cannot be read as one
-    (:func:`~mne_mousesleep.report._recording._review_record`).
+    Returns None when there is no review at ``path``, a string saying why
+    when it cannot be used (unreadable, or not the review of the scoring in
+    ``sidecar``, the batch's ``<name>_scoring.json``, when given), else
+    ``(epochs confirmed or corrected, epochs, corrected)``.
     """
-    from ..report._recording import _review_record
-
     if path is None or not Path(path).is_file():
         return None
     try:
-        _, record = _review_record(path)
-    except (OSError, ValueError):
-        return None
+        table, record = _review_record(path)
+        if sidecar is not None and Path(sidecar).is_file():
+            result = ScoringResult.from_dict(
+                json.loads(Path(sidecar).read_text())["result"]
+            )
+            _check_review(
+                table,
+                path,
+                recording=result.quality.get("recording"),
+                scorer=result.stages().to_numpy(object).astype(str),
+            )
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return str(err)
     expert = record["confirmed"] + record["corrected"]
     return expert, record["n_epochs"], record["corrected"]

@@ -20,7 +20,10 @@ class StudyWindow(QtWidgets.QMainWindow):
     rows : list of dict
         One per recording, in the order shown: ``name``, ``verdict`` (or
         None: not scored), ``reasons`` (list of str) and ``reviewed`` (the
-        path of its ``<name>_reviewed.csv``, which need not exist).
+        path of its ``<name>_reviewed.csv``, which need not exist) and
+        ``sidecar`` (its ``<name>_scoring.json``, against which the review
+        is checked; optional). A review that cannot be used shows "refused"
+        and why.
     open_recording : callable
         ``open_recording(row)`` opens the recording's review window and
         returns it (not blocking).
@@ -56,15 +59,16 @@ class StudyWindow(QtWidgets.QMainWindow):
     def refresh(self):
         """Show each recording's verdict and how much of it was reviewed."""
         for ii, row in enumerate(self.rows):
-            counts = _reviewed_counts(row.get("reviewed"))
+            counts = _reviewed_counts(row.get("reviewed"), row.get("sidecar"))
             verdict = row.get("verdict") or "not scored"
-            cells = (
-                row["name"],
-                verdict,
-                "; ".join(row.get("reasons") or []),
-                "-" if counts is None else f"{counts[0]}/{counts[1]}",
-                "-" if counts is None else str(counts[2]),
-            )
+            reasons = list(row.get("reasons") or [])
+            if isinstance(counts, str):  # a broken or foreign review: said
+                reasons.append(f"review refused: {counts}")
+                reviewed = corrected = "refused"
+            else:
+                reviewed = "-" if counts is None else f"{counts[0]}/{counts[1]}"
+                corrected = "-" if counts is None else str(counts[2])
+            cells = (row["name"], verdict, "; ".join(reasons), reviewed, corrected)
             for jj, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
                 if jj == 1 and verdict in _VERDICT_COLORS:

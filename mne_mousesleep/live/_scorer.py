@@ -17,7 +17,14 @@ from .._stages import UNSCORED
 from ..models import load_model
 from ..scoring._result import _most_probable
 from ..scoring._roles import _Fold
-from ..scoring.check import DEAD, _no_context, _pick_for_model, _resolve_emg
+from ..scoring.check import (
+    DEAD,
+    _emg_dead_epochs,
+    _emg_rows,
+    _no_context,
+    _pick_for_model,
+    _resolve_emg,
+)
 from ..scoring.emg import _epochs_log_power, _relabel
 from ..scoring.gain import _check_adapt
 from ..scoring.hmm import _check_smooth, _emissions, _forward_step
@@ -250,6 +257,10 @@ class OnlineScorer:
         )  # the channels, to pick by the package's rules
         self.idx = list(_pick_for_model(probe, picks, card))
         self.ch_names = [info.ch_names[ii] for ii in self.idx]
+        # Picked EMG channels are judged on their broadband signal (atonia).
+        self._emg_rows = _emg_rows(
+            card, self.ch_names, probe.get_channel_types(picks=self.idx)
+        )
         self.emg, emg_note = _resolve_emg(probe, emg)
         self.info, self.sfreq = info, float(sfreq)
         self.adapt, self.warmup = adapt, warmup
@@ -519,7 +530,7 @@ class OnlineScorer:
         reasons, bad = _bad_samples(x[:n_eeg], filled, self.sfreq)
         reasons |= samples.reasons(first, stop)
         core0, core1 = filt.core(k)
-        t_core = samples.get(core0, core1)[1]
+        x_core, t_core = samples.get(core0, core1)[:2]
         rate = (len(t_core) - 1) / (t_core[-1] - t_core[0]) if len(t_core) > 1 else 0
         if not abs(rate / self.sfreq - 1) <= RATE_TOLERANCE and not samples.reasons(
             core0, core1
@@ -532,7 +543,7 @@ class OnlineScorer:
         if bad.any():
             eeg = np.where(bad, 0.0, eeg)
         epoch_mv = filt.epoch(eeg, first, k, at_end=self._at_end)
-        if not reasons and _dead(epoch_mv, self.card.sfreq):
+        if not reasons and self._dead(epoch_mv, x_core):
             reasons.add(DEAD)
         log_power = np.nan
         if self.emg is not None:
@@ -549,6 +560,20 @@ class OnlineScorer:
         if len(self._window) < self._window.maxlen:
             return dict(k=e, reason=_no_context(self.card))
         return self._score_window(e)
+
+    def _dead(self, epoch_mv, x_core):
+        """Whether epoch's picks hold a dead electrode.
+
+        The EEG rows on the low-passed epoch ``epoch_mv`` (mV, the card's
+        rate; :func:`._steps._dead`), the EMG rows on their own broadband
+        samples ``x_core`` (volts, the stream's rate) as offline
+        (:func:`~mne_mousesleep.scoring.check._emg_dead_epochs`).
+        """
+        eeg = [ii for ii in range(len(self.idx)) if ii not in self._emg_rows]
+        if eeg and _dead(epoch_mv[eeg], self.card.sfreq):
+            return True
+        rows = x_core[self._emg_rows]
+        return bool(self._emg_rows) and bool(_emg_dead_epochs(rows, self.sfreq).any())
 
     def _score_window(self, e):
         """Run the network and the steps on the window that scores epoch ``e``."""

@@ -15,20 +15,19 @@ from mne.time_frequency import psd_array_welch
 from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
-from .._fetch import _file_sha256
 from .._stages import (
     ARTIFACT,
-    CONFIRMED,
-    CORRECTED,
     NREM,
     PRE_REM,
     REM,
     SCORED_STAGES,
+    UNSCORED,
     _roles,
     _time_base,
     _zeitgeber,
 )
 from ..hypnogram import _check_proba
+from ..io._review import _check_review, _review_record
 from ..scoring import ScoringResult, _score
 from ..scoring._options import _takes_options
 from ..scoring.check import _find_emg
@@ -431,8 +430,10 @@ def _reviewed_stages(sidecar, result):
     """Return the stages to report: the expert's review beside the outputs, if any.
 
     Returns the stages (those of ``result`` without a review) and the review
-    record (None without one, see :func:`_review_record`). A review of
-    another length is refused (ValueError).
+    record (None without one, see :func:`.io._review._review_record`). A
+    review of another recording or scoring is refused (ValueError naming
+    both, :func:`.io._review._check_review`), and so is one with a stage or
+    provenance that is not the package's (naming the line).
     """
     stem = Path(sidecar).name[: -len("_scoring.json")]
     path = Path(sidecar).with_name(f"{stem}_reviewed.csv")
@@ -440,54 +441,20 @@ def _reviewed_stages(sidecar, result):
     if not path.is_file():
         return stages, None
     table, record = _review_record(path)
-    if len(table) != len(stages):
-        raise ValueError(
-            f"{path.name} holds {len(table)} epochs, the scoring {len(stages)}: "
-            "it is not the review of this scoring (review it again)."
-        )
+    _check_review(
+        table,
+        path,
+        recording=result.quality.get("recording"),
+        scorer=stages.to_numpy(object).astype(str),
+        name=stem,
+    )
     reviewed = stages.copy()
-    reviewed[:] = table["stage"].to_numpy(object)
+    reviewed[:] = table["stage"].fillna(UNSCORED).to_numpy(object)
     logger.info(
         f"Using the expert's review {path.name}: {record['corrected']} epochs "
         f"corrected, {record['confirmed']} confirmed"
     )
     return reviewed, record
-
-
-def _review_record(path):
-    """Read a reviewed scoring (``<name>_reviewed.csv``) and describe it.
-
-    Returns the table and the record the sidecar and the reports keep: the
-    file, its sha256, the epochs, how many the expert confirmed and
-    corrected, and the provenance of the expert's epochs as runs ``[first
-    epoch, number of epochs, provenance]`` (the others are the scorer's).
-    Raises ValueError if the table lacks its ``stage`` or ``provenance``
-    column.
-    """
-    path = Path(path)
-    table = pd.read_csv(path)
-    if not {"stage", "provenance"} <= set(table):
-        raise ValueError(
-            f"{path.name} lacks the columns stage and provenance: it is not a "
-            "reviewed scoring saved by the review window."
-        )
-    provenance = table["provenance"].to_numpy(object)
-    edges = np.flatnonzero(np.r_[True, provenance[1:] != provenance[:-1], True])
-    runs = [
-        [int(a), int(b - a), str(provenance[a])]
-        for a, b in zip(edges[:-1], edges[1:])
-        if provenance[a] in (CONFIRMED, CORRECTED)
-    ]
-    counts = table["provenance"].value_counts()
-    record = dict(
-        file=path.name,
-        sha256=_file_sha256(path),
-        n_epochs=len(table),
-        confirmed=int(counts.get(CONFIRMED, 0)),
-        corrected=int(counts.get(CORRECTED, 0)),
-        expert_runs=runs,
-    )
-    return table, record
 
 
 def _describe_review(review):

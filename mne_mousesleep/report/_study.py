@@ -328,7 +328,24 @@ def _study_report(
                 else "."
             )
         )
-    recordings = [_load_recording(s) for s in sidecars]
+    recordings = []
+    for sidecar in sidecars:
+        try:
+            recordings.append(_load_recording(sidecar))
+        except ValueError as err:  # e.g. a review of another recording
+            stem = sidecar.name[: -len("_scoring.json")]
+            problem = dict(recording=stem, folder=str(sidecar.parent), problem=str(err))
+            if on_invalid == "raise":
+                raise ValueError(
+                    f"Recording {stem} of the study cannot be used: {err} (or pass "
+                    "on_invalid='list' to leave it out of the statistics visibly)."
+                ) from None
+            left_out.append(problem)
+    if not recordings:
+        raise ValueError(
+            "No recording of the study can be used: "
+            + "; ".join(f"{r['recording']}: {r['problem']}" for r in left_out)
+        )
     if link_from is None:
         link_from = Path(os.path.commonpath([str(r["folder"]) for r in recordings]))
     mapping, key = _read_groups(groups, group_column)

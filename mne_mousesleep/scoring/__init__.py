@@ -204,8 +204,12 @@ def predict_proba(
         warnings, but kept here whatever the log level),
         ``"reader_warnings"`` (filled by the command line and the batch),
         ``"n_epochs"``, ``"n_unscored"``, ``"unscored_reasons"`` (epochs per
-        reason) and ``"unscored_epochs"`` (``[onset, reason]`` of every
-        unscored epoch).
+        reason), ``"unscored_epochs"`` (``[onset, reason]`` of every
+        unscored epoch) and ``"recording"``, the identity of the scored
+        channels that ties a review to its recording (``"id"``, 16 hex
+        digits of a sha256 of their names, rate, length and a sample of
+        their values; ``"start"``, ISO 8601 time of the first sample or
+        None; ``"channels"``).
 
     Raises
     ------
@@ -246,8 +250,10 @@ def predict_proba(
     ``reject_by_annotation``, ``BAD_*`` annotations are found chunk by chunk;
     a dead or disconnected electrode (3 or more 1-s blocks of the low-passed
     signal below the amplifier's floor of 1.2 µV, or 20 times quieter than
-    the recording's typical second; see ``check_units``) wherever it is and
-    however long. The unit check and the gain step look only at the rest.
+    the recording's typical second; an EMG input: of its own broadband
+    signal below 0.5 µV, which muscle atonia does not reach; see
+    ``check_units``) wherever it is and however long. The unit check and
+    the gain step look only at the rest.
     Every epoch whose 30-s window comes within the reach of the low-pass
     filter (a fraction of a second) of such a stretch is left unscored (NaN,
     ``"Sleep stage ?"``), with its reason in the quality record; the other

@@ -16,6 +16,8 @@ scored as if it were clean.
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import datetime
+import hashlib
 import re
 from typing import NamedTuple
 
@@ -61,6 +63,17 @@ DEAD_FACTOR = 20.0
 #: Seconds (1-s blocks in a row) a dead stretch lasts at least: a recording
 #: of low gain has single quiet seconds; an electrode that came off stays off.
 DEAD_MIN_DURATION = 3
+#: Standard deviation (mV) of a 1-s block of an EMG channel's own broadband
+#: signal (at the recording's rate, less the block's linear trend) below
+#: which the electrode is dead or disconnected. An EMG is judged on this
+#: alone, never after the EEG's low-pass nor against its typical second:
+#: muscle atonia in REM is a few microvolts of broadband signal, 10-50 times
+#: below active Wake. Measured (``benchmarks/bench_dead_electrode.py``):
+#: simulated atonia of 1-12 µV at 128 Hz-1 kHz stays 2-24 times above it;
+#: the quietest second of real recordings is 2.5-3.9 µV (MiSleep's EMG at
+#: 305 Hz and its 500-Hz EDF); a disconnected input (zeros, 0.01-0.3 µV of
+#: amplifier noise) stays below it.
+EMG_DEAD_FLOOR_MV = 0.0005
 
 #: A robust standard deviation this many times :data:`TYPICAL_MV` (or this
 #: many times smaller) is a unit error, not a gain: refused by default.
@@ -97,6 +110,8 @@ class _InputCheck(NamedTuple):
     n_times: int  # its samples
     reject_by_annotation: bool
     check_units: bool  # whether the physiological floor applies to dead stretches
+    emg_rows: list  # rows of the picks that carry EMG (judged by EMG_DEAD_FLOOR_MV)
+    identity: dict  # the recording's identity (see _identity)
 
 
 def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
@@ -119,17 +134,26 @@ def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
     ch_names = [raw.ch_names[ii] for ii in idx]
     _check_duration(raw, card)
     notes = _input_notes(raw, ch_names)
-    center, scale = _probe_scale(raw, idx, dead_floor=check_units)
+    center, scale, digest = _probe_scale(raw, idx, dead_floor=check_units)
     likely_unit_error = _check_units(scale, ch_names, check_units)
     if likely_unit_error:
         warn(likely_unit_error, RuntimeWarning)
     logger.info(f"Using channel(s) {ch_names} at {sfreq:g} Hz")
+    types = raw.get_channel_types(picks=idx)
+    emg_rows = _emg_rows(card, ch_names, types)
     return _InputCheck(
         idx=idx,
         ch_names=ch_names,
         emg=emg_channel,
         emg_note=emg_note,
-        checker=_ChunkChecker(ch_names, sfreq, center, scale),
+        checker=_ChunkChecker(
+            ch_names,
+            sfreq,
+            center,
+            scale,
+            emg_rows=emg_rows if check_units else (),
+            n_times=raw.n_times,
+        ),
         annotations=_annotation_segments(raw, ch_names) if reject_by_annotation else [],
         notes=notes,
         likely_unit_error=likely_unit_error,
@@ -137,7 +161,63 @@ def _check_input(raw, card, *, picks, emg, check_units, reject_by_annotation):
         n_times=raw.n_times,
         reject_by_annotation=bool(reject_by_annotation),
         check_units=bool(check_units),
+        emg_rows=emg_rows,
+        identity=_identity(raw, ch_names, digest),
     )
+
+
+def _emg_rows(card, ch_names, ch_types):
+    """Rows of the picked channels that carry EMG.
+
+    A channel is EMG if it says so (:func:`_is_emg`: its type or its name)
+    or if the network takes EMG at its place (the card's input description,
+    e.g. ``"EMG"`` of ``grieger2021-3stage-eeg3-emg``).
+    """
+    return [
+        ii
+        for ii, (name, kind) in enumerate(zip(ch_names, ch_types))
+        if _is_emg(name, kind)
+        or (ii < len(card.channels) and "emg" in card.channels[ii].lower())
+    ]
+
+
+def _emg_block_spread(x, sfreq):
+    """Return the std (V) of each 1-s block of EMG samples ``x`` (volts).
+
+    ``x`` is ``(..., n)``; blocks of ``round(sfreq)`` samples from its first,
+    each less its least-squares line (the electrode's drift is not muscle);
+    the samples after the last whole block are left out. Returns ``(...,
+    n // round(sfreq))``; NaN for a block with a NaN or infinite sample.
+    """
+    n = max(1, round(sfreq))
+    k = x.shape[-1] // n
+    blocks = np.asarray(x[..., : k * n], float).reshape(*x.shape[:-1], k, n)
+    t = np.arange(n) - (n - 1) / 2
+    with np.errstate(invalid="ignore", over="ignore"):
+        centred = blocks - blocks.mean(axis=-1, keepdims=True)
+        slope = (centred @ t) / max(float(t @ t), 1.0)
+        return (centred - slope[..., None] * t).std(axis=-1)
+
+
+def _emg_dead_blocks(x, sfreq):
+    """Mask of the 1-s blocks of EMG ``x`` (volts, ``(..., n)``) of a dead electrode.
+
+    Below :data:`EMG_DEAD_FLOOR_MV` on the channel's own broadband signal
+    (:func:`_emg_block_spread`); a block with NaN or infinite samples is not
+    counted (its reason is its own).
+    """
+    with np.errstate(invalid="ignore"):
+        return _emg_block_spread(x, sfreq) * 1e3 < EMG_DEAD_FLOOR_MV
+
+
+def _emg_dead_epochs(x, sfreq):
+    """Mask of the epochs ``x`` (volts, ``(n_epochs, n)``) of a dead EMG electrode.
+
+    An epoch is dead if :data:`DEAD_MIN_DURATION` or more of its 1-s blocks
+    are (:func:`_emg_dead_blocks`), the rule of the network's input offline
+    and live, of the EMG step and of the review window's power strip.
+    """
+    return _emg_dead_blocks(x, sfreq).sum(axis=-1) >= DEAD_MIN_DURATION
 
 
 def _check_duration(raw, card):
@@ -312,7 +392,9 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0, *, dead_floor=True):
     Non-finite samples and those beyond :data:`EXTREME_MAX` are left out, and
     so are the stretches of a dead electrode (see :func:`_live`; below
     :data:`DEAD_FLOOR_MV` only with ``dead_floor``): the unit check looks at
-    the scorable part. A channel without other samples gives NaN.
+    the scorable part. A channel without other samples gives NaN. Also
+    returns the sha256 (hex) of the samples read, the fingerprint of the
+    recording's picked channels (see :func:`_identity`).
     """
     sfreq, n_times = raw.info["sfreq"], raw.n_times
     n_seg = max(1, round(seconds * sfreq))
@@ -322,6 +404,9 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0, *, dead_floor=True):
     parts = [
         raw.get_data(picks=idx, start=s, stop=min(s + n_seg, n_times)) for s in starts
     ]
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(np.ascontiguousarray(part, "<f8").tobytes())
     center, scale = np.full(len(idx), np.nan), np.full(len(idx), np.nan)
     for ii in range(len(idx)):
         rows = [
@@ -337,7 +422,29 @@ def _probe_scale(raw, idx, n_segments=32, seconds=10.0, *, dead_floor=True):
         )
         center[ii] = np.median(row)
         scale[ii] = median_abs_deviation(row, scale="normal")
-    return center, scale
+    return center, scale, digest.hexdigest()
+
+
+def _identity(raw, ch_names, digest):
+    """Return the identity of a recording's scored channels (JSON-ready dict).
+
+    ``id``: 16 hex digits of the sha256 of the channel names, the sampling
+    rate, the length and the samples that the unit check reads (32 stretches
+    of 10 s spread over the recording), so that two mice of one rig, started
+    together and as long, differ; ``start``: the time of the first sample
+    (ISO 8601, None without ``meas_date``). A review is tied to the
+    recording it reviews by these (:mod:`mne_mousesleep.report`).
+    """
+    head = f"{list(ch_names)}|{raw.info['sfreq']!r}|{raw.n_times}|{digest}"
+    meas_date = raw.info["meas_date"]
+    start = None
+    if meas_date is not None:
+        start = (meas_date + datetime.timedelta(seconds=raw.first_time)).isoformat()
+    return dict(
+        id=hashlib.sha256(head.encode()).hexdigest()[:16],
+        start=start,
+        channels=list(ch_names),
+    )
 
 
 def _live(spread_mv, dead_floor=True, *, all_dead=False):
@@ -438,7 +545,7 @@ class _ChunkChecker:
     whole, since chunks overlap by more than :data:`FLAT_MIN_DURATION`.
     """
 
-    def __init__(self, ch_names, sfreq, center, scale):
+    def __init__(self, ch_names, sfreq, center, scale, *, emg_rows=(), n_times=0):
         self.ch_names = list(ch_names)
         self.sfreq = sfreq
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, TYPICAL_MV * 1e-3)
@@ -448,6 +555,25 @@ class _ChunkChecker:
         self.n_min = int(np.ceil(FLAT_MIN_DURATION * sfreq))  # flat run, samples
         self.info = create_info(self.ch_names, sfreq, "eeg")
         self.found = []  # (start, stop, reason, channel), appended by chunk
+        # The EMG rows' dead 1-s blocks (of round(sfreq) samples from the
+        # first), from the broadband signal (see EMG_DEAD_FLOOR_MV).
+        self.block = max(1, round(sfreq))
+        self.emg_dead = {ii: np.zeros(n_times // self.block, bool) for ii in emg_rows}
+
+    def _check_emg(self, data, lo, s0, s1):
+        """Mark the dead 1-s blocks of the EMG rows that start in ``[s0, s1)``."""
+        if not self.emg_dead:
+            return
+        block = self.block
+        b0, b1 = -(-s0 // block), -(-s1 // block)
+        b1 = min(b1, (lo + data.shape[1]) // block)  # whole blocks only
+        if b1 <= b0:
+            return
+        rows = list(self.emg_dead)
+        x = data[rows, b0 * block - lo : b1 * block - lo]
+        dead = _emg_dead_blocks(x, self.sfreq)
+        for row, mask in zip(rows, dead):
+            self.emg_dead[row][b0 : b0 + len(mask)] = mask
 
     def _segments(self, annotations, lo, s0, s1, reason, ch=None):
         out = []
@@ -485,6 +611,7 @@ class _ChunkChecker:
         return not (hi - lo <= size * self.flat[:, None]).any()
 
     def __call__(self, data, lo, s0, s1):
+        self._check_emg(data, lo, s0, s1)
         if self._clean(data):
             return
         nonfinite = ~np.isfinite(data)

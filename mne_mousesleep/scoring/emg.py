@@ -9,7 +9,7 @@ from mne.utils import _validate_type, logger, verbose
 
 from .._docs import fill_doc
 from ._spectra import _welch_epochs
-from .check import _check_emg
+from .check import _check_emg, _emg_dead_epochs
 
 #: EMG band (Hz) for the muscle tone, cut at 0.45 x the sampling rate.
 EMG_BAND = (30.0, 100.0)
@@ -49,9 +49,13 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
     log_power : array of float, shape (n_epochs,)
         ``log10`` of the mean power spectral density (V²/Hz, Welch, 2-s
         windows) over 30–100 Hz, the upper limit cut at 0.45 x the sampling
-        rate (below 90 Hz sampling, 0.25–0.45 x the rate). ``-inf`` for a flat
-        epoch, NaN for an epoch with NaN, infinite or extreme samples (beyond
-        1 V), whose muscle tone is unknown (no rule acts on it).
+        rate (below 90 Hz sampling, 0.25–0.45 x the rate). NaN, a muscle tone
+        unknown (no rule acts on it), for an epoch with NaN, infinite or
+        extreme samples (beyond 1 V) and for one of a dead or disconnected
+        electrode: 3 or more 1-s blocks whose broadband signal (less its
+        linear trend) has a standard deviation below 0.5 µV
+        (:data:`~mne_mousesleep.scoring.check.EMG_DEAD_FLOOR_MV`; a flat
+        epoch is one). Muscle atonia is not: it stays microvolts.
 
     Raises
     ------
@@ -77,9 +81,11 @@ def _epochs_log_power(x, sfreq):
     fmin, fmax = _emg_band(sfreq)
     freqs = np.arange(n_fft // 2 + 1) * (sfreq / n_fft)
     band = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
-    # Epochs with NaN, infinite or extreme samples carry no EMG level.
+    # Epochs with NaN, infinite or extreme samples carry no EMG level, and
+    # neither do those of a dead electrode.
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(x) <= 1.0).all(axis=1)
+    bad |= _emg_dead_epochs(np.where(bad[:, None], 1.0, x), sfreq)
     if bad.any():
         x = np.where(bad[:, None], 0.0, x)
     psd = _welch_epochs(

@@ -23,6 +23,7 @@ from .check import (
     DEAD_FACTOR,
     DEAD_FLOOR_MV,
     DEAD_MIN_DURATION,
+    EMG_DEAD_FLOOR_MV,
     FLAT,
     TYPICAL_MV,
     _live,
@@ -68,7 +69,10 @@ def _finish(checked, data, card, reach):
     interior = range(2 * card.n_context - card.lookahead, n_epochs - card.lookahead)
     if all(k in unscorable for k in interior):
         duration = checked.n_times / sfreq
-        raise ValueError(_nothing_to_score(segments, sfreq, duration, ch_names, card))
+        emg = [ch_names[ii] for ii in checked.emg_rows]
+        raise ValueError(
+            _nothing_to_score(segments, sfreq, duration, ch_names, card, emg)
+        )
     amplitude = _amplitude(data, n_epoch_samples, n_epochs, unscorable)
     notes = list(checked.notes) + _amplitude_notes(checked, amplitude)
     quality = dict(
@@ -79,6 +83,7 @@ def _finish(checked, data, card, reach):
         typical_mv=TYPICAL_MV,
         amplitude_ratio={n: float(v / TYPICAL_MV) for n, v in zip(ch_names, amplitude)},
         likely_unit_error=checked.likely_unit_error,
+        recording=dict(checked.identity),
         reject_by_annotation=bool(checked.reject_by_annotation),
         bad_segments=_segments_record(segments, sfreq),
         bad_seconds=_bad_seconds(segments, sfreq),
@@ -91,40 +96,40 @@ def _finish(checked, data, card, reach):
 def _dead_segments(data, card, checked, found, reach):
     """Return the stretches of a dead or disconnected electrode.
 
-    Per channel, the standard deviation of each 1-s block of the
+    An EEG channel: the standard deviation of each 1-s block of the
     preprocessed signal (``data``, mV at the card's rate) is compared with
     the amplifier floor and the recording's typical second
-    (:func:`.check._live`); blocks within ``reach`` (samples at the
-    recording's rate) of a stretch already ``found`` bad are left out (their
-    samples were zeroed). Each run of at least :data:`.check.DEAD_MIN_DURATION`
-    dead blocks, widened by a block on
-    either side (a stretch rarely starts on a block's edge), is returned as ``(start,
-    stop, reason, channel)`` in samples of the recording.
+    (:func:`.check._live`). An EMG channel (``checked.emg_rows``): the dead
+    1-s blocks of its own broadband signal that the chunk checker found
+    (:data:`.check.EMG_DEAD_FLOOR_MV`; muscle atonia is no dead electrode).
+    Blocks within ``reach`` (samples at the recording's rate) of a stretch
+    already ``found`` bad are left out (their samples were zeroed). Each run
+    of at least :data:`.check.DEAD_MIN_DURATION` dead blocks, widened by a
+    block on either side (a stretch rarely starts on a block's edge), is
+    returned as ``(start, stop, reason, channel)`` in samples of the
+    recording.
     """
     block = max(1, round(card.sfreq))
     n_blocks = data.shape[1] // block
-    if not n_blocks:
-        return []
-    ratio = card.sfreq / checked.sfreq
-    covered = np.zeros((len(checked.ch_names), n_blocks), bool)
-    for start, stop, _, ch in found:
-        first = max(int(np.floor((start - reach) * ratio / block)), 0)
-        last = int(np.ceil((stop + reach) * ratio / block))
-        rows = [
-            ii
-            for ii, name in enumerate(checked.ch_names)
-            if not ch or name in ch.split(",")
-        ]
-        covered[rows, first:last] = True
     blocks = data[:, : n_blocks * block].reshape(len(data), n_blocks, block)
     spread = blocks.std(axis=2, dtype=np.float64)
+    emg_dead = checked.checker.emg_dead
     out = []
     for ii, name in enumerate(checked.ch_names):
-        usable = ~covered[ii]
-        if not usable.any():
-            continue
-        dead = np.zeros(n_blocks, bool)
-        dead[usable] = ~_live(spread[ii, usable], checked.check_units, all_dead=True)
+        if ii in checked.emg_rows:
+            if ii not in emg_dead:  # check_units=False: no absolute floor
+                continue
+            per = checked.checker.block  # samples of the recording per block
+            dead = emg_dead[ii] & ~_covered(found, name, len(emg_dead[ii]), per, 0)
+        else:
+            per = block * checked.sfreq / card.sfreq
+            usable = ~_covered(found, name, n_blocks, per, reach)
+            if not usable.any():
+                continue
+            dead = np.zeros(n_blocks, bool)
+            dead[usable] = ~_live(
+                spread[ii, usable], checked.check_units, all_dead=True
+            )
         dead = _long_runs(dead, DEAD_MIN_DURATION)
         # The blocks on either side hold the rest of the stretch (and its edge).
         dead[1:] |= dead[:-1].copy()
@@ -133,10 +138,21 @@ def _dead_segments(data, card, checked, found, reach):
             np.diff(np.concatenate([[0], dead.astype(np.int8), [0]]))
         )
         for first, last in zip(edges[::2], edges[1::2]):
-            start = int(np.floor(first * block / ratio))
-            stop = min(int(np.ceil(last * block / ratio)), checked.n_times)
+            start = int(np.floor(first * per))
+            stop = min(int(np.ceil(last * per)), checked.n_times)
             out.append((start, stop, DEAD, name))
     return out
+
+
+def _covered(found, name, n_blocks, per, reach):
+    """Mask of the blocks (``per`` samples each) within ``reach`` of a stretch found."""
+    covered = np.zeros(n_blocks, bool)
+    for start, stop, _, ch in found:
+        if ch and name not in ch.split(","):
+            continue
+        first = max(int(np.floor((start - reach) / per)), 0)
+        covered[first : int(np.ceil((stop + reach) / per))] = True
+    return covered
 
 
 def _long_runs(mask, n_min):
@@ -243,22 +259,23 @@ def _bad_seconds(segments, sfreq):
     return out
 
 
-def _nothing_to_score(segments, sfreq, duration, ch_names, card):
+def _nothing_to_score(segments, sfreq, duration, ch_names, card, emg=()):
     """Return the message for a recording without a scorable epoch.
 
-    ``sfreq`` (Hz) and ``duration`` (s) are the recording's.
+    ``sfreq`` (Hz) and ``duration`` (s) are the recording's; ``emg`` the
+    picked channels judged as EMG.
     """
     parts = []
     for name in ch_names:
+        floor = (
+            f"below {EMG_DEAD_FLOOR_MV * 1e3:g} µV per second of its broadband signal,"
+            if name in emg
+            else f"below {DEAD_FLOOR_MV * 1e3:g} µV per second after the low-pass "
+            f"or {DEAD_FACTOR:g} times quieter than its typical second,"
+        )
         for reason, word, what in (
             (FLAT, "flat", "constant"),
-            (
-                DEAD,
-                "dead",
-                f"at the amplifier's floor, below {DEAD_FLOOR_MV * 1e3:g} µV per "
-                f"second after the low-pass or {DEAD_FACTOR:g} times quieter than "
-                "its typical second,",
-            ),
+            (DEAD, "dead", f"at the amplifier's floor, {floor}"),
         ):
             mine = [s for s in segments if s[2] == reason and s[3] == name]
             if sum(s[1] - s[0] for s in mine) / sfreq < 0.9 * duration:

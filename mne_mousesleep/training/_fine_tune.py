@@ -14,7 +14,8 @@ import torch
 from mne.io import BaseRaw
 from mne.utils import _validate_type, logger, verbose
 
-from .._stages import CONFIRMED, CORRECTED, NREM, PRE_REM
+from .._stages import CONFIRMED, CORRECTED, NREM, PRE_REM, PROVENANCE
+from ..io._review import _check_review, _review_record
 from ..models import MouseSleepModel, load_model
 from ..scoring import ScoringOptions, predict_proba
 from ..scoring.gain import _apply_gain
@@ -242,14 +243,33 @@ def _raw(rec, ii):
 
 
 def _table(rev, ii):
+    """Return the reviewed table ``reviewed[ii]`` (a path or a DataFrame), checked.
+
+    A file is read by the one reader of reviews
+    (:func:`~mne_mousesleep.io._review._review_record`), which names the line
+    of a provenance that is not the package's (the stages are the model's
+    classes, checked with it); a table's ``provenance`` values are checked
+    the same way.
+    """
     if isinstance(rev, str | os.PathLike):
-        rev = pd.read_csv(Path(rev))
+        path = Path(rev)
+        try:
+            rev = _review_record(path, accepted=None)[0]
+        except ValueError as err:
+            raise ValueError(f"reviewed[{ii}]: {err}") from None
+        rev.attrs["path"] = str(path)
     _validate_type(rev, pd.DataFrame, f"reviewed[{ii}]")
     missing = {"stage", "provenance"} - set(rev.columns)
     if missing:
         raise ValueError(
             f"reviewed[{ii}] lacks the column(s) {sorted(missing)}: give the table "
             "that the review window saves (<name>_reviewed.csv)."
+        )
+    unknown = sorted(set(rev["provenance"].astype(str)) - set(PROVENANCE))
+    if unknown:
+        raise ValueError(
+            f"reviewed[{ii}]: its column 'provenance' holds {unknown}; it accepts "
+            f"{list(PROVENANCE)} (the expert's epochs are {list(_EXPERT)})."
         )
     return rev.reset_index(drop=True)
 
@@ -264,6 +284,15 @@ def _expert_recording(raw, table, card, picks, ii):
             f"reviewed[{ii}] holds {len(table)} epochs, recordings[{ii}] {n_epochs}: "
             "it is not the review of this recording."
         )
+    try:
+        _check_review(
+            table,
+            table.attrs.get("path", f"reviewed[{ii}]"),
+            recording=signal.quality["recording"],
+            name=f"recordings[{ii}]",
+        )
+    except ValueError as err:
+        raise ValueError(f"reviewed[{ii}]: {err}") from None
     x = signal.data[:, : n_epochs * geometry.epoch_samples]
     if card.details.get("gain_model"):
         x, _ = _apply_gain(x, card, signal.keep(card))
