@@ -192,7 +192,8 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     Raises
     ------
     ValueError
-        If ``epoch_length`` is not positive.
+        If ``epoch_length`` is not positive, or so long that no new epoch is
+        covered by the scoring for half its time.
 
     Notes
     -----
@@ -222,6 +223,13 @@ def to_epoch_length(scoring, epoch_length=10.0, *, origin=None):
     values, new_onsets = _regrid(
         onsets, onsets + old, stages.to_numpy(object), length, origin
     )
+    if not len(values):
+        covered = onsets[-1] + old - onsets[0]
+        raise ValueError(
+            f"epoch_length={epoch_length!r} s: no epoch of that length is covered "
+            f"for half its time by the scoring, which spans {covered:g} s "
+            f"({len(stages)} epochs of {old:g} s); pass a shorter epoch_length."
+        )
     return _make_stages(values, new_onsets, {**stages.attrs, "epoch_length": length})
 
 

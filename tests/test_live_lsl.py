@@ -98,6 +98,12 @@ def test_replay_end_to_end(tmp_path, online, capsys):
     assert "REM onsets (" in text and "false REM triggers" in text
     scored = [r for r in rows if not r["reason"]]
     assert len(scored) >= 25  # after the context and the gain step's warm-up
+    # The player streams once the scorer listens: no epoch is lost to the
+    # connection, and the summary says what the warm-up costs and why.
+    assert not [r for r in rows if "not received" in r["reason"]]
+    warmup = [r for r in rows if r["reason"].startswith("warm-up")]
+    assert f"Unscored: {len(warmup)} epoch(s), warm-up (the gain step" in text
+    assert "running estimate of the amplifier's gain" in text
     assert all(abs(sum(float(r[f"p_{c}"]) for c in ("Wake", "REM", "NREM",
                "pre-REM", "artifact")) - 1) < 1e-4 for r in scored)  # fmt: skip
     # A second run appends to the file (its own session), header once.
@@ -184,3 +190,23 @@ def test_killed_run_keeps_its_epochs(tmp_path, online):
     assert 11 <= len(rows) < 60
     assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
     assert all(len(r) == len(rows[0]) and None not in r.values() for r in rows)
+
+
+def test_unknown_stream_is_the_users_error(capsys):
+    """A stream that cannot be found: its name and the streams seen, no 'bug'."""
+    from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+    from mne_mousesleep.live import run_live
+
+    other = f"eeg-{uuid.uuid4().hex[:6]}"
+    outlet = StreamOutlet(StreamInfo(other, "EEG", 2, 128.0, "float32", other))
+    try:
+        with pytest.raises(ValueError, match="No LSL stream named 'NOPE'") as err:
+            run_live("NOPE", timeout=1.0, echo=None)
+        assert other in str(err.value)
+        assert main(["live", "--stream", "NOPE-2", "--verbose", "error"]) == 1
+    finally:
+        del outlet
+    text = capsys.readouterr().err
+    assert "No LSL stream named 'NOPE-2'" in text
+    assert "looks like a bug" not in text

@@ -17,11 +17,11 @@ from .._stages import _description
 from ..hypnogram import ANNOTATION_DESCRIPTIONS, UNSCORED
 from ..io import read_recording
 from ..models import load_model
-from ..scoring import ScoringOptions, _score
+from ..scoring import ScoringOptions, ScoringResult, _score
 from ..scoring.animals import _animal_options
 from ..scoring.check import _no_context
 from ..scoring.quality import describe_quality
-from ._staleness import _lock, _settings, _state
+from ._staleness import FROM_SCORING, _lock, _read_sidecar, _settings, _state
 from ._write import _sidecar, _write_outputs, _writers
 
 
@@ -141,9 +141,18 @@ def _score_into(row, job, paths, run, replaceable):
         # On a Dask cluster no explicit verbose: MNE's temporary log levels are
         # global, and its workers may be threads. Local workers: no chatter
         # between the progress bar's lines (the quality record keeps it).
-        raw, result = _read_and_score(
-            job.source, _loaded(run.options), verbose="error" if run.quiet else None
-        )
+        if row.get("note") == FROM_SCORING:  # only a report was added
+            raw = read_recording(
+                job.source, allow_truncated=run.options.allow_truncated
+            )[0]
+            info = _read_sidecar(job)
+            result = ScoringResult.from_dict(info["result"])
+        else:
+            raw, result = _read_and_score(
+                job.source,
+                _loaded(run.options),
+                verbose="error" if run.quiet else None,
+            )
         writers, summary = _writers(raw, result, job, paths, run)
         figures = _summary_row(summary, raw, result)
         sidecar = _sidecar(job, paths, run, result, figures)

@@ -90,6 +90,25 @@ def _changed(info, job, settings):
     return changed
 
 
+#: The note of a recording whose new outputs are made from its scoring.
+FROM_SCORING = "new outputs made from the existing scoring (not scored again)"
+
+
+def _report_added(info, changed):
+    """Whether only reports were asked for since a complete scoring.
+
+    Then the report is made from the sidecar's scoring result, the rest of
+    the outputs kept as they are: the scoring does not depend on it.
+    """
+    before = (info.get("settings") or {}).get("report")
+    return (
+        changed == ["report"]
+        and before is None
+        and info.get("complete") is not False
+        and isinstance(info.get("result"), dict)
+    )
+
+
 def _state(job, paths, settings):
     """Say what to do with a recording's outputs, without replacing any.
 
@@ -124,6 +143,8 @@ def _state(job, paths, settings):
             set(),
         )
     changed = _changed(info, job, settings)
+    if _report_added(info, changed) and len(existing) < len(paths):
+        return "todo", FROM_SCORING, set()
     # Sidecars without hashes list their outputs only.
     ours = set(known) | set(info.get("outputs") or [])
     foreign = [p.name for p in existing if p.name not in ours]

@@ -131,7 +131,11 @@ def _tool_writer(proba, kind, paths):
 
     def write(tmp):
         with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".tmp") as folder:
-            write_scoring(proba, Path(folder) / main.name, format=fmt)
+            # Quiet: the file is written under a temporary name (the batch
+            # says where its outputs go).
+            write_scoring(
+                proba, Path(folder) / main.name, format=fmt, verbose="warning"
+            )
             os.replace(Path(folder) / paths[kind].name, tmp)
 
     return write

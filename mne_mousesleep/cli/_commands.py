@@ -149,7 +149,23 @@ def _print_summary(summary, file=None):
 
 
 def _print_problems(summary):
-    """One line per recording that failed, was kept, or needs a look."""
+    """One line per recording that failed, was kept, or needs a look.
+
+    What the input-quality notes of every such recording share (the same
+    low sampling rate, say) is printed once, before them.
+    """
+    looked = [
+        row
+        for _, row in summary.iterrows()
+        if row["status"] == "scored"
+        and (row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0)
+    ]
+    shared = []
+    if len(looked) > 1:
+        parts = [str(row["quality"]).split("; ") for row in looked]
+        shared = [p for p in parts[0] if all(p in other for other in parts[1:])]
+        if shared:
+            print(f"input quality, all {len(looked)}: {'; '.join(shared)}")
     for _, row in summary.iterrows():
         name = row["file"]
         if isinstance(row.get("animal"), str):
@@ -161,7 +177,9 @@ def _print_problems(summary):
         if row["status"] == "scored" and (
             row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
         ):
-            print(f"input quality: {name}: {row['quality']}")
+            own = [p for p in str(row["quality"]).split("; ") if p not in shared]
+            if own:
+                print(f"input quality: {name}: {'; '.join(own)}")
         if row["status"] == "scored" and row.get("trust", "ok") != "ok":
             print(f"trust: {name}: {row['trust']} ({row['trust_reasons']})")
 
@@ -272,6 +290,7 @@ def _cmd_convert(args):
             args.output,
             format=args.to_format,
             epoch_length=args.out_epoch_length,
+            start=args.start,
             overwrite=args.overwrite,
             verbose=args.verbose,
         )
@@ -492,6 +511,15 @@ def _print_replay(s):
         f"Replayed at x{s['speed']:g}: {s['n_epochs']} epochs decided, "
         f"{s['n_scored']} scored (delay {s['delay_epochs']} epoch(s) after each)"
     )
+    for reason, n in sorted(s.get("unscored", {}).items(), key=lambda x: -x[1]):
+        why = ""
+        if reason.startswith("warm-up"):
+            why = (
+                ": the gain step's running estimate of the amplifier's gain is "
+                "used once it has that many clean epochs (offline, it sees the "
+                "whole recording); --no-steps scores from the first full window"
+            )
+        print(f"Unscored: {n} epoch(s), {reason}{why}")
     print(f"Agreement with the offline scoring: {pct(s['agreement'])}")
     print(
         f"Decision latency after the epoch's end: median "

@@ -17,6 +17,15 @@ _FLAGS = (
     (re.compile(r"allow_truncated=True"), lambda m: "--allow-truncated"),
     (re.compile(r"reject_by_annotation=False"), lambda m: "--ignore-bad-annotations"),
     (re.compile(r"format= \((--\w+) on the command line\)"), lambda m: m.group(1)),
+    (re.compile(r"pass start= to write_scoring"), lambda m: "pass --start"),
+    (re.compile(r"Pass layout= \(or --animals FILE on the command line\)"),
+     lambda m: "Pass --animals FILE (a layout file)"),
+    (re.compile(r"e\.g\. layout=(\{.*\})\."),
+     lambda m: f"e.g. a JSON file {m.group(1)}."),
+    (re.compile(r"pass emg= to choose one"), lambda m: "pass --emg to choose one"),
+    (re.compile(r"report=True \(--report\)"), lambda m: "--report"),
+    (re.compile(r"Train with compile=False"), lambda m: "Train without --compile"),
+    (re.compile(r"use precision='float32'"), lambda m: "use --precision float32"),
 )  # fmt: skip
 
 

@@ -316,6 +316,13 @@ def _add_convert(sub, common):
         help="write epochs of this length (majority rule; default: the input's, "
         "or the output tool's fixed length)",
     )
+    p_convert.add_argument(
+        "--start",
+        default=None,
+        metavar="TIME",
+        help="clock time of the first epoch, ISO 8601 (e.g. 2024-01-01T07:00:00), "
+        "for outputs that need it (MiSleep) when the input has none",
+    )
     p_convert.add_argument("--overwrite", action="store_true", help="replace OUTPUT")
     p_convert.set_defaults(func=_cmd_convert)
 

@@ -80,6 +80,11 @@ def _read_file(fname):
             "exist (a dangling link)"
         )
     suffix = _recording_suffix(fname)
+    if Path(fname).is_file() and Path(fname).stat().st_size == 0:
+        raise ValueError(
+            f"{fname} is an empty file (0 bytes): the recording was not written, "
+            "or its copy failed"
+        )
     try:
         if suffix == ".mat":
             return read_misleep_mat(fname)

@@ -3,9 +3,11 @@
 # Authors: The mne-mousesleep developers
 # License: BSD-3-Clause
 
+import collections
 import csv
 import os
 import queue
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -29,6 +31,8 @@ MARKERS_WAIT = 5.0
 #: Seconds a stream is looked for on the network (this machine's, with
 #: the tests' configuration).
 RESOLVE_TIMEOUT = 10.0
+#: Seconds a replay's player waits for the scorer to listen before it streams.
+LISTEN_WAIT = 30.0
 
 
 def _lsl():
@@ -44,6 +48,33 @@ def _lsl():
     return mne_lsl
 
 
+class _StreamNotFound(ValueError):
+    """No LSL stream of that name: the user's error, naming the streams seen."""
+
+    def __init__(self, name, timeout, several=False):
+        streams = sorted(
+            {
+                f"{info.name} ({info.stype or 'no type'}, {info.n_channels} "
+                f"channels, {info.sfreq:g} Hz)"
+                for info in _lsl().lsl.resolve_streams(timeout=min(timeout, 2.0))
+            }
+        )
+        head = (
+            f"Several LSL streams are named {name!r}: give each source its own name. "
+            if several
+            else f"No LSL stream named {name!r} was found within {timeout:g} s. "
+        )
+        super().__init__(
+            head
+            + (
+                f"Streams seen: {'; '.join(streams)}."
+                if streams
+                else "No stream at all was seen: is the acquisition running, and "
+                "does LSL reach it (LSLAPICFG)?"
+            )
+        )
+
+
 class _Queued:
     """A connected :class:`mne_lsl.stream.StreamLSL` whose chunks are queued.
 
@@ -53,20 +84,35 @@ class _Queued:
     10 s).
     """
 
-    def __init__(self, name, timeout=RESOLVE_TIMEOUT, reconnect_after=RECONNECT_AFTER):
+    def __init__(
+        self,
+        name,
+        timeout=RESOLVE_TIMEOUT,
+        reconnect_after=RECONNECT_AFTER,
+        on_listen=None,
+    ):
         self.name, self.timeout = name, timeout
-        self.reconnect_after = reconnect_after
+        self.reconnect_after = reconnect_after or RECONNECT_AFTER
         self.chunks = queue.Queue()
         self.stream = None
         self.connect()
+        if on_listen is not None:  # the chunks are queued from now on
+            on_listen()
         self.first_info = self.stream.info  # what the scorer was set up with
 
     def connect(self):
         mne_lsl = _lsl()
         stream = mne_lsl.stream.StreamLSL(bufsize=10.0, name=self.name)
-        stream.connect(
-            acquisition_delay=0.005, processing_flags="all", timeout=self.timeout
-        )
+        try:
+            stream.connect(
+                acquisition_delay=0.005, processing_flags="all", timeout=self.timeout
+            )
+        except RuntimeError as err:
+            text = str(err)
+            if "uniquely identify" not in text:
+                raise
+            several = " 0 were found" not in text
+            raise _StreamNotFound(self.name, self.timeout, several) from None
 
         def enqueue(data, timestamps, info):
             self.chunks.put((data.T.copy(), timestamps.copy()))
@@ -230,6 +276,7 @@ def run_live(
     timeout=RESOLVE_TIMEOUT,
     reconnect_after=RECONNECT_AFTER,
     align=None,
+    on_listen=None,
     **kwargs,
 ):
     """Score an LSL stream live; return the decisions.
@@ -275,6 +322,9 @@ def run_live(
         returns the number of its first sample in the file (the samples
         streamed before the inlet connected are then decided as missing,
         so that the epochs are the file's).
+    on_listen : callable | None
+        Called without arguments once the stream's chunks are queued (a
+        replay starts its player then, so that no sample is lost).
     **kwargs
         Passed to :class:`~mne_mousesleep.OnlineScorer`.
 
@@ -283,7 +333,7 @@ def run_live(
     decisions : list of mne_mousesleep.Decision
         The decisions, in order.
     """
-    source = _Queued(stream, timeout, reconnect_after)
+    source = _Queued(stream, timeout, reconnect_after, on_listen)
     info = source.info
     if speed != 1.0:
         info = _slowed(info, speed)
@@ -422,16 +472,19 @@ def replay(
         The live decisions, in order.
     summary : dict
         Agreement with the offline scoring of the same recording, the
-        decision latency and the REM-onset detection per REM bout of the
-        offline scoring (sensitivity, precision, delay, false REM triggers
-        per hour).
+        decision latency, the unscored epochs per reason (``"unscored"``:
+        the gain step's warm-up, the first epochs without a full window,
+        samples not received) and the REM-onset detection per REM bout of
+        the offline scoring (sensitivity, precision, delay, false REM
+        triggers per hour). The player starts streaming once the scorer
+        listens, so no epoch of the file is lost to the connection.
     """
     import mne
 
     from ..io import read_recording
     from ..scoring import predict_proba
 
-    lsl = _lsl()
+    _lsl()  # MNE-LSL is there, or say how to install it
     raw = fname if isinstance(fname, mne.io.BaseRaw) else read_recording(fname)[0]
     raw = raw.copy().load_data()
     name = f"mne-mousesleep-replay-{uuid.uuid4().hex[:8]}"
@@ -443,8 +496,11 @@ def replay(
         verbose=False,
     )
     chunk = max(1, round(raw.info["sfreq"] * speed / 50))  # 50 chunks/s
-    player = lsl.player.PlayerLSL(
-        fast, chunk_size=chunk, n_repeat=1, name=name, source_id=name
+    while chunk > 1 and raw.n_times % chunk == 0:  # no empty last chunk (a warning)
+        chunk += 1
+    listening = threading.Event()
+    player = _listened_player(
+        fast, listening, chunk_size=chunk, n_repeat=1, name=name, source_id=name
     )
     player.start()
     streamed = fast.get_data()  # as the player sends it (float64)
@@ -452,6 +508,7 @@ def replay(
         decisions = run_live(
             name,
             align=lambda chunk: _position(streamed, chunk),
+            on_listen=listening.set,
             model=model,
             picks=picks,
             emg=emg,
@@ -470,6 +527,37 @@ def replay(
     offline = predict_proba(raw, picks, model=model, emg=emg, verbose="error", **steps)
     summary = _summary(decisions, offline, speed, kwargs.get("debounce", 1))
     return decisions, summary
+
+
+def _listened_player_class():
+    """:class:`mne_lsl.player.PlayerLSL` whose first chunk waits for the scorer."""
+    player = _lsl().player.PlayerLSL
+
+    class ListenedPlayer(player):
+        """A player that sends its first chunk once ``listening`` is set.
+
+        The outlet exists from :meth:`start` (so that the scorer finds the
+        stream), but the file is streamed from its first sample only when
+        the scorer's inlet queues the chunks, or after ``LISTEN_WAIT`` s.
+        """
+
+        def __init__(self, fname, listening, **kwargs):
+            super().__init__(fname, **kwargs)
+            self._listening, self._heard = listening, False
+
+        def _stream(self):
+            if not self._heard:
+                self._heard = True
+                self._listening.wait(LISTEN_WAIT)
+                self._target_timestamp = _lsl().lsl.local_clock()
+            super()._stream()
+
+    return ListenedPlayer
+
+
+def _listened_player(fname, listening, **kwargs):
+    """Return a player of ``fname`` whose streaming waits for ``listening``."""
+    return _listened_player_class()(fname, listening, **kwargs)
 
 
 def _position(data, chunk):
@@ -515,6 +603,7 @@ def _summary(decisions, offline, speed=1.0, debounce=1):
         compute_median_ms=float(1e3 * np.median(compute)) if len(compute) else None,
         speed=speed,
         delay_epochs=decisions[0].delay_epochs if decisions else None,
+        unscored=dict(collections.Counter(d.reason for d in decisions if not d.scored)),
     )
     delay = decisions[0].delay_epochs if decisions else 0
     out.update(_rem_onsets(reference, live, epoch_length, debounce, delay_epochs=delay))

@@ -200,14 +200,20 @@ def read_layout(fname):
     Raises
     ------
     ValueError
-        If the file is neither, or lacks the columns or keys, naming the file.
+        If the file is neither, lacks the columns or keys, or names an animal
+        twice (naming the lines), naming the file.
     """
     path = Path(fname)
     try:
         if path.suffix.lower() == ".json":
-            layout = json.loads(path.read_text())
+            layout = json.loads(
+                path.read_text(encoding="utf-8-sig"), object_pairs_hook=_no_repeats
+            )
         elif path.suffix.lower() in (".csv", ".tsv", ".txt"):
-            table = pd.read_csv(path, sep=None, engine="python", dtype=str)
+            # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
+            table = pd.read_csv(
+                path, sep=None, engine="python", dtype=str, encoding="utf-8-sig"
+            )
             table.columns = [str(c).strip().lower() for c in table.columns]
             missing = {"animal", "eeg"} - set(table.columns)
             if missing:
@@ -216,6 +222,18 @@ def read_layout(fname):
                     f"{list(table.columns)}; expected animal, eeg, emg)"
                 )
             table = table.fillna("")
+            names = table["animal"].str.strip()
+            repeated = names[names.duplicated(keep=False)]
+            if len(repeated):
+                lines = {
+                    name: [int(i) + 2 for i in repeated.index[repeated == name]]
+                    for name in dict.fromkeys(repeated)
+                }
+                raise ValueError(
+                    "an animal is named twice: "
+                    + "; ".join(f"{n!r} on lines {ls}" for n, ls in lines.items())
+                    + " (each animal once, with its channels)"
+                )
             layout = {
                 str(row["animal"]).strip(): dict(
                     eeg=str(row["eeg"]).strip(),
@@ -228,6 +246,18 @@ def read_layout(fname):
     except (ValueError, KeyError) as err:
         raise ValueError(f"Layout file {path} cannot be read: {err}.") from None
     return _check_layout_dict(layout, f"layout file {path}")
+
+
+def _no_repeats(pairs):
+    """Return a JSON object's pairs as a dict; refuse a key given twice."""
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(
+            f"the key(s) {repeated} appear twice in one object (an animal named "
+            "twice? each animal once, with its channels)"
+        )
+    return dict(pairs)
 
 
 def _check_layout_dict(layout, where="layout"):

@@ -69,7 +69,12 @@ def _model_classes(classes, n_classes):
             f"classes gives the stages {list(wrong)} other roles ({wrong}); a stage "
             "has its own role: name a class of the lab otherwise to give it one."
         )
-    if len(set(names)) != len(names) or len(names) < 2:
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"classes names {repeated} more than once ({names}): name each class once."
+        )
+    if len(names) < 2:
         raise ValueError(f"classes must name 2 or more distinct classes, got {names}.")
     roles = _check_roles({c: given[c] for c in own}, "classes")
     return tuple(names), roles
@@ -361,8 +366,13 @@ def _context_epochs(epoch_length):
 def _check_epoch_length(epoch_length, sfreq=64.0):
     """Refuse an epoch length that is not a whole number of samples at ``sfreq``."""
     _validate_type(epoch_length, "numeric", "epoch_length")
+    if not np.isfinite(epoch_length) or epoch_length <= 0:
+        raise ValueError(
+            f"epoch_length must be a positive number of seconds, got "
+            f"{epoch_length!r} (e.g. 2.5, 4, 5, 8 or 10)."
+        )
     samples = float(epoch_length) * sfreq
-    if epoch_length <= 0 or abs(samples - round(samples)) > 1e-6:
+    if abs(samples - round(samples)) > 1e-6:
         raise ValueError(
             f"epoch_length={epoch_length!r} s is not a whole number of samples at "
             f"the model's {sfreq:g} Hz (1/{sfreq:g} s each); pass a multiple of "
