@@ -36,7 +36,7 @@ def test_context_and_checks():
     assert _check_epoch_length(4) == 4.0
     with pytest.raises(ValueError, match=r"epoch_length=3\.33 s is not a whole"):
         _check_epoch_length(3.33)
-    with pytest.raises(ValueError, match="not a whole number"):
+    with pytest.raises(ValueError, match="must be a positive number of seconds"):
         _check_epoch_length(-4.0)
 
 
