@@ -108,7 +108,7 @@ def test_review_list_shows_a_refused_review(copied, capsys):
     lines = capsys.readouterr().out.splitlines()
     m0 = next(line for line in lines if line.startswith("M0_raw.fif"))
     m1 = next(line for line in lines if line.startswith("M1_raw.fif"))
-    assert "review refused: M0_reviewed.csv is not the review" in m0
+    assert "review refused: M0_reviewed.csv is not the review of M0" in m0
     assert m1.split()[-1] == "20/60"
 
 

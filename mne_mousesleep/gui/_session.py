@@ -611,6 +611,7 @@ def _reviewed_counts(path, sidecar=None):
                 path,
                 recording=result.quality.get("recording"),
                 scorer=result.stages().to_numpy(object).astype(str),
+                name=Path(sidecar).name[: -len("_scoring.json")],
             )
     except (OSError, ValueError, KeyError, TypeError) as err:
         return str(err)

@@ -62,15 +62,16 @@ class StudyWindow(QtWidgets.QMainWindow):
             counts = _reviewed_counts(row.get("reviewed"), row.get("sidecar"))
             verdict = row.get("verdict") or "not scored"
             reasons = list(row.get("reasons") or [])
-            if isinstance(counts, str):  # a broken or foreign review: said
-                reasons.append(f"review refused: {counts}")
-                reviewed = corrected = "refused"
+            if isinstance(counts, str):  # a broken or foreign review: said first
+                reasons.insert(0, f"review refused: {counts}")
+                reviewed, corrected = "refused", "-"
             else:
                 reviewed = "-" if counts is None else f"{counts[0]}/{counts[1]}"
                 corrected = "-" if counts is None else str(counts[2])
             cells = (row["name"], verdict, "; ".join(reasons), reviewed, corrected)
             for jj, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
+                item.setToolTip(text)  # the whole reason, where the cell clips it
                 if jj == 1 and verdict in _VERDICT_COLORS:
                     item.setBackground(QtGui.QColor(_VERDICT_COLORS[verdict]))
                 if jj >= 3:

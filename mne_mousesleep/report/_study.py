@@ -357,7 +357,7 @@ def _study_report(
     if left_out:
         rep.add_html(
             f"<p><b>{len(left_out)} recording(s) left out of every table and "
-            "statistic below</b> (score them again to include them):</p>"
+            "statistic below</b> (each problem says how to include it again):</p>"
             + _table(pd.DataFrame(left_out), index=False),
             title=f"{len(left_out)} left out",
             section="Left out",

@@ -53,9 +53,8 @@ def emg_power(raw, picks, *, epoch_length=10.0, verbose=None):
         unknown (no rule acts on it), for an epoch with NaN, infinite or
         extreme samples (beyond 1 V) and for one of a dead or disconnected
         electrode: 3 or more 1-s blocks whose broadband signal (less its
-        linear trend) has a standard deviation below 0.5 µV
-        (:data:`~mne_mousesleep.scoring.check.EMG_DEAD_FLOOR_MV`; a flat
-        epoch is one). Muscle atonia is not: it stays microvolts.
+        linear trend) has a standard deviation below 0.5 µV (a flat epoch is
+        one). Muscle atonia is not: it stays microvolts.
 
     Raises
     ------
