@@ -159,3 +159,23 @@ def test_shared_input_notes_printed_once(tmp_path, online, capsys, caplog):
     summary = pd.read_csv(out / "scoring_summary.tsv", sep="\t")
     assert all("128 Hz" in q for q in summary["quality"])  # each record keeps it
     assert np.isfinite(summary["hours"]).all()
+
+
+def test_convert_takes_a_mapping(tmp_path, capsys):
+    src = tmp_path / "M01_table.csv"
+    rows = ["onset,duration,stage"] + [
+        f"{10 * k},10,{code}" for k, code in enumerate([1, 1, 2, 2, 2, 3, 2, 9])
+    ]
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "M01.json"
+    args = ["convert", str(src), str(out), "--from", "table", "--to", "yasa"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "--mapping CODE=STAGE" in err and "mapping=" not in err
+    assert main([*args, "--mapping", "1=Wake,2=NREM,3=REM,9=artifact"]) == 0
+    capsys.readouterr()
+    assert list(mms.read_scoring(out).astype(str))[:6] == [
+        "Wake", "Wake", "NREM", "NREM", "NREM", "REM",
+    ]  # fmt: skip
+    assert main([*args, "--mapping", "1:Wake", "--overwrite"]) == 1
+    assert "--mapping takes CODE=STAGE pairs" in capsys.readouterr().err

@@ -266,6 +266,29 @@ def _cmd_score_one(args):
     return 0
 
 
+def _mapping(text):
+    """Return ``--mapping 1=Wake,2=NREM,9=-`` as a dict (None without it).
+
+    Codes that are whole numbers are given as int and as str (a format may
+    hold either); ``-`` maps to None (ignored).
+    """
+    if text is None:
+        return None
+    out = {}
+    for item in str(text).split(","):
+        code, sep, stage = (part.strip() for part in item.partition("="))
+        if not sep or not code or not stage:
+            raise ValueError(
+                f"--mapping takes CODE=STAGE pairs separated by commas, e.g. "
+                f"'1=Wake,2=NREM,3=REM'; got {item!r} in {text!r}."
+            )
+        value = None if stage == "-" else stage
+        out[code] = value
+        if code.lstrip("-").isdigit():
+            out[int(code)] = value
+    return out
+
+
 def _cmd_convert(args):
     import warnings
 
@@ -281,6 +304,7 @@ def _cmd_convert(args):
         args.input,
         format=args.from_format,
         epoch_length=args.epoch_length,
+        mapping=_mapping(args.mapping),
         verbose=args.verbose,
     )
     with warnings.catch_warnings(record=True) as caught:

@@ -317,6 +317,13 @@ def _add_convert(sub, common):
         "or the output tool's fixed length)",
     )
     p_convert.add_argument(
+        "--mapping",
+        default=None,
+        metavar="CODE=STAGE,...",
+        help="the input's own codes or labels as stages, e.g. "
+        "'1=Wake,2=NREM,3=REM' (a code given as '-' is ignored: '9=-')",
+    )
+    p_convert.add_argument(
         "--start",
         default=None,
         metavar="TIME",
