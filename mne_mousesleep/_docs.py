@@ -69,12 +69,19 @@ docdict = {
     :mod:`mne_mousesleep.scoring.gain`). The gain is logged and stored in
     ``proba.attrs["adapt"]``. ``None``: the input scale as recorded (the
     published method).""",
-    "smooth": """smooth : "hmm" | pandas.DataFrame | None
+    "smooth": """smooth : "hmm" | "hsmm" | pandas.DataFrame | None
     ``"hmm"`` (default): a hidden Markov model over the per-epoch
     probabilities with the mouse transition prior
     (:func:`~mne_mousesleep.mouse_transition_prior`; Wake -> REM has
     probability 1e-6): forward-backward gives the smoothed hypnodensity,
-    Viterbi the stages. A DataFrame is a lab's own transition matrix (rows
+    Viterbi the stages. ``"hsmm"``: a hidden semi-Markov model with the
+    architecture prior of five labs' expert scorings
+    (:mod:`mne_mousesleep.scoring.architecture`, MSSV, CC0): REM bouts last
+    at most 304 s, REM is entered only after an NREM run of 28 s (or
+    through pre-REM), never from Wake; without an informative EMG, a REM
+    candidate longer than 304 s or with less than 40 %% NREM in the 2 min
+    before is refused first (``proba.attrs["hmm"]["rem_refused"]``). A
+    DataFrame is a lab's own transition matrix (rows
     from, columns to, stage names), such as the probabilities of
     :func:`transition_matrix` of its expert scorings; stages it lacks keep the
     prior's rows. ``None``: no smoothing (the published method).""",

@@ -193,7 +193,7 @@ def test_hmm_keeps_clear_short_bouts_and_unscored():
 
 def test_hmm_three_stage_and_lab_matrix(online, light):
     """3-stage networks get the folded prior; a lab's matrix replaces it."""
-    trans = _check_smooth("hmm", ["Wake", "REM", "NREM"], 10.0)
+    trans = _check_smooth("hmm", ["Wake", "REM", "NREM"], 10.0).trans
     assert trans.shape == (3, 3) and trans[0, 1] < 1e-5
     np.testing.assert_allclose(trans.sum(axis=1), 1.0)
     _, probs = mms.transition_matrix(mms.to_stages(light.annotations))

@@ -161,7 +161,7 @@ def test_online_steps(causal_model, sim):
     )
     filtered = [d.proba for d in _stream(hmm, raw, 64)]
     scored = ~np.isnan(p[:, 0])
-    trans = _check_smooth("hmm", list(causal_model.card.classes), 10.0)
+    trans = _check_smooth("hmm", list(causal_model.card.classes), 10.0).trans
     like = np.where(scored[:, None], np.clip(p, 1e-12, None), 1.0)
     expected = _forward(like, trans)
     got = np.array([list(f.values()) if f else [np.nan] * 5 for f in filtered])
@@ -393,3 +393,15 @@ def test_command_line_and_missing_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "mne_lsl", None)
     with pytest.raises(ImportError, match=r"pip install 'mne-mousesleep\[live\]'"):
         _lsl()
+
+
+def test_live_semi_markov(causal_model, sim):
+    """smooth='hsmm' live: the forward filter over the sub-states, no REM from Wake."""
+    scorer = OnlineScorer(causal_model, sim.info, "EEG_PR", emg=None, smooth="hsmm")
+    decisions = _stream(scorer, sim, 256) + scorer.flush()
+    scored = [d for d in decisions if d.scored]
+    assert len(scored) > 20
+    for d in scored:
+        assert abs(sum(d.proba.values()) - 1) < 1e-6
+    stages = [d.stage for d in decisions]
+    assert not any(a == "Wake" and b == "REM" for a, b in zip(stages[:-1], stages[1:]))

@@ -84,7 +84,7 @@ def _options(args):
     return ScoringOptions(
         adapt=None if args.no_adapt else "gain",
         emg=emg,
-        smooth=None if args.no_smooth else "hmm",
+        smooth=None if args.no_smooth else args.smooth,
         **given,
     )
 

@@ -141,6 +141,14 @@ def _score_steps(p):
         help="no hidden Markov model over the epochs (Wake -> REM allowed)",
     )
     p.add_argument(
+        "--smooth",
+        choices=("hmm", "hsmm"),
+        default="hmm",
+        help="the decoder over the epochs: hmm (hidden Markov model, default) or "
+        "hsmm (hidden semi-Markov model with the five labs' architecture prior: "
+        "bounded REM bouts, REM only after an NREM run-up)",
+    )
+    p.add_argument(
         "--published",
         action="store_true",
         help="the published method exactly: no gain step, no EMG, no smoothing",

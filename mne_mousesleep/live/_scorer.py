@@ -615,10 +615,11 @@ class OnlineScorer:
         if self._emg is not None:
             self._emg.add(log_power, -1 if by_class is None else int(best[0]))
         if self.transition is not None:
-            like = _emissions(values)[0]
-            self._alpha = _forward_step(self._alpha, like, self.transition)
+            chain = self.transition
+            like = chain.expand(_emissions(values)[0])
+            self._alpha = _forward_step(self._alpha, like, chain.trans, chain.start)
             if by_class is not None:
-                values = self._alpha[None].copy()
+                values = chain.collapse(self._alpha)[None]
         scored = by_class is not None
         self._labels.append(network_label)
         self._final.append(values[0])  # the stages' (NaN if unscored)

@@ -234,7 +234,7 @@ def _add_summary(rep, raw, result, name, pick, emg, review=None):
         ("network arithmetic", _describe_network(result.network)),
         ("gain step", _describe_adapt(result.gain)),
         ("EMG rules", _describe_emg(result.emg)),
-        ("smoothing", "hidden Markov model" if result.hmm else "none"),
+        ("smoothing", _describe_smoothing(result.hmm)),
         ("input quality", describe_quality(quality) if quality else "not recorded"),
         ("trust verdict", trust.get("verdict", "not recorded")),
         ("expert review", _describe_review(review)),
@@ -455,6 +455,25 @@ def _reviewed_stages(sidecar, result):
         f"corrected, {record['confirmed']} confirmed"
     )
     return reviewed, record
+
+
+def _describe_smoothing(hmm):
+    """Describe the decoder of a scoring and what the architecture prior refused."""
+    if not hmm:
+        return "none"
+    if hmm.get("decoder") != "hsmm":
+        return f"hidden Markov model ({hmm.get('n_changed', 0)} epochs changed)"
+    text = (
+        "hidden semi-Markov model with the five labs' architecture prior "
+        f"({hmm.get('n_changed', 0)} epochs changed)"
+    )
+    refused = hmm.get("rem_refused") or {}
+    if refused.get("refused"):
+        whys = "; ".join(
+            f"epoch {first} ({n} epochs): {why}" for first, n, why in refused["refused"]
+        )
+        text += f"; {refused['n_refused']} REM epochs refused: {whys}"
+    return text
 
 
 def _describe_review(review):

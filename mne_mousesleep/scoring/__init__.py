@@ -38,6 +38,7 @@ from .check import _check_input
 from .emg import _emg_step, _EmgPass
 from .gain import _gain_step
 from .hmm import _apply_hmm, _check_smooth
+from .hsmm import _earn_rem
 from .network import (  # noqa: F401 (the reference computations, for tests)
     _network_step,
     _per_window_proba,
@@ -93,10 +94,16 @@ def _score(raw, options):
         proba = fold.fold(proba)
     # 5. The EMG rules.
     proba, emg_record = _emg_step(proba, fold.stages, emg, checked.emg_note)
-    # 6. The hidden Markov model.
+    # 6. The hidden (semi-)Markov model; with the semi-Markov model, REM
+    # without EMG evidence must be earned first.
     hmm_record = None
     if transition is not None:
+        earned = None
+        if transition.name == "hsmm" and not emg_record.get("informative"):
+            proba, earned = _earn_rem(proba, fold.stages, card.epoch_length)
         proba, hmm_record = _apply_hmm(proba, fold.stages, transition)
+        if earned is not None:
+            hmm_record["rem_refused"] = earned
     # 7. The trust verdict.
     trust = judge(
         network_labels,

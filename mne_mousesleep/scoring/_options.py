@@ -49,8 +49,9 @@ class ScoringOptions:
     emg : str | None
         The EMG channel of the EMG rules, ``"auto"`` (default) to find it, or
         None.
-    smooth : "hmm" | pandas.DataFrame | None
-        The hidden Markov model with the mouse prior, a lab's own transition
+    smooth : "hmm" | "hsmm" | pandas.DataFrame | None
+        The hidden Markov model with the mouse prior, the hidden semi-Markov
+        model with the five labs' architecture prior, a lab's own transition
         matrix, or None.
     merge_bouts : bool
         One annotation per bout instead of one per epoch.

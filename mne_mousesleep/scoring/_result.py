@@ -206,11 +206,14 @@ class ScoringResult:
             attrs["roles"] = dict(self.roles)
         if self.hmm is not None:
             attrs["hmm"] = dict(
+                decoder=self.hmm.get("decoder", "hmm"),
                 n_changed=self.hmm["n_changed"],
                 transition=self.hmm["transition"],
                 onsets=[float(o) for o in self.onsets],
                 path=list(self.hmm["path"]),
             )
+            if "rem_refused" in self.hmm:
+                attrs["hmm"]["rem_refused"] = self.hmm["rem_refused"]
         df.attrs = attrs
         return df
 
@@ -245,10 +248,13 @@ class ScoringResult:
         hmm = attrs.get("hmm")
         if hmm is not None:
             path = dict(zip(hmm.get("onsets", onsets), hmm.get("path", [])))
+            extra = {k: hmm[k] for k in ("rem_refused",) if k in hmm}
             hmm = dict(
+                decoder=hmm.get("decoder", "hmm"),
                 n_changed=hmm.get("n_changed", 0),
                 transition=hmm.get("transition"),
                 path=[path.get(float(o)) for o in onsets] if path else [],
+                **extra,
             )
         model = attrs.get("model")
         return cls(

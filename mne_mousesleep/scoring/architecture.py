@@ -78,12 +78,25 @@ def _recording_figures(codes):
     runup = [
         float(np.mean(codes[t - n_runup : t] == 2)) for t in onsets if t >= n_runup
     ]
+    # The NREM bout a REM bout is entered from (s).
+    before = [
+        float(lengths[i - 1] * MSSV_EPOCH)
+        for i in range(1, len(stages))
+        if stages[i] == 3 and stages[i - 1] == 2
+    ]
     epochs = {name: int(np.sum(codes == code)) for code, name in MSSV_CODES.items()}
     longest = {
         name: float(seconds[stages == code].max(initial=0))
         for code, name in MSSV_CODES.items()
     }
-    return dict(bouts=hist, exits=exits, runup=runup, epochs=epochs, longest=longest)
+    return dict(
+        bouts=hist,
+        exits=exits,
+        runup=runup,
+        nrem_before=before,
+        epochs=epochs,
+        longest=longest,
+    )
 
 
 def _summarise(parts):
@@ -96,6 +109,7 @@ def _summarise(parts):
     epochs = {n: int(sum(p["epochs"][n] for p in parts)) for n in names}
     longest = {n: max((p["longest"][n] for p in parts), default=0.0) for n in names}
     runup = np.concatenate([p["runup"] for p in parts]) if parts else np.empty(0)
+    before = np.concatenate([p["nrem_before"] for p in parts]) if parts else []
     hours = sum(epochs.values()) * MSSV_EPOCH / 3600
     rem = np.asarray(bouts[REM], float)
     entered = {a: exits[a][REM] for a in names}
@@ -119,6 +133,12 @@ def _summarise(parts):
                 for q in RUNUP_QUANTILES
             }
             if len(runup)
+            else {},
+            nrem_bout_before_quantiles_s={
+                str(q): round(float(np.percentile(before, q)), 4)
+                for q in RUNUP_QUANTILES
+            }
+            if len(before)
             else {},
         ),
     )
@@ -146,7 +166,8 @@ def derive_architecture(folder):
         stage followed by a bout of the column stage) and ``"rem"`` (bouts,
         per hour, the shares of the stages REM is entered from, and the
         quantiles of the NREM share of the 2 min before a REM onset at least
-        2 min into the recording).
+        2 min into the recording, and of the length of the NREM bout a REM
+        bout is entered from, s).
 
     Raises
     ------

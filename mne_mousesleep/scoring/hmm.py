@@ -8,6 +8,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger
 
 from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from .hsmm import _Chain, _hsmm_chain
 
 _STATES = (WAKE, NREM, PRE_REM, REM, ARTIFACT)
 #: Mean bout length (s) of each state in the mouse transition prior.
@@ -37,7 +38,7 @@ TEMPER = 0.05
 #: Floor of every transition probability of a matrix given by the user.
 FLOOR = 1e-6
 #: Values of ``smooth``.
-SMOOTH_OPTIONS = ("hmm", None)
+SMOOTH_OPTIONS = ("hmm", "hsmm", None)
 
 
 def mouse_transition_prior(epoch_length=10.0):
@@ -128,11 +129,11 @@ def _check_smooth_value(smooth):
     if isinstance(smooth, str):
         if smooth not in SMOOTH_OPTIONS:
             raise ValueError(
-                f"smooth must be 'hmm', None or a transition matrix (DataFrame), "
-                f"got {smooth!r}."
+                f"smooth must be 'hmm', 'hsmm', None or a transition matrix "
+                f"(DataFrame), got {smooth!r}."
             )
         return
-    _validate_type(smooth, pd.DataFrame, "smooth", "'hmm', None or DataFrame")
+    _validate_type(smooth, pd.DataFrame, "smooth", "'hmm', 'hsmm', None or DataFrame")
     rows, cols = list(smooth.index), list(smooth.columns)
     if rows != cols or not set(rows) <= set(_STATES):
         raise ValueError(
@@ -150,7 +151,7 @@ def _check_smooth_value(smooth):
 
 
 def _check_smooth(smooth, classes, epoch_length):
-    """Return the transition matrix (array over ``classes``) or None.
+    """Return the decoder (a :class:`.hsmm._Chain` over ``classes``) or None.
 
     ``epoch_length`` (s) is the model card's: the prior's bout lengths are
     turned into probabilities per epoch of that length.
@@ -158,6 +159,19 @@ def _check_smooth(smooth, classes, epoch_length):
     _check_smooth_value(smooth)
     if smooth is None:
         return None
+    if isinstance(smooth, str) and smooth == "hsmm":  # Wake -> REM: never
+        return _hsmm_chain(classes, epoch_length, TEMPER, 0.0)
+    return _plain(_transition(smooth, classes, epoch_length))
+
+
+def _plain(trans):
+    """Return the hidden Markov model as a chain whose sub-states are the stages."""
+    k = len(trans)
+    return _Chain(trans, np.arange(k), _stationary(trans), k, "hmm")
+
+
+def _transition(smooth, classes, epoch_length):
+    """Return the hidden Markov model's transition matrix over ``classes``."""
     if isinstance(smooth, str):
         return _for_classes(mouse_transition_prior(epoch_length), list(classes))
     rows = list(smooth.index)
@@ -175,31 +189,38 @@ def _check_smooth(smooth, classes, epoch_length):
     return _for_classes(full, list(classes))
 
 
-def _forward_step(alpha, like, trans):
+def _forward_step(alpha, like, trans, start=None):
     """One step of the forward filter: the state probabilities after ``like``.
 
     ``alpha`` is the previous epoch's filtered state probabilities (None at
-    the first epoch: the chain's stationary distribution is the prior),
-    ``like`` the emission likelihoods of this epoch ``(n_states,)``. Returns
-    ``P(state | epochs so far)``, normalised.
+    the first epoch: ``start``, by default the chain's stationary
+    distribution, is the prior), ``like`` the emission likelihoods of this
+    epoch ``(n_states,)``. Returns ``P(state | epochs so far)``, normalised.
     """
-    a = (_stationary(trans) if alpha is None else alpha @ trans) * like
-    return a / a.sum()
+    if alpha is None:
+        a = (_stationary(trans) if start is None else start) * like
+    else:
+        a = (alpha @ trans) * like
+    total = a.sum()
+    if not total > 0:  # evidence the chain cannot explain: the prior alone
+        a = (alpha @ trans) if alpha is not None else np.ones(len(like))
+        total = a.sum()
+    return a / total
 
 
-def _forward(like, trans):
+def _forward(like, trans, start=None):
     """Return the filtered state probabilities of every epoch (scaled forward pass)."""
     alpha = np.empty(like.shape)
     previous = None
     for t in range(len(like)):
-        previous = alpha[t] = _forward_step(previous, like[t], trans)
+        previous = alpha[t] = _forward_step(previous, like[t], trans, start)
     return alpha
 
 
-def _forward_backward(like, trans):
+def _forward_backward(like, trans, start=None):
     """Posterior state probabilities (scaled forward-backward)."""
     n, k = like.shape
-    alpha = _forward(like, trans)
+    alpha = _forward(like, trans, start)
     post = np.empty((n, k))
     post[-1] = alpha[-1]
     beta = np.ones(k)
@@ -211,13 +232,14 @@ def _forward_backward(like, trans):
     return post
 
 
-def _viterbi(like, trans):
+def _viterbi(like, trans, start=None):
     """Most probable state path."""
     n, k = like.shape
     with np.errstate(divide="ignore"):  # a zero transition: never taken
         log_t = np.log(trans)
     log_l = np.log(np.maximum(like, 1e-300))
-    delta = np.log(np.maximum(_stationary(trans), 1e-300)) + log_l[0]
+    start = _stationary(trans) if start is None else start
+    delta = np.log(np.maximum(start, 1e-300)) + log_l[0]
     back = np.empty((n, k), int)
     for t in range(1, n):
         scores = delta[:, None] + log_t
@@ -240,30 +262,49 @@ def _emissions(values):
     return np.where(scored[:, None], np.clip(values, 1e-12, None), 1.0)
 
 
-def _apply_hmm(values, classes, trans):
+def _apply_hmm(values, classes, chain):
     """Smooth probabilities; return the new ones and the record with the path.
 
     ``values`` are ``(n_epochs, n_classes)``, columns ``classes``; they are
-    not changed. The network's probabilities are the emission likelihoods
+    not changed. ``chain`` is the decoder (:func:`_check_smooth`): the
+    hidden Markov model, or the hidden semi-Markov model over its
+    sub-states. The network's probabilities are the emission likelihoods
     (the class priors of the training data are not published, so they are
     taken as equal). Unscored epochs (NaN rows) carry no evidence and stay
-    NaN. The record holds ``"n_changed"`` (epochs relabelled), the
-    ``"transition"`` matrix and the Viterbi ``"path"`` (a stage per epoch,
-    None where unscored).
+    NaN. The record holds ``"decoder"``, ``"n_changed"`` (epochs
+    relabelled), the stage ``"transition"`` matrix (of the semi-Markov
+    model: its flows between stages at equilibrium) and the Viterbi
+    ``"path"`` (a stage per epoch, None where unscored).
     """
     values = np.asarray(values, float)
     scored = ~np.isnan(values).any(axis=1)
-    record = dict(transition=np.asarray(trans).round(8).tolist())
+    trans = chain.trans if chain.name == "hmm" else _stage_flows(chain)
+    record = dict(decoder=chain.name, transition=np.asarray(trans).round(8).tolist())
     if not scored.any():
         return values.copy(), dict(n_changed=0, path=[], **record)
-    like = _emissions(values)
-    post = _forward_backward(like, trans)
-    path = _viterbi(like, trans)
+    like = chain.expand(_emissions(values))
+    post = chain.collapse(_forward_backward(like, chain.trans, chain.start))
+    path = chain.owner[_viterbi(like, chain.trans, chain.start)]
     before = np.full(len(values), -1)
     before[scored] = values[scored].argmax(axis=1)
     post[~scored] = np.nan
     classes = list(classes)
     labels = [classes[p] if s else None for p, s in zip(path, scored)]
     changed = int((scored & (path != before)).sum())
-    logger.info(f"HMM smoothing: {changed} of {int(scored.sum())} epochs relabelled")
+    logger.info(
+        f"{chain.name.upper()} smoothing: {changed} of {int(scored.sum())} epochs "
+        "relabelled"
+    )
     return post, dict(n_changed=changed, path=labels, **record)
+
+
+def _stage_flows(chain):
+    """Return the stage-to-stage transitions of a chain at its equilibrium."""
+    pi = _stationary(chain.trans)
+    k = chain.n_stages
+    out = np.zeros((k, k))
+    for a in range(k):
+        rows = chain.owner == a
+        flow = pi[rows] @ chain.trans[rows]
+        out[a] = chain.collapse(flow) / max(pi[rows].sum(), 1e-300)
+    return out

@@ -1,0 +1,94 @@
+"""The hidden semi-Markov model with the five labs' architecture prior."""
+
+import numpy as np
+import pytest
+
+from mne_mousesleep.scoring.hmm import _apply_hmm, _check_smooth
+from mne_mousesleep.scoring.hsmm import _earn_rem
+
+FIVE = ["Wake", "REM", "NREM", "pre-REM", "artifact"]
+THREE = ["Wake", "REM", "NREM"]
+
+
+def _proba(spec, classes=THREE, confidence=0.9):
+    """Probabilities of runs ``[(stage, epochs), ...]``, the stage at ``confidence``."""
+    rows = []
+    for stage, n in spec:
+        row = np.full(len(classes), (1 - confidence) / (len(classes) - 1))
+        row[classes.index(stage)] = confidence
+        rows += [row] * n
+    return np.array(rows)
+
+
+def _path(values, classes, smooth="hsmm", earn=True, epoch_length=10.0):
+    if earn and smooth == "hsmm":
+        values, _ = _earn_rem(values, classes, epoch_length)
+    chain = _check_smooth(smooth, classes, epoch_length)
+    _, record = _apply_hmm(values, classes, chain)
+    return np.array(record["path"], dtype=object)
+
+
+def _rem_bouts(path):
+    is_rem = path == "REM"
+    edges = np.flatnonzero(np.diff(np.r_[0, is_rem.astype(np.int8), 0]))
+    return [(a, b - a) for a, b in zip(edges[::2], edges[1::2])]
+
+
+@pytest.mark.parametrize("classes", [THREE, FIVE])
+def test_chain_rows_and_bounded_rem(classes):
+    chain = _check_smooth("hsmm", classes, 10.0)
+    np.testing.assert_allclose(chain.trans.sum(axis=1), 1.0)
+    rem = np.flatnonzero(chain.owner == classes.index("REM"))
+    assert len(rem) == 31  # 304 s in 10-s epochs
+    assert chain.trans[rem[-1], rem[-1]] == 0  # the longest bout ends
+    assert chain.start[rem].sum() == 0  # no recording starts in REM
+    wake = np.flatnonzero(chain.owner == classes.index("Wake"))
+    assert chain.trans[np.ix_(wake, rem)].sum() == 0
+    # At 4 s: 76 phases of REM.
+    chain4 = _check_smooth("hsmm", classes, 4.0)
+    assert (chain4.owner == classes.index("REM")).sum() == 76
+
+
+def test_nine_minutes_of_rem_from_active_wake_is_not_rem():
+    """Theta-rich active Wake, no EMG: the network says REM for 9 minutes."""
+    values = _proba([("Wake", 30), ("REM", 54), ("Wake", 30)])
+    assert len(_rem_bouts(_path(values, THREE, "hmm"))) == 1  # today
+    path = _path(values, THREE)
+    assert not (path == "REM").any()
+    _, record = _earn_rem(values, THREE, 10.0)
+    assert record["refused"] == [[30, 54, "lasts 540 s > 304 s"]]
+
+
+def test_rem_straight_after_wake_is_not_rem():
+    values = _proba([("NREM", 30), ("Wake", 12), ("REM", 8), ("NREM", 10)])
+    path = _path(values, THREE, earn=False)
+    for a, _ in _rem_bouts(path):
+        assert path[a - 1] != "Wake"
+    assert not (_path(values, THREE) == "REM").any()  # 0 % NREM before: refused
+
+
+def test_real_rem_is_kept():
+    """REM after 2 min of NREM, 2 min long: REM, as the experts score it."""
+    values = _proba([("Wake", 20), ("NREM", 18), ("REM", 12), ("Wake", 20)])
+    path = _path(values, THREE)
+    assert _rem_bouts(path) == [(38, 12)]
+    five = _proba(
+        [("Wake", 20), ("NREM", 15), ("pre-REM", 3), ("REM", 12), ("Wake", 20)], FIVE
+    )
+    path = _path(five, FIVE)
+    assert _rem_bouts(path) == [(38, 12)]
+
+
+def test_rem_at_the_start_of_a_recording_is_not_rem():
+    values = _proba([("REM", 6), ("NREM", 30), ("Wake", 10)])
+    assert not (_path(values, THREE) == "REM").any()
+
+
+def test_unscored_epochs_stay_unscored():
+    values = _proba([("NREM", 20), ("REM", 10), ("Wake", 10)])
+    values[25:27] = np.nan
+    chain = _check_smooth("hsmm", THREE, 10.0)
+    post, record = _apply_hmm(values, THREE, chain)
+    assert np.isnan(post[25:27]).all() and record["path"][25] is None
+    np.testing.assert_allclose(np.delete(post, [25, 26], axis=0).sum(axis=1), 1.0)
+    assert record["decoder"] == "hsmm"
