@@ -2,8 +2,8 @@
 
 Reads the expert scorings of the Mouse Sleep Staging Validation dataset
 (``mssv_stages_4s.npz`` and ``participants.tsv``; CC0) and writes
-``mne_mousesleep/scoring/architecture_mssv.json``
-(:func:`mne_mousesleep.scoring.architecture.derive_architecture`), then prints
+``mne_mousesleep/architecture_mssv.json``
+(:func:`mne_mousesleep._architecture.derive_architecture`), then prints
 the facts per lab: REM bouts, the 95th percentile and the longest REM bout
 (bin edges, s), the stages REM is entered from, and the NREM share of the
 2 min before REM onsets (5th percentile and median). ``tests/test_architecture.py``
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from mne_mousesleep.scoring.architecture import (
+from mne_mousesleep._architecture import (
     PRIOR_FILE,
     bout_quantile,
     derive_architecture,

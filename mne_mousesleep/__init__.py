@@ -79,6 +79,9 @@ __getattr__, __dir__, _ = _lazy.attach(
         "scoring.hmm": [
             "mouse_transition_prior",
         ],
+        "_architecture": [
+            "architecture_prior",
+        ],
         "scoring.preprocessing": [
             "preprocess",
         ],
@@ -114,6 +117,7 @@ from ._version import __version__  # noqa: E402, F401
 
 __all__ = [
     "ANNOTATION_DESCRIPTIONS",
+    "architecture_prior",
     "describe_quality",
     "STAGE_CODES",
     "STAGES",

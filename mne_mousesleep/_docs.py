@@ -76,7 +76,7 @@ docdict = {
     probability 1e-6): forward-backward gives the smoothed hypnodensity,
     Viterbi the stages. ``"hsmm"``: a hidden semi-Markov model with the
     architecture prior of five labs' expert scorings
-    (:mod:`mne_mousesleep.scoring.architecture`, MSSV, CC0): REM bouts last
+    (:func:`~mne_mousesleep.architecture_prior`, MSSV, CC0): REM bouts last
     at most 304 s, REM is entered only after an NREM run of 28 s (or
     through pre-REM), never from Wake; without an informative EMG, a REM
     candidate longer than 304 s or with less than 40 %% NREM in the 2 min

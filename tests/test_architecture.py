@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mne_mousesleep.scoring.architecture import (
+from mne_mousesleep._architecture import (
     PRIOR_FILE,
     _bouts,
     _recording_figures,

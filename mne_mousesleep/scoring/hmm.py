@@ -209,11 +209,26 @@ def _forward_step(alpha, like, trans, start=None):
 
 
 def _forward(like, trans, start=None):
-    """Return the filtered state probabilities of every epoch (scaled forward pass)."""
-    alpha = np.empty(like.shape)
-    previous = None
-    for t in range(len(like)):
-        previous = alpha[t] = _forward_step(previous, like[t], trans, start)
+    """Return the filtered state probabilities of every epoch (scaled forward pass).
+
+    As :func:`_forward_step` epoch after epoch, in one loop (a week of 4-s
+    epochs is 151,200 steps).
+    """
+    n, k = like.shape
+    alpha = np.empty((n, k))
+    if not n:
+        return alpha
+    alpha[0] = _forward_step(None, like[0], trans, start)
+    a, buf = alpha[0].copy(), np.empty(k)
+    for t in range(1, n):
+        np.dot(a, trans, out=buf)
+        np.multiply(buf, like[t], out=a)
+        total = a.sum()
+        if not total > 0:  # evidence the chain cannot explain: the prior alone
+            a[:] = buf
+            total = a.sum()
+        a /= total
+        alpha[t] = a
     return alpha
 
 
@@ -222,10 +237,13 @@ def _forward_backward(like, trans, start=None):
     n, k = like.shape
     alpha = _forward(like, trans, start)
     post = np.empty((n, k))
+    if not n:
+        return post
     post[-1] = alpha[-1]
-    beta = np.ones(k)
+    beta, buf = np.ones(k), np.empty(k)
     for t in range(n - 2, -1, -1):
-        beta = trans @ (like[t + 1] * beta)
+        np.multiply(like[t + 1], beta, out=buf)
+        np.dot(trans, buf, out=beta)
         beta /= beta.sum()
         p = alpha[t] * beta
         post[t] = p / p.sum()
@@ -240,11 +258,13 @@ def _viterbi(like, trans, start=None):
     log_l = np.log(np.maximum(like, 1e-300))
     start = _stationary(trans) if start is None else start
     delta = np.log(np.maximum(start, 1e-300)) + log_l[0]
-    back = np.empty((n, k), int)
+    back = np.empty((n, k), np.intp)
+    scores, columns = np.empty((k, k)), np.arange(k)
     for t in range(1, n):
-        scores = delta[:, None] + log_t
-        back[t] = scores.argmax(axis=0)
-        delta = scores.max(axis=0) + log_l[t]
+        np.add(delta[:, None], log_t, out=scores)
+        best = scores.argmax(axis=0)
+        back[t] = best
+        delta = scores[best, columns] + log_l[t]
     path = np.empty(n, int)
     path[-1] = delta.argmax()
     for t in range(n - 1, 0, -1):

@@ -5,9 +5,9 @@ sub-states (an expanded state space): each stage is a chain of phases,
 phase ``i`` meaning "the bout has lasted ``i`` epochs", left with the
 hazard of the stage's bout-duration distribution. The durations and the
 transitions come from the architecture prior of five labs' expert scorings
-(:mod:`.architecture`), at the model's epoch length and for its stages
-(a lab's own classes through their roles). What every expert knows is then
-part of every decision:
+(:func:`~mne_mousesleep.architecture_prior`), at the model's epoch length
+and for its stages (a lab's own classes through their roles). What every
+expert knows is then part of every decision:
 
 - a REM bout lasts at most as long as the longest REM bout the experts
   scored (304 s): its last phase has no way but out;
@@ -36,8 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._architecture import architecture_prior
 from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
-from .architecture import architecture_prior
 
 #: Mean bout length (s) of pre-REM, which the expert scorings do not hold.
 PRE_REM_BOUT_S = 30.0
