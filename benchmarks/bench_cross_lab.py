@@ -76,13 +76,19 @@ SETTINGS = {
     "+ EMG rules": dict(_PUBLISHED, emg="auto"),
     "+ HMM": dict(_PUBLISHED, smooth="hmm"),
     "gain + EMG (no HMM)": dict(smooth=None),
-    "all (defaults)": {},
+    "all, HMM": dict(smooth="hmm"),
+    "all, HSMM": dict(smooth="hsmm"),
 }
+
+
+#: The truth's architecture: "pooled" (bouts drawn from the five labs'
+#: expert scorings) or "chain" (the simulator's light/dark Markov chain).
+TRUTH = {"lab": "pooled"}
 
 
 def _mostly_nrem(hours, seed):
     """A light-phase hypnogram with 80 % of its Wake bouts turned into NREM."""
-    stages = simulate_hypnogram(hours * 3600.0, seed=seed)
+    stages = simulate_hypnogram(hours * 3600.0, seed=seed, lab=TRUTH["lab"])
     values = np.array(stages.astype(str), dtype=object)
     rng = np.random.default_rng(seed)
     bout = np.r_[0, np.cumsum(values[1:] != values[:-1])]
@@ -101,6 +107,8 @@ def make_lab(params, hours, seed):
     emg_factor = params.pop("emg_factor", None)
     if params.pop("mostly_nrem", False):
         params["stages"] = _mostly_nrem(hours, seed)
+    if "stages" not in params:
+        params["lab"] = TRUTH["lab"]
     raw = simulate_recording(hours * 3600.0, 1000.0, seed=seed, **params)
     truth = mms.to_stages(raw.annotations)
     if resample is not None:
@@ -137,6 +145,7 @@ def figures(truth, calls):
     five = mms.evaluate(truth, calls)
     three = mms.evaluate(truth, calls, n_stages=3)
     per = three.per_class
+    got, true = _rem_architecture(calls), _rem_architecture(truth)
     return {
         "5-stage F1": five.mean_f1,
         "3-stage F1": three.mean_f1,
@@ -144,7 +153,33 @@ def figures(truth, calls):
         "REM F1": per.loc["REM", "f1"],
         "REM prec": per.loc["REM", "precision"],
         "REM rec": per.loc["REM", "recall"],
+        "REM bouts/true": got[0] / max(true[0], 1),
+        "REM mean s (true)": f"{got[1]:.0f} ({true[1]:.0f})",
+        "|d latency| s": abs(got[2] - true[2]),
     }
+
+
+def _rem_architecture(stages):
+    """REM bouts, their mean duration (s), the mean REM latency (s).
+
+    The latency is from each sleep onset (NREM after at least 1 min of Wake)
+    to the next REM epoch.
+    """
+    values = np.asarray(stages.astype(str), dtype=object)
+    length = float(stages.attrs.get("epoch_length", 10.0))
+    change = np.r_[True, values[1:] != values[:-1]]
+    starts = np.flatnonzero(change)
+    lengths = np.diff(np.r_[starts, len(values)])
+    labels = values[starts]
+    rem = lengths[labels == "REM"] * length
+    latencies = []
+    for i in range(1, len(labels)):
+        if labels[i] == "NREM" and labels[i - 1] == "Wake" and lengths[i - 1] >= 6:
+            later = np.flatnonzero(values[starts[i] :] == "REM")
+            if len(later):
+                latencies.append(later[0] * length)
+    mean_latency = float(np.mean(latencies)) if latencies else np.nan
+    return len(rem), float(rem.mean()) if len(rem) else 0.0, mean_latency
 
 
 def _pooled(series_list):
@@ -219,9 +254,19 @@ def main():
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--labs", default=None, help="comma-separated subset")
     parser.add_argument("--out", default=None, help="write the table as CSV")
+    parser.add_argument(
+        "--truth",
+        default="pooled",
+        help="the truth's architecture: pooled (or lab_1..lab_5: bouts drawn from "
+        "the experts' scorings) or chain (the simulator's Markov chain)",
+    )
     args = parser.parse_args()
+    TRUTH["lab"] = None if args.truth == "chain" else args.truth
     labs = LABS if args.labs is None else {k: LABS[k] for k in args.labs.split(",")}
-    print(f"machine: {cpu_name()}; recordings of {args.hours:g} h, seeds 0..")
+    print(
+        f"machine: {cpu_name()}; recordings of {args.hours:g} h, seeds 0.., truth "
+        f"{args.truth}"
+    )
     t0 = time.perf_counter()
     calls = {}  # (lab, setting) -> list of per-seed calls
     truths, verdicts, reference = {}, {}, {}
@@ -268,7 +313,8 @@ def main():
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print("verdict: ok/review/unreliable counts")
         print(table.round(3).to_string())
-        means = table.drop(columns=["verdict"]).groupby(level="setting", sort=False)
+        numbers = table.drop(columns=["verdict", "REM mean s (true)"])
+        means = numbers.groupby(level="setting", sort=False)
         print("\nMean over the labs:")
         print(means.mean().round(3).to_string())
         print("\nReal MiSleep recordings, label-free indicators:")

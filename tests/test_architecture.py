@@ -59,3 +59,29 @@ def test_bouts_and_figures_of_a_made_up_recording():
     assert fig["runup"] == [1.0]  # the 2 min before the REM onset: all NREM
     assert fig["longest"]["REM"] == 60.0
     assert sum(fig["bouts"]["Wake"]) == 2
+
+
+@pytest.mark.parametrize("epoch_length", [10.0, 4.0])
+def test_simulated_mice_sleep_as_real_mice(epoch_length):
+    from mne_mousesleep.datasets import simulate_hypnogram, simulate_recording
+
+    stages = simulate_hypnogram(
+        48 * 3600.0, epoch_length=epoch_length, lab="lab_3", seed=3
+    )
+    values = stages.to_numpy(object)
+    change = np.r_[True, values[1:] != values[:-1]]
+    starts = np.flatnonzero(change)
+    lengths = np.diff(np.r_[starts, len(values)]) * epoch_length
+    labels = values[starts]
+    rem = lengths[labels == "REM"]
+    assert len(rem) > 50 and rem.max() <= 304.0 + epoch_length
+    before = {labels[i - 1] for i in range(1, len(labels)) if labels[i] == "REM"}
+    assert before == {"pre-REM"}
+    # REM bout durations as the lab's: the median within its histogram's bins.
+    prior = architecture_prior("lab_3")
+    assert bout_quantile(prior, "REM", 25) <= np.median(rem) + epoch_length
+    assert np.median(rem) <= bout_quantile(prior, "REM", 75) + epoch_length
+    with pytest.raises(ValueError, match="lab must be one of"):
+        simulate_hypnogram(600.0, lab="lab_7")
+    raw = simulate_recording(600.0, 128.0, lab="pooled", seed=1)
+    assert len(raw.annotations) == 60

@@ -92,3 +92,28 @@ def test_unscored_epochs_stay_unscored():
     assert np.isnan(post[25:27]).all() and record["path"][25] is None
     np.testing.assert_allclose(np.delete(post, [25, 26], axis=0).sum(axis=1), 1.0)
     assert record["decoder"] == "hsmm"
+
+
+def test_verdict_knows_real_architecture():
+    from mne_mousesleep.scoring.trust import judge
+
+    def verdict(spec, classes=THREE):
+        values = _proba(spec, classes)
+        labels = np.array([s for s, n in spec for _ in range(n)], dtype=object)
+        return judge(labels, values, classes, dict(sfreq=1000.0), {}, {}, True)
+
+    # 2.5 h of mouse-like sleep: ok.
+    cycle = [("Wake", 60), ("NREM", 24), ("REM", 6), ("NREM", 20)]
+    ok = verdict(cycle * 9)
+    assert ok["verdict"] == "ok", ok["reasons"]
+    assert ok["indicators"]["longest_rem_bout_s"] == 60.0
+    # A 9-min REM bout entered from Wake, again and again.
+    bad = verdict([("Wake", 60), ("REM", 54), ("NREM", 30)] * 6)
+    assert bad["verdict"] == "review"
+    text = " ".join(bad["reasons"])
+    assert "a REM bout of 540 s" in text and "entered from Wake" in text
+    assert "NREM in the 2 min before" in text
+    # A 4-min recording: decoded, and too little to judge.
+    short = verdict([("NREM", 20), ("REM", 4)])
+    assert any("too little to judge" in n for n in short["notes"])
+    assert not any("REM bout" in r for r in short["reasons"])

@@ -11,6 +11,7 @@ from mne.utils import _validate_type
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
+from .._architecture import architecture_prior
 from .._stages import _make_stages, _time_base, _zt_hours
 from ..hypnogram import ARTIFACT, NREM, PRE_REM, REM, STAGES, WAKE, to_annotations
 
@@ -48,17 +49,25 @@ def simulate_hypnogram(
     *,
     epoch_length=10.0,
     start_zt=0.0,
+    lab=None,
     seed=None,
 ):
-    """Simulate a 5-stage mouse hypnogram with light/dark modulation.
+    """Simulate a 5-stage mouse hypnogram, as real mice sleep or as a test bed.
 
-    A Markov chain over epochs (Wake, NREM, pre-REM, REM, artifact) whose
-    transition probabilities differ between the light phase (ZT0–ZT12, mostly
-    sleep) and the dark phase (mostly long Wake bouts). REM is entered mostly
-    through pre-REM (NREM → pre-REM → REM). The chain is given per 10-s epoch;
-    at other epoch lengths each stage is kept with probability ``p ** (L /
-    10)``, so that bouts last as many seconds. It is a test bed, not
-    physiology.
+    With ``lab``, a semi-Markov sequence of bouts drawn from the expert
+    scorings of five labs (:func:`~mne_mousesleep.architecture_prior`): each
+    bout's duration from its stage's histogram of the lab (a bin, then a
+    4-s multiple in it), the next stage from the lab's bout transitions; REM
+    is entered only after NREM (the last 20 s of the NREM bout before it
+    are pre-REM, a stage the experts of these labs do not score), so the
+    truth has real architecture (REM bouts of at most 304 s, entered from
+    NREM). Without ``lab``, a Markov chain over epochs (Wake, NREM, pre-REM,
+    REM, artifact) whose transition probabilities differ between the light
+    phase (ZT0–ZT12, mostly sleep) and the dark phase (mostly long Wake
+    bouts); REM is entered mostly through pre-REM (NREM → pre-REM → REM). The
+    chain is given per 10-s epoch; at other epoch lengths each stage is kept
+    with probability ``p ** (L / 10)``, so that bouts last as many seconds.
+    It is a test bed, not physiology.
 
     Parameters
     ----------
@@ -67,7 +76,11 @@ def simulate_hypnogram(
     epoch_length : float
         Epoch length in seconds.
     start_zt : float
-        Zeitgeber time (hours after lights on) of the first epoch.
+        Zeitgeber time (hours after lights on) of the first epoch (the
+        chain's light and dark phases; the labs' bouts are pooled over both).
+    lab : str | None
+        ``"pooled"`` or ``"lab_1"`` to ``"lab_5"``: draw the bouts from
+        that lab's expert scorings. None: the Markov chain.
     seed : None | int | instance of numpy.random.Generator
         Random seed.
 
@@ -76,9 +89,20 @@ def simulate_hypnogram(
     stages : pandas.Series
         Categorical stages (:data:`mne_mousesleep.STAGES`), indexed by onset in
         seconds.
+
+    Raises
+    ------
+    ValueError
+        If ``lab`` is not one of the table's.
+
+    References
+    ----------
+    Rose et al. (2025). Sleep Advances. doi:10.1093/sleepadvances/zpaf025
     """
     rng = np.random.default_rng(seed)
     n_epochs = int(duration // epoch_length)
+    if lab is not None:
+        return _as_stages(_lab_codes(n_epochs, epoch_length, lab, rng), epoch_length)
     zt = (start_zt + np.arange(n_epochs) * epoch_length / 3600) % 24
     light = zt < 12
     cum = {
@@ -91,13 +115,59 @@ def simulate_hypnogram(
     for ii in range(n_epochs):
         codes[ii] = state
         state = min(int(np.searchsorted(cum[bool(light[ii])][state], draws[ii])), 4)
-    values = np.asarray(_ORDER, dtype=object)[codes]
-    index = pd.Index(np.arange(n_epochs) * float(epoch_length), name="onset")
+    return _as_stages(codes, epoch_length)
+
+
+def _as_stages(codes, epoch_length):
+    """Return the stage series of codes (indices of ``_ORDER``)."""
+    values = np.asarray(_ORDER, dtype=object)[np.asarray(codes, int)]
+    index = pd.Index(np.arange(len(values)) * float(epoch_length), name="onset")
     stages = pd.Series(
         pd.Categorical(values, categories=STAGES), index=index, name="stage"
     )
     stages.attrs = dict(epoch_length=float(epoch_length))
     return stages
+
+
+#: The end of an NREM bout before REM that the simulator labels pre-REM (s).
+PRE_REM_S = 20.0
+
+
+def _lab_codes(n_epochs, epoch_length, lab, rng):
+    """Draw ``n_epochs`` of stage codes bout by bout from a lab's prior."""
+    prior = architecture_prior(lab)
+    edges = np.r_[prior["bout_edges_s"], 2 * prior["bout_edges_s"][-1]]
+    stages = [s for s in (WAKE, NREM, REM, ARTIFACT)]
+    exits = {a: np.array([prior["exits"][a][b] for b in stages], float) for a in stages}
+    for a in stages:  # REM only out of NREM (its run-up), never out of Wake
+        if a != NREM:
+            exits[a][stages.index(REM)] = 0.0
+        exits[a] /= exits[a].sum()
+    codes = np.empty(0, int)
+    n_before = max(1, int(round(PRE_REM_S / epoch_length)))
+    stage = NREM if rng.random() < 0.5 else WAKE
+    seconds = 0.0
+    while len(codes) < n_epochs:
+        counts = np.asarray(prior["bouts"][stage], float)
+        k = rng.choice(len(counts), p=counts / counts.sum())
+        lo, hi = edges[k], edges[k + 1]
+        if stage == REM:  # none longer than the experts scored
+            hi = min(hi, prior["longest_bout_s"][REM] + 4.0)
+        duration = 4.0 * rng.integers(int(lo // 4), max(int(lo // 4) + 1, int(hi // 4)))
+        following = stages[rng.choice(len(stages), p=exits[stage])]
+        if stage == NREM and following == REM:  # REM's run-up, then pre-REM
+            least = prior["rem"]["nrem_bout_before_quantiles_s"]["5"] + PRE_REM_S
+            duration = max(duration, least)
+        seconds += duration
+        n = int(round(seconds / epoch_length)) - len(codes)
+        if n < 1:  # shorter than an epoch here: the stage does not show
+            continue
+        bout = np.full(n, _ORDER.index(stage))
+        if stage == NREM and following == REM and len(bout) > n_before:
+            bout[-n_before:] = _ORDER.index(PRE_REM)
+        codes = np.r_[codes, bout]
+        stage = following
+    return codes[:n_epochs]
 
 
 def _per_epoch(matrix, epoch_length):
@@ -145,6 +215,7 @@ def simulate_recording(
     active_theta=40.0,
     epoch_length=10.0,
     label_active_wake=False,
+    lab=None,
     seed=None,
 ):
     """Simulate a mouse EEG/EMG recording with ground-truth stage annotations.
@@ -169,7 +240,8 @@ def simulate_recording(
     stages : pandas.Series | None
         The hypnogram to render, as from :func:`simulate_hypnogram`, in
         epochs of its ``attrs["epoch_length"]``; ``None`` simulates one of
-        ``epoch_length`` from ``seed``, starting at the ZT of ``start``.
+        ``epoch_length`` from ``seed``, starting at the ZT of ``start`` (with
+        ``lab``, as that lab's experts scored their mice).
     ch_names : sequence of str
         Channel names. Names containing ``EMG`` are EMG channels; names with
         ``F`` after ``EEG_`` are frontal (more delta, less theta); others are
@@ -201,6 +273,10 @@ def simulate_recording(
         of Wake epochs) as a state of their own, ``"Sleep stage active
         Wake"`` (a lab's own class of role wake: read them with
         ``to_stages(raw.annotations, roles={"active Wake": "wake"})``).
+    lab : str | None
+        Without ``stages``: draw the hypnogram's bouts from a lab's expert
+        scorings (``"pooled"``, ``"lab_1"`` to ``"lab_5"``; see
+        :func:`simulate_hypnogram`). None: the light/dark Markov chain.
     seed : None | int
         Random seed; the same seed gives the same recording.
 
@@ -227,6 +303,7 @@ def simulate_recording(
             duration,
             epoch_length=epoch_length,
             start_zt=_zt_hours(start, lights_on),
+            lab=lab,
             seed=rng,
         )
     epoch_length = _time_base(stages).epoch_length

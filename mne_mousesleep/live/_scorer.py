@@ -670,7 +670,7 @@ class OnlineScorer:
         )
         self.trust = judge(
             labels, values, self.fold.stages, quality, gain_record, emg_record,
-            self.transition is not None,
+            self.transition is not None, epoch_length=self.card.epoch_length,
         )  # fmt: skip
 
     def _callbacks(self, decision):

@@ -27,6 +27,7 @@ from mne.utils import _validate_type, verbose
 
 from .._device import _resolve_device, _scoring_precision
 from .._docs import fill_doc
+from .._stages import UNSCORED
 from ..hypnogram import to_annotations
 from ..models import load_model
 from ..models._loader import _card_without_weights
@@ -49,6 +50,19 @@ from .quality import _finish
 from .trust import _log_trust, judge
 
 __all__ = ["ScoringOptions", "ScoringResult", "predict_proba", "score"]
+
+
+def _final_labels(values, stages, hmm_record):
+    """Return the final stages: the decoder's path, or the most probable stage."""
+    if hmm_record is not None and hmm_record.get("path"):
+        return np.array(
+            [UNSCORED if p is None else p for p in hmm_record["path"]], dtype=object
+        )
+    values = np.asarray(values, float)
+    scored = ~np.isnan(values).any(axis=1)
+    out = np.full(len(values), UNSCORED, dtype=object)
+    out[scored] = np.asarray(stages, object)[values[scored].argmax(axis=1)]
+    return out
 
 
 def _score(raw, options):
@@ -113,6 +127,8 @@ def _score(raw, options):
         gain_record,
         emg_record,
         transition is not None,
+        final_labels=_final_labels(proba, fold.stages, hmm_record),
+        epoch_length=card.epoch_length,
     )
     _log_trust(trust)
     if not fold.plain:  # back to the classes, in the network's proportions

@@ -6,6 +6,7 @@
 import numpy as np
 from mne.utils import logger
 
+from .._architecture import architecture_prior
 from .check import MIN_RELIABLE_SFREQ
 from .gain import GAIN_RANGE
 
@@ -58,27 +59,137 @@ class _Verdict:
             self.flag(1, what.format(fmt.format(value), fmt.format(review)))
 
 
-def judge(network_labels, values, classes, quality, adapt_record, emg_record, smoothed):
+def judge(
+    network_labels,
+    values,
+    classes,
+    quality,
+    adapt_record,
+    emg_record,
+    smoothed,
+    final_labels=None,
+    epoch_length=10.0,
+):
     """Return the trust record of one recording.
 
     ``network_labels`` are the network's most probable stages before the EMG
     and HMM steps (``"unscored"`` for unscored epochs), ``values`` the final
     probabilities ``(n_epochs, n_classes)`` of ``classes``, ``smoothed``
-    whether the HMM ran.
+    whether the HMM ran, ``final_labels`` the final stages (the decoder's
+    path; None: the most probable of ``values``) whose architecture is
+    checked against the five labs' (:func:`_check_architecture`).
     """
     verdict = _Verdict()
     emg = emg_record or {}
-    _check_calls(verdict, np.asarray(values, float), classes, quality)
+    values = np.asarray(values, float)
+    _check_calls(verdict, values, classes, quality)
     _check_physiology(verdict, network_labels, emg, smoothed)
+    if final_labels is None:
+        scored = ~np.isnan(values).any(axis=1)
+        final_labels = np.full(len(values), "unscored", dtype=object)
+        final_labels[scored] = np.asarray(classes, object)[
+            values[scored].argmax(axis=1)
+        ]
+    too_little = _check_architecture(verdict, final_labels, epoch_length)
     low_rate = _check_input(verdict, quality, adapt_record, emg)
     verdict.indicators["emg_used"] = emg.get("channel")
     verdict.indicators["emg_informative"] = bool(emg.get("informative", False))
+    notes = _notes(low_rate, emg, adapt_record or {})
+    if too_little:
+        notes.append(too_little)
     return dict(
         verdict=VERDICTS[verdict.level],
         reasons=verdict.reasons,
-        notes=_notes(low_rate, emg, adapt_record or {}),
+        notes=notes,
         indicators=verdict.indicators,
     )
+
+
+#: Hours of scored epochs below which the architecture is not judged.
+ARCHITECTURE_MIN_HOURS = 2.0
+#: Shares of REM bouts entered from Wake, and of REM onsets (2 min or more
+#: into the recording) after less NREM than the least of the five labs' 5th
+#: percentiles, above which a scoring's architecture is not a real mouse's
+#: (the five labs' experts: at most 1.6 % and 5 %).
+ARCHITECTURE_LIMITS = dict(rem_from_wake=0.05, rem_without_runup=0.10)
+
+
+def _check_architecture(verdict, labels, epoch_length):
+    """Check the final calls against the five labs' expert scorings.
+
+    REM bouts longer than the longest the experts scored (304 s), REM
+    entered from Wake or without an NREM run-up, a REM share or REM bouts
+    per hour more than twice the highest lab's: "review", with the reason.
+    Returns a note when the scoring is too short to judge (None otherwise).
+    """
+    labels = np.asarray(labels, dtype=object)
+    scored = labels != "unscored"
+    hours = scored.sum() * epoch_length / 3600
+    verdict.indicators["architecture_hours"] = float(hours)
+    if hours < ARCHITECTURE_MIN_HOURS:
+        return (
+            f"architecture check: too little to judge ({hours * 60:.0f} min "
+            f"scored; {ARCHITECTURE_MIN_HOURS:g} h needed)"
+        )
+    labs = [architecture_prior(f"lab_{k}") for k in range(1, 6)]
+    longest = max(p["longest_bout_s"]["REM"] for p in labs)
+    least = min(p["rem"]["runup_quantiles"]["5"] for p in labs)
+    share_max = max(p["epochs"]["REM"] / sum(p["epochs"].values()) for p in labs)
+    per_hour_max = max(p["rem"]["per_hour"] for p in labs)
+    change = np.r_[True, labels[1:] != labels[:-1]]
+    starts = np.flatnonzero(change)
+    lengths = np.diff(np.r_[starts, len(labels)])
+    stages = labels[starts]
+    rem = np.flatnonzero(stages == "REM")
+    n_rem = len(rem)
+    share = float((labels == "REM").sum() / max(scored.sum(), 1))
+    per_hour = n_rem / hours
+    longest_call = float(lengths[rem].max() * epoch_length) if n_rem else 0.0
+    from_wake = sum(1 for i in rem if i > 0 and stages[i - 1] == "Wake")
+    n_runup = max(1, int(round(120.0 / epoch_length)))
+    onsets = [starts[i] for i in rem if starts[i] >= n_runup]
+    runups = [
+        np.isin(labels[t - n_runup : t], ("NREM", "pre-REM")).mean() for t in onsets
+    ]
+    without = float(np.mean(np.less(runups, least))) if runups else 0.0
+    verdict.indicators.update(
+        rem_share=share,
+        rem_bouts_per_hour=per_hour,
+        longest_rem_bout_s=longest_call,
+        rem_from_wake=from_wake / n_rem if n_rem else 0.0,
+        rem_without_runup=without,
+    )
+    if longest_call > longest:
+        verdict.flag(
+            1,
+            f"a REM bout of {longest_call:g} s: none of the five labs' experts "
+            f"scored one longer than {longest:g} s",
+        )
+    if n_rem and from_wake / n_rem > ARCHITECTURE_LIMITS["rem_from_wake"]:
+        verdict.flag(
+            1,
+            f"{from_wake / n_rem:.0%} of the REM bouts entered from Wake (the five "
+            f"labs' experts: at most 2 %)",
+        )
+    if without > ARCHITECTURE_LIMITS["rem_without_runup"]:
+        verdict.flag(
+            1,
+            f"{without:.0%} of the REM onsets after less than {least:.0%} NREM in "
+            "the 2 min before (the five labs' experts: 5 %)",
+        )
+    if share > 2 * share_max:
+        verdict.flag(
+            1,
+            f"REM is {share:.0%} of the scored time, more than twice the highest "
+            f"of the five labs ({share_max:.1%})",
+        )
+    if per_hour > 2 * per_hour_max:
+        verdict.flag(
+            1,
+            f"{per_hour:.1f} REM bouts per hour, more than twice the highest of "
+            f"the five labs ({per_hour_max:.1f})",
+        )
+    return None
 
 
 def _check_calls(verdict, values, classes, quality):
