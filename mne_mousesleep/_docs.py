@@ -69,7 +69,7 @@ docdict = {
     :mod:`mne_mousesleep.scoring.gain`). The gain is logged and stored in
     ``proba.attrs["adapt"]``. ``None``: the input scale as recorded (the
     published method).""",
-    "smooth": """smooth : "hmm" | "hsmm" | pandas.DataFrame | None
+    "smooth": """smooth : "hmm" | "hsmm" | pandas.DataFrame | dict | None
     ``"hmm"`` (default): a hidden Markov model over the per-epoch
     probabilities with the mouse transition prior
     (:func:`~mne_mousesleep.mouse_transition_prior`; Wake -> REM has
@@ -81,6 +81,9 @@ docdict = {
     through pre-REM), never from Wake; without an informative EMG, a REM
     candidate longer than 304 s or with less than 40 %% NREM in the 2 min
     before is refused first (``proba.attrs["hmm"]["rem_refused"]``). A
+    dict is one lab's architecture prior for the semi-Markov model
+    (``architecture_prior("lab_3")``); one derived from longer epochs than
+    the model's, or lacking a stage of the model, is refused. A
     DataFrame is a lab's own transition matrix (rows
     from, columns to, stage names), such as the probabilities of
     :func:`transition_matrix` of its expert scorings; stages it lacks keep the

@@ -117,3 +117,21 @@ def test_verdict_knows_real_architecture():
     short = verdict([("NREM", 20), ("REM", 4)])
     assert any("too little to judge" in n for n in short["notes"])
     assert not any("REM bout" in r for r in short["reasons"])
+
+
+def test_a_labs_prior_and_priors_that_do_not_fit():
+    from mne_mousesleep import architecture_prior
+
+    prior = architecture_prior("lab_3")
+    chain = _check_smooth(prior, FIVE, 10.0)
+    assert chain.name == "hsmm" and (chain.owner == 1).sum() == 31
+    coarse = dict(prior, source=dict(prior["source"], epoch_length=10.0))
+    with pytest.raises(
+        ValueError, match="derived from 10-s epochs; the model scores 4-s"
+    ):
+        _check_smooth(coarse, FIVE, 4.0)
+    lacking = dict(prior, bouts={k: v for k, v in prior["bouts"].items() if k != "REM"})
+    with pytest.raises(ValueError, match=r"include \['REM'\], which it does not know"):
+        _check_smooth(lacking, FIVE, 10.0)
+    with pytest.raises(ValueError, match=r"it lacks \['exits'\]"):
+        _check_smooth({k: v for k, v in prior.items() if k != "exits"}, FIVE, 10.0)

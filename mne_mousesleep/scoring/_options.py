@@ -49,10 +49,11 @@ class ScoringOptions:
     emg : str | None
         The EMG channel of the EMG rules, ``"auto"`` (default) to find it, or
         None.
-    smooth : "hmm" | "hsmm" | pandas.DataFrame | None
+    smooth : "hmm" | "hsmm" | pandas.DataFrame | dict | None
         The hidden Markov model with the mouse prior, the hidden semi-Markov
-        model with the five labs' architecture prior, a lab's own transition
-        matrix, or None.
+        model with the five labs' architecture prior (or with one lab's, a
+        dict of :func:`~mne_mousesleep.architecture_prior`), a lab's own
+        transition matrix, or None.
     merge_bouts : bool
         One annotation per bout instead of one per epoch.
     reject_by_annotation : bool
@@ -90,7 +91,7 @@ class ScoringOptions:
     picks: "str | list | None" = None
     adapt: str | None = "gain"
     emg: str | None = "auto"
-    smooth: "str | pandas.DataFrame | None" = "hmm"
+    smooth: "str | pandas.DataFrame | dict | None" = "hmm"
     merge_bouts: bool = False
     reject_by_annotation: bool = True
     check_units: bool = True

@@ -126,11 +126,14 @@ def _check_smooth_value(smooth):
     """Check the form of ``smooth``: "hmm", None or a transition matrix."""
     if smooth is None:
         return
+    if isinstance(smooth, dict):
+        _check_prior_table(smooth)
+        return
     if isinstance(smooth, str):
         if smooth not in SMOOTH_OPTIONS:
             raise ValueError(
-                f"smooth must be 'hmm', 'hsmm', None or a transition matrix "
-                f"(DataFrame), got {smooth!r}."
+                f"smooth must be 'hmm', 'hsmm', None, a transition matrix "
+                f"(DataFrame) or an architecture prior (dict), got {smooth!r}."
             )
         return
     _validate_type(smooth, pd.DataFrame, "smooth", "'hmm', 'hsmm', None or DataFrame")
@@ -161,7 +164,41 @@ def _check_smooth(smooth, classes, epoch_length):
         return None
     if isinstance(smooth, str) and smooth == "hsmm":  # Wake -> REM: never
         return _hsmm_chain(classes, epoch_length, TEMPER, 0.0)
+    if isinstance(smooth, dict):
+        _check_prior_fits(smooth, classes, epoch_length)
+        return _hsmm_chain(classes, epoch_length, TEMPER, 0.0, prior=smooth)
     return _plain(_transition(smooth, classes, epoch_length))
+
+
+_PRIOR_KEYS = ("bouts", "exits", "longest_bout_s", "rem", "bout_edges_s", "source")
+
+
+def _check_prior_table(prior):
+    """Refuse a prior table without the entries of :func:`architecture_prior`."""
+    missing = [k for k in _PRIOR_KEYS if k not in prior]
+    if missing:
+        raise ValueError(
+            f"smooth as a dict must be an architecture prior table such as "
+            f"architecture_prior('lab_3'); it lacks {missing}."
+        )
+
+
+def _check_prior_fits(prior, classes, epoch_length):
+    """Refuse a prior table that does not fit the model's stages or epochs."""
+    length = float(prior["source"].get("epoch_length", 0.0))
+    if not 0 < length <= epoch_length:
+        raise ValueError(
+            f"The architecture prior was derived from {length:g}-s epochs; the "
+            f"model scores {epoch_length:g}-s epochs, which a prior of coarser "
+            "epochs cannot describe: derive it at this epoch length or shorter."
+        )
+    known = set(prior["bouts"])
+    lacking = [c for c in classes if c not in known and c != PRE_REM]
+    if lacking:
+        raise ValueError(
+            f"The architecture prior holds the stages {sorted(known)}; the model's "
+            f"stages {list(classes)} include {lacking}, which it does not know."
+        )
 
 
 def _plain(trans):

@@ -138,13 +138,14 @@ def _exit_shares(prior, stages):
     return out
 
 
-def _hsmm_chain(stages, epoch_length, temper, wake_to_rem, lab="pooled"):
+def _hsmm_chain(stages, epoch_length, temper, wake_to_rem, prior=None):
     """Build the expanded-state chain of the hidden semi-Markov model.
 
     ``stages`` are the stages the steps see (the model's classes folded by
-    role), ``epoch_length`` the card's (s). Returns a :class:`_Chain`.
+    role), ``epoch_length`` the card's (s), ``prior`` an architecture prior
+    table (None: the five labs pooled). Returns a :class:`_Chain`.
     """
-    prior = architecture_prior(lab)
+    prior = architecture_prior() if prior is None else prior
     stages = list(stages)
     rem = prior["rem"]
     longest = prior["longest_bout_s"][REM]
