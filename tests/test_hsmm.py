@@ -135,3 +135,25 @@ def test_a_labs_prior_and_priors_that_do_not_fit():
         _check_smooth(lacking, FIVE, 10.0)
     with pytest.raises(ValueError, match=r"it lacks \['exits'\]"):
         _check_smooth({k: v for k, v in prior.items() if k != "exits"}, FIVE, 10.0)
+
+
+def test_refused_rem_in_the_review_queue(online):
+    """The epochs the prior refused are queued with why, and counted."""
+    import mne_mousesleep as mms
+    from mne_mousesleep.datasets import simulate_recording
+    from mne_mousesleep.gui._session import _changed_by_steps, _queue_reasons
+
+    raw = simulate_recording(
+        2 * 3600.0, 256.0, active_theta=100.0, ch_names=("EEG_PR",), seed=2
+    )
+    proba = mms.predict_proba(raw, smooth="hsmm", verbose="error")
+    result = mms.ScoringResult.from_frame(proba)
+    refused = result.hmm["rem_refused"]
+    assert result.hmm["decoder"] == "hsmm" and refused["n_refused"] > 0
+    scorer = np.asarray(result.stages().to_numpy(), dtype=object)
+    hmm, emg = _changed_by_steps(result, scorer)
+    reasons = _queue_reasons(result, scorer, hmm, emg)
+    first, n, why = refused["refused"][0]
+    assert set(range(first, first + n)) <= set(hmm)
+    assert reasons[first] == f"the network's REM refused ({why})"
+    assert (scorer[first : first + n] != "REM").all()

@@ -538,7 +538,8 @@ def _changed_by_steps(result, scorer):
     """Return the epochs whose call the HMM changed and those the EMG step moved.
 
     The HMM's: scored epochs whose stage differs from the most probable class
-    of the probabilities; the EMG step's: its record's ``changed_epochs``
+    of the probabilities, and the network's REM that the semi-Markov model's
+    architecture prior refused; the EMG step's: its record's ``changed_epochs``
     within the recording. Both arrays of int, in time order.
     """
     scored = result.scored
@@ -546,7 +547,11 @@ def _changed_by_steps(result, scorer):
     network[scored] = np.asarray(result.classes, dtype=object)[
         result.proba[scored].argmax(axis=1)
     ]
-    hmm = np.flatnonzero(scored & (network != scorer))
+    changed = scored & (network != scorer)
+    refused = ((result.hmm or {}).get("rem_refused") or {}).get("refused") or []
+    for first, n, _ in refused:  # the network's REM that the prior refused
+        changed[int(first) : int(first) + int(n)] = True
+    hmm = np.flatnonzero(changed)
     emg = np.array(
         sorted(
             k for k in result.emg.get("changed_epochs") or [] if 0 <= k < len(scorer)
@@ -562,8 +567,10 @@ def _queue_reasons(result, scorer, hmm_changed, emg_changed):
     The least confident scored epochs (:data:`QUEUE_FRACTION` of them, by the
     probability of their most probable class, at least one), the epochs
     whose call the HMM changed and those the EMG step moved to Wake
-    (:func:`_changed_by_steps`), REM epochs straight after Wake (which the
-    trust verdict counts), and the unscored epochs with their reason.
+    (:func:`_changed_by_steps`), the network's REM that the architecture
+    prior refused (the semi-Markov model's ``rem_refused``), REM epochs
+    straight after Wake (which the trust verdict counts), and the unscored
+    epochs with their reason.
     """
     reasons = {}
     scored = result.scored
@@ -573,8 +580,18 @@ def _queue_reasons(result, scorer, hmm_changed, emg_changed):
         n_least = max(1, int(round(QUEUE_FRACTION * scored.sum())))
         for k in np.argsort(top, kind="stable")[:n_least]:
             reasons[int(k)] = f"least confident ({top[k]:.2f})"
+    decoder = (result.hmm or {}).get("decoder", "hmm")
+    changed = (
+        "the HMM changed the call"
+        if decoder == "hmm"
+        else "the semi-Markov model (the five labs' architecture) changed the call"
+    )
     for k in hmm_changed:
-        reasons[int(k)] = "the HMM changed the call"
+        reasons[int(k)] = changed
+    refused = ((result.hmm or {}).get("rem_refused") or {}).get("refused") or []
+    for first, n, why in refused:  # the network's REM no expert would score
+        for k in range(int(first), min(int(first) + int(n), len(scorer))):
+            reasons[k] = f"the network's REM refused ({why})"
     for k in emg_changed:
         reasons[int(k)] = "the EMG step moved the call to Wake"
     # What the trust verdict counts against the scorer: REM straight after
