@@ -69,24 +69,24 @@ docdict = {
     :mod:`mne_mousesleep.scoring.gain`). The gain is logged and stored in
     ``proba.attrs["adapt"]``. ``None``: the input scale as recorded (the
     published method).""",
-    "smooth": """smooth : "hmm" | "hsmm" | pandas.DataFrame | dict | None
-    ``"hmm"`` (default): a hidden Markov model over the per-epoch
-    probabilities with the mouse transition prior
-    (:func:`~mne_mousesleep.mouse_transition_prior`; Wake -> REM has
-    probability 1e-6): forward-backward gives the smoothed hypnodensity,
-    Viterbi the stages. ``"hsmm"``: a hidden semi-Markov model with the
-    architecture prior of five labs' expert scorings
+    "smooth": """smooth : "hsmm" | "hmm" | pandas.DataFrame | dict | None
+    ``"hsmm"`` (default): a hidden semi-Markov model over the per-epoch
+    probabilities with the architecture prior of five labs' expert scorings
     (:func:`~mne_mousesleep.architecture_prior`, MSSV, CC0): REM bouts last
     at most 304 s, REM is entered only after an NREM run of 28 s (or
-    through pre-REM), never from Wake; without an informative EMG, a REM
-    candidate longer than 304 s or with less than 40 %% NREM in the 2 min
-    before is refused first (``proba.attrs["hmm"]["rem_refused"]``). A
-    dict is one lab's architecture prior for the semi-Markov model
-    (``architecture_prior("lab_3")``); one derived from longer epochs than
-    the model's, or lacking a stage of the model, is refused. A
-    DataFrame is a lab's own transition matrix (rows
-    from, columns to, stage names), such as the probabilities of
-    :func:`transition_matrix` of its expert scorings; stages it lacks keep the
+    through pre-REM), never from Wake, and a recording does not start in
+    REM; without an informative EMG, a REM candidate longer than 304 s or
+    with less than 40 %% NREM in the 2 min before is refused first
+    (``proba.attrs["hmm"]["rem_refused"]``). Forward-backward over its
+    sub-states gives the smoothed hypnodensity, Viterbi the stages. A dict
+    is one lab's architecture prior (``architecture_prior("lab_3")``); one
+    derived from longer epochs than the model's, or lacking a stage of the
+    model, is refused. ``"hmm"``: the earlier hidden Markov model with the
+    mouse transition prior (:func:`~mne_mousesleep.mouse_transition_prior`;
+    Wake -> REM has probability 1e-6; geometric bouts). A DataFrame is a
+    lab's own transition matrix for it (rows from, columns to, stage names),
+    such as the probabilities of :func:`transition_matrix` of its expert
+    scorings; stages it lacks keep the
     prior's rows. ``None``: no smoothing (the published method).""",
     "check_units": """check_units : bool
     If True (default), refuse with a :class:`ValueError` naming the likely

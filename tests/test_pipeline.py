@@ -20,7 +20,7 @@ def sim():
 
 def test_options_defaults_and_published():
     opts = ScoringOptions()
-    assert (opts.adapt, opts.emg, opts.smooth) == ("gain", "auto", "hmm")
+    assert (opts.adapt, opts.emg, opts.smooth) == ("gain", "auto", "hsmm")
     assert (opts.reject_by_annotation, opts.check_units) == (True, True)
     assert opts.allow_truncated is False and opts.merge_bouts is False
     published = ScoringOptions.published(model="grieger2021-3stage")

@@ -190,11 +190,13 @@ def test_queue_navigation_and_counter(qtbot, window):
     assert reasons[0].startswith("unscored")  # no context at the ends
     least = [k for k, r in reasons.items() if r.startswith("least confident")]
     n_scored = int(s.result.scored.sum())
-    assert len(least) == round(0.05 * n_scored)
-    top = s.result.proba[s.result.scored].max(axis=1)
-    scored = np.flatnonzero(s.result.scored)
-    assert s.result.proba[least].max(axis=1).max() <= np.sort(top)[len(least) - 1]
-    assert set(least) <= set(scored)
+    top = np.full(len(s.result.proba), np.inf)
+    top[s.result.scored] = s.result.proba[s.result.scored].max(axis=1)
+    # The least confident 5 % are all queued (an epoch another step changed
+    # says that reason instead).
+    expected = np.argsort(top, kind="stable")[: round(0.05 * n_scored)]
+    assert set(expected) <= set(queue) and set(least) <= set(expected)
+    assert len(least) >= len(expected) - 2
     window.go_to(int(queue[0]))
     _key(qtbot, window, Qt.Key_Tab)
     assert window.current == queue[1]

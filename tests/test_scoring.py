@@ -73,10 +73,13 @@ def test_trailing_partial_epoch_does_not_shift(misleep_raw):
     short = mms.predict_proba(misleep_raw.copy().crop(0, 596.0), **kw)
     assert len(short) == 59
     np.testing.assert_array_equal(short.index, full.index[:59])
-    # Away from the end (filter edge, resampling grid), the scores agree.
+    # Away from the end (filter edge, resampling grid), the scores agree
+    # (the semi-Markov model's posteriors carry the gain's small change a
+    # little further than the HMM's: 1.6e-3 at most here).
     np.testing.assert_allclose(
-        short.to_numpy()[1:50], full.to_numpy()[1:50], rtol=0, atol=1e-3
+        short.to_numpy()[1:50], full.to_numpy()[1:50], rtol=0, atol=3e-3
     )
+    assert (mms.to_stages(short)[1:50] == mms.to_stages(full)[1:50]).all()
 
 
 def test_preload_false_reads_picked_channels(misleep_raw, tmp_path):
@@ -86,7 +89,9 @@ def test_preload_false_reads_picked_channels(misleep_raw, tmp_path):
     a = mms.predict_proba(raw, picks="EEG_P", model=MODEL)
     assert not raw.preload
     b = mms.predict_proba(misleep_raw, picks="EEG_P", model=MODEL)
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-5)
+    # The same samples (the network's bfloat16 rounding of them, up to 2e-5
+    # after the semi-Markov model's posteriors).
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=5e-5)
 
 
 def test_multichannel_model_default_picks(online, rng):

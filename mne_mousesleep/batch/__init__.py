@@ -48,7 +48,7 @@ def score_files(
     model=None,
     adapt="gain",
     emg="auto",
-    smooth="hmm",
+    smooth="hsmm",
     merge_bouts=False,
     formats=("csv",),
     overwrite=False,

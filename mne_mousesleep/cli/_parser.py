@@ -143,10 +143,10 @@ def _score_steps(p):
     p.add_argument(
         "--smooth",
         choices=("hmm", "hsmm"),
-        default="hmm",
-        help="the decoder over the epochs: hmm (hidden Markov model, default) or "
-        "hsmm (hidden semi-Markov model with the five labs' architecture prior: "
-        "bounded REM bouts, REM only after an NREM run-up)",
+        default="hsmm",
+        help="the decoder over the epochs: hsmm (default: hidden semi-Markov model "
+        "with the five labs' architecture prior: bounded REM bouts, REM only after "
+        "an NREM run-up) or hmm (the earlier hidden Markov model)",
     )
     p.add_argument(
         "--published",

@@ -91,7 +91,7 @@ class ScoringOptions:
     picks: "str | list | None" = None
     adapt: str | None = "gain"
     emg: str | None = "auto"
-    smooth: "str | pandas.DataFrame | dict | None" = "hmm"
+    smooth: "str | pandas.DataFrame | dict | None" = "hsmm"
     merge_bouts: bool = False
     reject_by_annotation: bool = True
     check_units: bool = True

@@ -359,7 +359,7 @@ def score_animals(
     model=None,
     adapt="gain",
     emg="auto",
-    smooth="hmm",
+    smooth="hsmm",
     batch_size=32,
     reject_by_annotation=True,
     check_units=True,
