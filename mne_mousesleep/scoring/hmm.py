@@ -245,27 +245,38 @@ def _forward_step(alpha, like, trans, start=None):
     return a / total
 
 
+#: Epochs between two rescalings of the forward and backward messages: the
+#: emission likelihoods are at least 1e-12, so 16 epochs shrink a message by
+#: 1e-192 at most, within float64; fewer numpy calls per epoch.
+RESCALE_EVERY = 16
+
+
 def _forward(like, trans, start=None):
     """Return the filtered state probabilities of every epoch (scaled forward pass).
 
     As :func:`_forward_step` epoch after epoch, in one loop (a week of 4-s
-    epochs is 151,200 steps).
+    epochs is 151,200 steps), rescaled every :data:`RESCALE_EVERY` epochs
+    and normalised at the end; a block whose evidence the chain cannot
+    explain is computed again step by step (:func:`_forward_step`).
     """
     n, k = like.shape
     alpha = np.empty((n, k))
     if not n:
         return alpha
     alpha[0] = _forward_step(None, like[0], trans, start)
-    a, buf = alpha[0].copy(), np.empty(k)
-    for t in range(1, n):
-        np.dot(a, trans, out=buf)
-        np.multiply(buf, like[t], out=a)
-        total = a.sum()
-        if not total > 0:  # evidence the chain cannot explain: the prior alone
-            a[:] = buf
-            total = a.sum()
-        a /= total
-        alpha[t] = a
+    t = 1
+    while t < n:
+        stop = min(t + RESCALE_EVERY, n)
+        for u in range(t, stop):
+            np.dot(alpha[u - 1], trans, out=alpha[u])
+            alpha[u] *= like[u]
+        total = alpha[stop - 1].sum()
+        if total > 0:
+            alpha[t:stop] /= alpha[t:stop].sum(axis=1, keepdims=True)
+        else:
+            for u in range(t, stop):
+                alpha[u] = _forward_step(alpha[u - 1], like[u], trans)
+        t = stop
     return alpha
 
 
@@ -273,17 +284,26 @@ def _forward_backward(like, trans, start=None):
     """Posterior state probabilities (scaled forward-backward)."""
     n, k = like.shape
     alpha = _forward(like, trans, start)
-    post = np.empty((n, k))
     if not n:
-        return post
-    post[-1] = alpha[-1]
-    beta, buf = np.ones(k), np.empty(k)
-    for t in range(n - 2, -1, -1):
-        np.multiply(like[t + 1], beta, out=buf)
-        np.dot(trans, buf, out=beta)
-        beta /= beta.sum()
-        p = alpha[t] * beta
-        post[t] = p / p.sum()
+        return np.empty((n, k))
+    beta = np.empty((n, k))
+    beta[-1] = 1.0
+    t = n - 1
+    buf = np.empty(k)
+    while t > 0:
+        stop = max(t - RESCALE_EVERY, 0)
+        for u in range(t - 1, stop - 1, -1):
+            np.multiply(like[u + 1], beta[u + 1], out=buf)
+            np.dot(trans, buf, out=beta[u])
+        total = beta[stop].sum()
+        if not total > 0:  # as the forward pass: step by step
+            for u in range(t - 1, stop - 1, -1):
+                b = trans @ (like[u + 1] * beta[u + 1])
+                beta[u] = b / b.sum() if b.sum() > 0 else 1.0
+        beta[stop:t] /= beta[stop:t].max(axis=1, keepdims=True)
+        t = stop
+    post = alpha * beta
+    post /= post.sum(axis=1, keepdims=True)
     return post
 
 
@@ -296,12 +316,14 @@ def _viterbi(like, trans, start=None):
     start = _stationary(trans) if start is None else start
     delta = np.log(np.maximum(start, 1e-300)) + log_l[0]
     back = np.empty((n, k), np.intp)
-    scores, columns = np.empty((k, k)), np.arange(k)
+    # Rows "to", columns "from": each row's best predecessor is contiguous.
+    log_t_to = np.ascontiguousarray(log_t.T)
+    scores, rows = np.empty((k, k)), np.arange(k)
     for t in range(1, n):
-        np.add(delta[:, None], log_t, out=scores)
-        best = scores.argmax(axis=0)
+        np.add(log_t_to, delta, out=scores)
+        best = scores.argmax(axis=1)
         back[t] = best
-        delta = scores[best, columns] + log_l[t]
+        delta = scores[rows, best] + log_l[t]
     path = np.empty(n, int)
     path[-1] = delta.argmax()
     for t in range(n - 1, 0, -1):
