@@ -65,6 +65,7 @@ LABS = {
     "EMG weak": dict(emg_factor=0.1),
     "EMG strong x3": dict(emg_factor=3.0),
     "theta-rich active Wake": dict(active_theta=70.0),
+    "theta-rich Wake without EMG": dict(active_theta=100.0, ch_names=("EEG_PR",)),
     "mostly Wake (dark phase)": dict(start="2024-01-01 19:00:00"),
     "mostly NREM": dict(mostly_nrem=True),
 }
