@@ -234,24 +234,80 @@ _register(
 def _read_events(path, epoch_length=None, mapping=None, **kw):
     from mne import Annotations
 
-    length = (
-        DEFAULT_EPOCH_LENGTH
-        if epoch_length is None
-        else _positive(epoch_length, "epoch_length")
-    )
+    length = None if epoch_length is None else _positive(epoch_length, "epoch_length")
     table = _read_csv(path, sep="\t")
-    column = next((c for c in ("trial_type", "stage", "value") if c in table), None)
+    sidecar = _events_sidecar(path)
+    described = [
+        c
+        for c in table.columns
+        if isinstance(sidecar.get(c), dict) and "Levels" in sidecar[c]
+    ]
+    column = next(
+        (c for c in ("trial_type", "stage", "value", *described) if c in table), None
+    )
     if column is None or not {"onset", "duration"} <= set(table.columns):
         raise ValueError(
-            f"{Path(path).name}: BIDS events need onset, duration and trial_type "
-            f"columns, got {list(table.columns)}."
+            f"{Path(path).name}: BIDS events need onset, duration and a stage column "
+            f"(trial_type, stage, value or one whose Levels the events JSON sidecar "
+            f"gives), got {list(table.columns)}."
         )
-    annot = Annotations(
-        table["onset"].to_numpy(float),
-        table["duration"].to_numpy(float),
-        table[column].astype(str).to_numpy(),
-    )
-    return to_stages(annot, mapping=mapping, epoch_length=length)
+    labels = table[column].astype(str).to_numpy()
+    levels = (sidecar.get(column) or {}).get("Levels") or {}
+    if levels and mapping is None:  # the codes, as the dataset explains them
+        labels = np.array([str(levels.get(v, v)) for v in labels], dtype=object)
+    durations = table["duration"].to_numpy(float)
+    if length is None:  # one epoch per row (nearly all as long, <= 60 s): that
+        finite = durations[np.isfinite(durations)]
+        values, counts = np.unique(finite, return_counts=True)
+        common = float(values[counts.argmax()]) if len(values) else 0.0
+        epochs = len(finite) > 1 and counts.max(initial=0) >= 0.9 * len(finite)
+        length = common if epochs and 0 < common <= 60 else DEFAULT_EPOCH_LENGTH
+    annot = Annotations(table["onset"].to_numpy(float), durations, labels)
+    try:
+        return to_stages(annot, mapping=mapping, epoch_length=length)
+    except ValueError as err:
+        if levels or mapping is not None:
+            raise
+        raise ValueError(
+            f"{err} Or explain the codes of the column {column!r} with its "
+            f'"Levels" in the events JSON sidecar (BIDS), e.g. '
+            f"task-sleep_events.json at the dataset's root: "
+            f'{{"{column}": {{"Levels": {{"1": "Wake", "2": "NREM", "3": "REM"}}}}}}.'
+        ) from None
+
+
+def _events_sidecar(path):
+    """Return the JSON sidecar of a BIDS events file, by BIDS inheritance.
+
+    Every ``*_events.json`` from the file's folder up to the dataset's root
+    (the folder with ``dataset_description.json``, at most three levels up)
+    whose entities are a subset of the file's; nearer ones override farther
+    ones. ``{}`` without any.
+    """
+    path = Path(path)
+    name = path.name
+    if not name.endswith("_events.tsv"):
+        return {}
+    entities = set(name[: -len("_events.tsv")].split("_"))
+    found = []
+    folder = path.parent
+    for _ in range(4):  # the file's folder, datatype, session, subject, root
+        for candidate in sorted(folder.glob("*_events.json")):
+            keys = set(candidate.name[: -len("_events.json")].split("_"))
+            if keys <= entities:
+                found.append(candidate)
+        if (folder / "dataset_description.json").is_file() or folder.parent == folder:
+            break
+        folder = folder.parent
+    merged = {}
+    for candidate in reversed(found):  # the farthest first, the nearest last
+        try:
+            merged.update(json.loads(candidate.read_text(encoding="utf-8-sig")))
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"{candidate} (the JSON sidecar of {name}) cannot be read: {err}"
+            ) from None
+    return merged
 
 
 def _write_events(values, stages, proba, path, overwrite, **kw):
