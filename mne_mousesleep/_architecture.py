@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._stages import ARTIFACT, NREM, REM, WAKE
+from ._stages import ARTIFACT, NREM, REM, WAKE, _runs
 
 #: The shipped table.
 PRIOR_FILE = Path(__file__).with_name("architecture_mssv.json")
@@ -54,10 +54,8 @@ _SOURCE = dict(
 def _bouts(codes):
     """Return the bouts of a code sequence: ``(codes, lengths in epochs)``."""
     codes = np.asarray(codes)
-    edges = np.flatnonzero(np.diff(codes)) + 1
-    starts = np.r_[0, edges]
-    lengths = np.diff(np.r_[starts, len(codes)])
-    return codes[starts], lengths
+    starts, ends = _runs(codes)
+    return codes[starts], ends - starts
 
 
 def _recording_figures(codes):
@@ -242,6 +240,24 @@ def architecture_prior(lab="pooled"):
                 bout_edges_s=table["bout_edges_s"],
             )
         )
+    )
+
+
+@cache
+def _limits():
+    """Return what none of the five labs' experts went beyond (a dict).
+
+    ``longest_rem_s``: the longest REM bout (s); ``least_runup``: the least
+    of the labs' 5th percentiles of the NREM share in the 2 min before a REM
+    onset; ``rem_share`` and ``rem_per_hour``: the highest lab's REM share
+    of the scored time and REM bouts per hour.
+    """
+    labs = [architecture_prior(f"lab_{k}") for k in range(1, 6)]
+    return dict(
+        longest_rem_s=max(p["longest_bout_s"][REM] for p in labs),
+        least_runup=min(p["rem"]["runup_quantiles"]["5"] for p in labs),
+        rem_share=max(p["epochs"][REM] / sum(p["epochs"].values()) for p in labs),
+        rem_per_hour=max(p["rem"]["per_hour"] for p in labs),
     )
 
 

@@ -344,6 +344,16 @@ def _regrid(starts, ends, values, epoch_length, origin):
     return np.asarray(names, dtype=object)[best][keep], onsets[keep]
 
 
+def _runs(values):
+    """Start and end (exclusive) index of each run of equal values (none if empty)."""
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return np.empty(0, int), np.empty(0, int)
+    new = np.r_[True, values[1:] != values[:-1]]
+    starts = np.flatnonzero(new)
+    return starts, np.r_[starts[1:], len(values)]
+
+
 def _bout_bounds(values, onsets, epoch_length):
     """Start and end (exclusive) indices of runs of equal, contiguous epochs."""
     new = np.r_[

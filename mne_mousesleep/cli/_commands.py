@@ -148,18 +148,20 @@ def _print_summary(summary, file=None):
     print(summary[cols].round(2).to_string(index=False), file=file or sys.stdout)
 
 
+def _quality_to_say(row):
+    """Whether a scored recording's input quality is worth a line."""
+    return row["status"] == "scored" and (
+        row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
+    )
+
+
 def _print_problems(summary):
     """One line per recording that failed, was kept, or needs a look.
 
     What the input-quality notes of every such recording share (the same
     low sampling rate, say) is printed once, before them.
     """
-    looked = [
-        row
-        for _, row in summary.iterrows()
-        if row["status"] == "scored"
-        and (row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0)
-    ]
+    looked = [row for _, row in summary.iterrows() if _quality_to_say(row)]
     shared = []
     if len(looked) > 1:
         parts = [str(row["quality"]).split("; ") for row in looked]
@@ -174,9 +176,7 @@ def _print_problems(summary):
             print(f"error: {name}: {_for_cli(row['error'])}", file=sys.stderr)
         elif row["note"] and row["status"] != "skipped":
             print(f"{row['status']}: {name}: {row['note']}")
-        if row["status"] == "scored" and (
-            row.get("bad_epochs", 0) > 0 or row.get("input_warnings", 0) > 0
-        ):
+        if _quality_to_say(row):
             own = [p for p in str(row["quality"]).split("; ") if p not in shared]
             if own:
                 print(f"input quality: {name}: {'; '.join(own)}")

@@ -548,9 +548,8 @@ def _changed_by_steps(result, scorer):
         result.proba[scored].argmax(axis=1)
     ]
     changed = scored & (network != scorer)
-    refused = ((result.hmm or {}).get("rem_refused") or {}).get("refused") or []
-    for first, n, _ in refused:  # the network's REM that the prior refused
-        changed[int(first) : int(first) + int(n)] = True
+    for first, n, _ in _refused_rem(result):  # the network's REM the prior refused
+        changed[first : first + n] = True
     hmm = np.flatnonzero(changed)
     emg = np.array(
         sorted(
@@ -559,6 +558,12 @@ def _changed_by_steps(result, scorer):
         dtype=int,
     )
     return hmm, emg
+
+
+def _refused_rem(result):
+    """Return the REM candidates the semi-Markov model refused: (first, n, why)."""
+    refused = ((result.hmm or {}).get("rem_refused") or {}).get("refused") or []
+    return [(int(first), int(n), why) for first, n, why in refused]
 
 
 def _queue_reasons(result, scorer, hmm_changed, emg_changed):
@@ -588,9 +593,8 @@ def _queue_reasons(result, scorer, hmm_changed, emg_changed):
     )
     for k in hmm_changed:
         reasons[int(k)] = changed
-    refused = ((result.hmm or {}).get("rem_refused") or {}).get("refused") or []
-    for first, n, why in refused:  # the network's REM no expert would score
-        for k in range(int(first), min(int(first) + int(n), len(scorer))):
+    for first, n, why in _refused_rem(result):  # REM no expert would score
+        for k in range(first, min(first + n, len(scorer))):
             reasons[k] = f"the network's REM refused ({why})"
     for k in emg_changed:
         reasons[int(k)] = "the EMG step moved the call to Wake"
@@ -620,9 +624,9 @@ def _reviewed_counts(path, sidecar=None):
     try:
         table, record = _review_record(path)
         if sidecar is not None and Path(sidecar).is_file():
-            result = ScoringResult.from_dict(
-                json.loads(Path(sidecar).read_text())["result"]
-            )
+            from ..report._recording import _read_result
+
+            result = _read_result(sidecar)
             _check_review(
                 table,
                 path,

@@ -175,14 +175,6 @@ def _bouts(starts, ends, values, epoch_length, start=None, extra=None, name=""):
     return _make_stages(values[keep], onsets[keep], attrs)
 
 
-def _runs(values):
-    """Start and end (exclusive) index of each run of equal values."""
-    values = np.asarray(values, dtype=object)
-    new = np.r_[True, values[1:] != values[:-1]]
-    starts = np.flatnonzero(new)
-    return starts, np.r_[starts[1:], len(values)]
-
-
 # --- writing --------------------------------------------------------------
 
 

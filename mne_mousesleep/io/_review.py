@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .._fetch import _file_sha256
-from .._stages import CONFIRMED, CORRECTED, PROVENANCE, STAGES, UNSCORED
+from .._stages import CONFIRMED, CORRECTED, PROVENANCE, STAGES, UNSCORED, _runs
 
 #: Share of the epochs scored in both on which a review's ``scorer`` column
 #: must agree with the scoring it is read with. The column holds the
@@ -59,10 +59,9 @@ def _review_record(path, *, accepted=STAGES):
         _check_values(table, path, "stage", accepted)
     _check_values(table, path, "provenance", PROVENANCE)
     provenance = table["provenance"].to_numpy(object)
-    edges = np.flatnonzero(np.r_[True, provenance[1:] != provenance[:-1], True])
     runs = [
         [int(a), int(b - a), str(provenance[a])]
-        for a, b in zip(edges[:-1], edges[1:])
+        for a, b in zip(*_runs(provenance))
         if provenance[a] in (CONFIRMED, CORRECTED)
     ]
     counts = table["provenance"].value_counts()

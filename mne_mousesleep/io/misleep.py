@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
+from .._stages import DEFAULT_EPOCH_LENGTH, _runs, _time_base
 from ..hypnogram import _ALIASES, NREM, REM, UNSCORED, WAKE, _regrid
 from ._base import (
     _bouts,
@@ -24,7 +24,6 @@ from ._base import (
     _lines,
     _positive,
     _register,
-    _runs,
     _write_text,
 )
 from .faster2 import _utc

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._stages import DEFAULT_EPOCH_LENGTH, _time_base
+from .._stages import DEFAULT_EPOCH_LENGTH, _runs, _time_base
 from ..hypnogram import ARTIFACT, NREM, REM, UNSCORED, WAKE
 from ._base import (
     _bouts,
@@ -25,7 +25,6 @@ from ._base import (
     _lines,
     _positive,
     _register,
-    _runs,
     _write_text,
 )
 

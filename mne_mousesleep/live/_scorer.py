@@ -572,8 +572,9 @@ class OnlineScorer:
         eeg = [ii for ii in range(len(self.idx)) if ii not in self._emg_rows]
         if eeg and _dead(epoch_mv[eeg], self.card.sfreq):
             return True
-        rows = x_core[self._emg_rows]
-        return bool(self._emg_rows) and bool(_emg_dead_epochs(rows, self.sfreq).any())
+        if not self._emg_rows:
+            return False
+        return bool(_emg_dead_epochs(x_core[self._emg_rows], self.sfreq).any())
 
     def _score_window(self, e):
         """Run the network and the steps on the window that scores epoch ``e``."""

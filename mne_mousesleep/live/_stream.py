@@ -92,7 +92,7 @@ class _Queued:
         on_listen=None,
     ):
         self.name, self.timeout = name, timeout
-        self.reconnect_after = reconnect_after or RECONNECT_AFTER
+        self.reconnect_after = reconnect_after
         self.chunks = queue.Queue()
         self.stream = None
         self.connect()
@@ -529,11 +529,10 @@ def replay(
     return decisions, summary
 
 
-def _listened_player_class():
-    """:class:`mne_lsl.player.PlayerLSL` whose first chunk waits for the scorer."""
-    player = _lsl().player.PlayerLSL
+def _listened_player(fname, listening, **kwargs):
+    """Return a :class:`mne_lsl.player.PlayerLSL` of ``fname`` that waits to stream."""
 
-    class ListenedPlayer(player):
+    class ListenedPlayer(_lsl().player.PlayerLSL):
         """A player that sends its first chunk once ``listening`` is set.
 
         The outlet exists from :meth:`start` (so that the scorer finds the
@@ -552,12 +551,7 @@ def _listened_player_class():
                 self._target_timestamp = _lsl().lsl.local_clock()
             super()._stream()
 
-    return ListenedPlayer
-
-
-def _listened_player(fname, listening, **kwargs):
-    """Return a player of ``fname`` whose streaming waits for ``listening``."""
-    return _listened_player_class()(fname, listening, **kwargs)
+    return ListenedPlayer(fname, listening, **kwargs)
 
 
 def _position(data, chunk):

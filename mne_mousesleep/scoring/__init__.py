@@ -52,17 +52,16 @@ from .trust import _log_trust, judge
 __all__ = ["ScoringOptions", "ScoringResult", "predict_proba", "score"]
 
 
-def _final_labels(values, stages, hmm_record):
-    """Return the final stages: the decoder's path, or the most probable stage."""
-    if hmm_record is not None and hmm_record.get("path"):
-        return np.array(
-            [UNSCORED if p is None else p for p in hmm_record["path"]], dtype=object
-        )
-    values = np.asarray(values, float)
-    scored = ~np.isnan(values).any(axis=1)
-    out = np.full(len(values), UNSCORED, dtype=object)
-    out[scored] = np.asarray(stages, object)[values[scored].argmax(axis=1)]
-    return out
+def _path_labels(hmm_record):
+    """Return the decoder's path as stages, or None without one.
+
+    Without it, the verdict takes each epoch's most probable stage.
+    """
+    if hmm_record is None or not hmm_record.get("path"):
+        return None
+    return np.array(
+        [UNSCORED if p is None else p for p in hmm_record["path"]], dtype=object
+    )
 
 
 def _score(raw, options):
@@ -127,7 +126,7 @@ def _score(raw, options):
         gain_record,
         emg_record,
         transition is not None,
-        final_labels=_final_labels(proba, fold.stages, hmm_record),
+        final_labels=_path_labels(hmm_record),
         epoch_length=card.epoch_length,
     )
     _log_trust(trust)

@@ -36,8 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._architecture import architecture_prior
-from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE
+from .._architecture import RUNUP_S, _limits, architecture_prior
+from .._stages import ARTIFACT, NREM, PRE_REM, REM, WAKE, _runs
 
 #: Mean bout length (s) of pre-REM, which the expert scorings do not hold.
 PRE_REM_BOUT_S = 30.0
@@ -232,7 +232,7 @@ def _temper(trans, temper):
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _earn_rem(values, stages, epoch_length, lab="pooled"):
+def _earn_rem(values, stages, epoch_length):
     """Refuse the REM candidates no expert would score (without EMG evidence).
 
     A REM candidate is a run of epochs whose most probable stage is REM.
@@ -250,10 +250,8 @@ def _earn_rem(values, stages, epoch_length, lab="pooled"):
     record = dict(n_refused=0, refused=[])
     if REM not in stages:
         return values, record
-    table = [architecture_prior(name) for name in _LABS]
-    prior = architecture_prior(lab)
-    longest = prior["longest_bout_s"][REM]
-    least = min(p["rem"]["runup_quantiles"]["5"] for p in table)
+    limits = _limits()
+    longest, least = limits["longest_rem_s"], limits["least_runup"]
     record.update(longest_rem_s=longest, least_runup=least)
     scored = ~np.isnan(values).any(axis=1)
     calls = np.full(len(values), -1)
@@ -261,10 +259,10 @@ def _earn_rem(values, stages, epoch_length, lab="pooled"):
     rem = stages.index(REM)
     sleep = [stages.index(s) for s in (NREM, PRE_REM) if s in stages]
     n_runup = max(1, int(round(RUNUP_S / epoch_length)))
-    is_rem = calls == rem
-    edges = np.flatnonzero(np.diff(np.r_[0, is_rem.astype(np.int8), 0]))
     drop = [stages.index(s) for s in (REM, PRE_REM) if s in stages]
-    for first, stop in zip(edges[::2], edges[1::2]):
+    for first, stop in zip(*_runs(calls)):
+        if calls[first] != rem:
+            continue
         before = calls[max(0, first - n_runup) : first]
         before = before[before >= 0]
         share = float(np.isin(before, sleep).mean()) if len(before) else 0.0
@@ -284,7 +282,3 @@ def _earn_rem(values, stages, epoch_length, lab="pooled"):
         record["refused"].append([int(first), int(stop - first), why])
         record["n_refused"] += int(stop - first)
     return values, record
-
-
-_LABS = ("lab_1", "lab_2", "lab_3", "lab_4", "lab_5")
-RUNUP_S = 120.0

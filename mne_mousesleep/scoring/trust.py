@@ -6,7 +6,8 @@
 import numpy as np
 from mne.utils import logger
 
-from .._architecture import architecture_prior
+from .._architecture import RUNUP_S, _limits
+from .._stages import _runs
 from .check import MIN_RELIABLE_SFREQ
 from .gain import GAIN_RANGE
 
@@ -131,14 +132,11 @@ def _check_architecture(verdict, labels, epoch_length):
             f"architecture check: too little to judge ({hours * 60:.0f} min "
             f"scored; {ARCHITECTURE_MIN_HOURS:g} h needed)"
         )
-    labs = [architecture_prior(f"lab_{k}") for k in range(1, 6)]
-    longest = max(p["longest_bout_s"]["REM"] for p in labs)
-    least = min(p["rem"]["runup_quantiles"]["5"] for p in labs)
-    share_max = max(p["epochs"]["REM"] / sum(p["epochs"].values()) for p in labs)
-    per_hour_max = max(p["rem"]["per_hour"] for p in labs)
-    change = np.r_[True, labels[1:] != labels[:-1]]
-    starts = np.flatnonzero(change)
-    lengths = np.diff(np.r_[starts, len(labels)])
+    limits = _limits()
+    longest, least = limits["longest_rem_s"], limits["least_runup"]
+    share_max, per_hour_max = limits["rem_share"], limits["rem_per_hour"]
+    starts, ends = _runs(labels)
+    lengths = ends - starts
     stages = labels[starts]
     rem = np.flatnonzero(stages == "REM")
     n_rem = len(rem)
@@ -146,7 +144,7 @@ def _check_architecture(verdict, labels, epoch_length):
     per_hour = n_rem / hours
     longest_call = float(lengths[rem].max() * epoch_length) if n_rem else 0.0
     from_wake = sum(1 for i in rem if i > 0 and stages[i - 1] == "Wake")
-    n_runup = max(1, int(round(120.0 / epoch_length)))
+    n_runup = max(1, int(round(RUNUP_S / epoch_length)))
     onsets = [starts[i] for i in rem if starts[i] >= n_runup]
     runups = [
         np.isin(labels[t - n_runup : t], ("NREM", "pre-REM")).mean() for t in onsets
